@@ -1,0 +1,146 @@
+"""Canonical JSON for records: the exact bytes that are hashed and sealed.
+
+A record *body* is the record without ``seq``, serialized with sorted keys,
+no insignificant white space and UTF-8 (for our data this is RFC 8785 JCS:
+there are no floats). A sealed *line* wraps a body with the seq the journal
+assigned: ``{"record":<body>,"seq":<n>}``, which is itself canonical because
+``record`` sorts before ``seq``. Lines are built by concatenation so that
+sealing never re-serializes a record.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from archive.model import (
+    Actor,
+    Attachment,
+    AttachmentState,
+    Kind,
+    Platform,
+    Record,
+    Source,
+)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Serialize ``value`` canonically (sorted keys, compact, UTF-8)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def format_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with microseconds and a ``Z``: sorts as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _raw_fields(raw: bytes) -> dict[str, str]:
+    try:
+        return {"raw": raw.decode("utf-8"), "raw_encoding": "utf-8"}
+    except UnicodeDecodeError:
+        return {"raw": base64.b64encode(raw).decode("ascii"), "raw_encoding": "base64"}
+
+
+def _decode_raw(data: dict[str, Any]) -> bytes:
+    if data["raw_encoding"] == "utf-8":
+        return str(data["raw"]).encode("utf-8")
+    return base64.b64decode(data["raw"])
+
+
+def record_to_dict(record: Record) -> dict[str, Any]:
+    """The record as plain JSON values (without ``seq``)."""
+    actor = record.actor
+    return {
+        "key": record.key,
+        "platform": record.platform.value,
+        "workspace": record.workspace,
+        "conversation": record.conversation,
+        "conversation_name": record.conversation_name,
+        "kind": record.kind.value,
+        "source": record.source.value,
+        "message_id": record.message_id,
+        "thread_id": record.thread_id,
+        "reply_to": record.reply_to,
+        "actor": None
+        if actor is None
+        else {"id": actor.id, "name": actor.name, "email": actor.email, "is_bot": actor.is_bot},
+        "occurred_at": format_time(record.occurred_at),
+        "captured_at": format_time(record.captured_at),
+        "text": record.text,
+        "previous_text": record.previous_text,
+        "attachments": [
+            {
+                "name": a.name,
+                "state": a.state.value,
+                "sha256": a.sha256,
+                "mime": a.mime,
+                "size": a.size,
+                "reason": a.reason,
+                "ref": a.ref,
+            }
+            for a in record.attachments
+        ],
+        "details": dict(record.details),
+        **_raw_fields(record.raw),
+    }
+
+
+def record_from_dict(data: dict[str, Any], seq: int | None = None) -> Record:
+    actor = data.get("actor")
+    return Record(
+        key=data["key"],
+        platform=Platform(data["platform"]),
+        workspace=data["workspace"],
+        conversation=data["conversation"],
+        conversation_name=data.get("conversation_name"),
+        kind=Kind(data["kind"]),
+        source=Source(data["source"]),
+        message_id=data.get("message_id"),
+        thread_id=data.get("thread_id"),
+        reply_to=data.get("reply_to"),
+        actor=None if actor is None else Actor(**actor),
+        occurred_at=parse_time(data["occurred_at"]),
+        captured_at=parse_time(data["captured_at"]),
+        text=data.get("text"),
+        previous_text=data.get("previous_text"),
+        attachments=tuple(
+            Attachment(**{**a, "state": AttachmentState(a["state"])})
+            for a in data.get("attachments", [])
+        ),
+        details=data.get("details") or {},
+        raw=_decode_raw(data),
+        seq=seq,
+    )
+
+
+def encode_body(record: Record) -> bytes:
+    """Canonical body bytes of a record (what the journal stores)."""
+    return canonical_json(record_to_dict(record))
+
+
+def decode_body(body: bytes, seq: int | None = None) -> Record:
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("record body is not a JSON object")
+    return record_from_dict(data, seq)
+
+
+def sealed_line(seq: int, body: bytes) -> bytes:
+    """The canonical sealed line for a journal row (no trailing newline)."""
+    return b'{"record":' + body + b',"seq":' + str(seq).encode("ascii") + b"}"
+
+
+def decode_line(line: bytes) -> Record:
+    """Parse one sealed line back into a record with its seq."""
+    data = json.loads(line)
+    if not isinstance(data, dict) or set(data) != {"record", "seq"}:
+        raise ValueError("not a chatkeeper sealed line")
+    return record_from_dict(data["record"], int(data["seq"]))

@@ -1,0 +1,174 @@
+"""The Journal port: what the capture path, the sealer and the bots need.
+
+Every adapter (SQLite, PostgreSQL) passes ``tests/journal_contract.py``.
+Methods block; async callers use :func:`archive.capture.capture`, which waits
+on :meth:`Journal.submit` without blocking the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from archive.model import Record
+
+
+class BundleState(StrEnum):
+    OPEN = "open"  # records assigned, nothing known to be uploaded
+    RECORDS_STORED = "records_stored"  # records object uploaded, manifest not yet
+    SEALED = "sealed"  # manifest uploaded: final
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRow:
+    """Bookkeeping of one bundle, as the journal knows it."""
+
+    stream: str
+    number: int
+    state: BundleState
+    created_at: datetime
+    retain_until: datetime
+    record_count: int
+    seq_first: int
+    seq_last: int
+    records_sha256: str | None = None
+    records_size: int | None = None
+    records_version: str | None = None
+    manifest_sha256: str | None = None
+    manifest_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRowsSummary:
+    """Aggregates over the records of one bundle, computed by the journal."""
+
+    first_occurred_at: datetime | None
+    last_occurred_at: datetime | None
+    conversations: tuple[str, ...]
+    blobs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JournalStats:
+    records: int
+    unsealed: int
+    oldest_unsealed_captured_at: datetime | None
+    last_sealed: BundleRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class Monitored:
+    platform: str
+    workspace: str
+    conversation: str
+    conversation_name: str | None
+    enabled: bool
+    changed_by: str
+    changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FetchTask:
+    """One attachment waiting to be downloaded into a blob."""
+
+    id: int
+    record_key: str
+    platform: str
+    ref: str
+    name: str
+    attempts: int
+    not_before: datetime
+    details: str  # adapter-specific JSON (never a token)
+
+
+class Journal(Protocol):
+    # -- capture --------------------------------------------------------------
+    def submit(self, records: Sequence[Record]) -> Future[list[int]]:
+        """Queue records for the next group commit.
+
+        The future resolves to one seq per record once they are durable (an
+        existing seq for a duplicate key), or fails with JournalError.
+        """
+        ...
+
+    def append(self, records: Sequence[Record]) -> list[int]:
+        """``submit(records).result()``: returns when the records are durable."""
+        ...
+
+    def get(self, key: str) -> Record | None: ...
+
+    def contains(self, keys: Sequence[str]) -> set[str]:
+        """The subset of ``keys`` already in the journal."""
+        ...
+
+    def iter_records(self, after_seq: int = 0, limit: int | None = None) -> Iterator[Record]:
+        """Records in seq order (for status, reconciliation, tests)."""
+        ...
+
+    def stats(self, stream: str) -> JournalStats: ...
+
+    # -- sealing --------------------------------------------------------------
+    def unfinished_bundle(self, stream: str) -> BundleRow | None:
+        """The bundle a previous run left half-done, if any."""
+        ...
+
+    def open_bundle(
+        self,
+        stream: str,
+        *,
+        max_records: int,
+        max_bytes: int,
+        created_at: datetime,
+        retain_until: datetime,
+    ) -> BundleRow | None:
+        """Assign the oldest unsealed records to the next bundle number.
+
+        Returns None when nothing is unsealed. Selects unsealed rows, never
+        seq ranges, so a record that commits late with a lower seq is not skipped.
+        """
+        ...
+
+    def bundle_lines(self, stream: str, number: int) -> Iterator[tuple[int, bytes]]:
+        """(seq, canonical body) of the bundle's records in seq order."""
+        ...
+
+    def bundle_summary(self, stream: str, number: int) -> BundleRowsSummary: ...
+
+    def update_bundle(self, row: BundleRow) -> None:
+        """Store new state/hashes/versions of a bundle (durably)."""
+        ...
+
+    def bundles(self, stream: str) -> list[BundleRow]: ...
+
+    # -- monitored conversations ---------------------------------------------
+    def set_monitoring(self, entry: Monitored) -> None: ...
+
+    def monitoring(self, platform: str | None = None) -> list[Monitored]: ...
+
+    def is_monitored(self, platform: str, workspace: str, conversation: str) -> bool: ...
+
+    # -- attachment fetch queue ----------------------------------------------
+    def enqueue_fetch(
+        self, record_key: str, platform: str, ref: str, name: str, details: str, now: datetime
+    ) -> None:
+        """Idempotent on (record_key, ref)."""
+        ...
+
+    def claim_fetches(self, now: datetime, limit: int) -> list[FetchTask]: ...
+
+    def finish_fetch(self, task_id: int) -> None: ...
+
+    def retry_fetch(self, task_id: int, not_before: datetime, error: str) -> None: ...
+
+    # -- leases for scheduled jobs ------------------------------------------
+    def acquire_lease(self, name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
+        """Take or renew the lease; False if another holder has it."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None: ...
+
+    def close(self) -> None: ...

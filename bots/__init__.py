@@ -1,0 +1,1 @@
+"""Platform adapters. Each turns SDK payloads into archive records at the edge."""

@@ -1,0 +1,74 @@
+"""The whole settings object: the core's sections plus each bot's.
+
+Adding a section: define a frozen dataclass with defaults beside the code that
+uses it, add a field here, and document every setting in docs/configuration.md
+(tests/test_settings_docs.py fails otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archive.config import (
+    ArchiveSettings,
+    CaptureSettings,
+    JournalSettings,
+    LogSettings,
+    S3Settings,
+    ScheduleSettings,
+    load_section,
+    read_toml,
+    validate_core,
+)
+from archive.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path(".chatkeeper")
+    journal: JournalSettings = field(default_factory=JournalSettings)
+    s3: S3Settings = field(default_factory=S3Settings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    capture: CaptureSettings = field(default_factory=CaptureSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+
+    @property
+    def journal_path(self) -> Path:
+        path = Path(self.journal.path)
+        return path if path.is_absolute() else self.home / path
+
+
+def section_types() -> dict[str, type[Any]]:
+    """Section name -> dataclass, for loading and for the docs check."""
+    return {name: kind for name, kind in typing.get_type_hints(Settings).items() if name != "home"}
+
+
+def load_settings(
+    config: Path | None = None,
+    home: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings from ``config`` (or ./chatkeeper.toml if present) and the environment."""
+    env = os.environ if env is None else env
+    if config is None and Path("chatkeeper.toml").is_file():
+        config = Path("chatkeeper.toml")
+    data = read_toml(config)
+    types_by_name = typing.get_type_hints(Settings)
+    unknown = set(data) - set(types_by_name)
+    if unknown:
+        raise ConfigError(f"unknown section(s) in config: {', '.join(sorted(unknown))}")
+    sections = {
+        name: load_section(kind, name, data.get(name, {}), env)
+        for name, kind in types_by_name.items()
+        if name != "home"
+    }
+    home_path = home or Path(env.get("CHATKEEPER_HOME", ".chatkeeper"))
+    settings = Settings(home=home_path, **sections)
+    validate_core(settings.archive, settings.capture)
+    return settings
