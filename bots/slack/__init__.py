@@ -1,0 +1,1 @@
+"""The Slack side of chatkeeper: Bolt wiring, pure translate functions, importers, sandbox."""

@@ -1,0 +1,256 @@
+"""Bolt wiring: every Slack delivery is journaled before it is acknowledged.
+
+``SlackBot`` builds an ``AsyncApp`` with ``process_before_response=True`` so
+the listener's ``await capture(...)`` finishes before Bolt answers: a
+``JournalError`` raised by the listener becomes HTTP 500 (Slack retries) and,
+in Socket Mode, no envelope ack at all (Slack redelivers). Self events are
+kept (``ignoring_self_events_enabled=False``) and ``message`` is subscribed
+with ``app.event("message")`` so edits and deletes are not skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any
+
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from archive.capture import capture
+from archive.clock import Clock, SystemClock
+from archive.codec import canonical_json
+from archive.journal import Journal
+from archive.model import Kind, Platform, Record, Source, record_key
+from bots.commands import should_capture
+from bots.slack.admin import AdminDesk, AdminRequest
+from bots.slack.identity import IdentityCache
+from bots.slack.settings import SlackSettings, validate_slack
+from bots.slack.translate import (
+    Snapshot,
+    delivery_for,
+    event_actor,
+    event_conversation,
+    event_record,
+    slack_time,
+)
+
+log = structlog.get_logger("chatkeeper.slack")
+
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_LISTENER_TYPES = frozenset({"event_callback", "url_verification", "ssl_check"})
+
+
+def web_client(settings: SlackSettings) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=settings.bot_token,
+        base_url=settings.api_base_url,
+        timeout=max(1, int(settings.api_timeout_seconds)),
+    )
+
+
+class SlackBot:
+    """The Slack adapter: Bolt app, identity cache, admin desk, file queueing."""
+
+    def __init__(
+        self,
+        settings: SlackSettings,
+        journal: Journal,
+        *,
+        capture_mode: str = "opt_in",
+        admin_user_ids: tuple[str, ...] = (),
+        stream: str = "main",
+        clock: Clock | None = None,
+        on_backfill: Callable[[str, str, int], Coroutine[Any, Any, object]] | None = None,
+    ) -> None:
+        validate_slack(settings)
+        self.settings = settings
+        self.journal = journal
+        self.capture_mode = capture_mode
+        self.clock = clock or SystemClock()
+        self.client = web_client(settings)
+        self.identity = IdentityCache(self.client, self.clock, settings.identity_cache_seconds)
+        self.admin = AdminDesk(
+            journal,
+            self.client,
+            self.identity,
+            admin_user_ids=admin_user_ids,
+            stream=stream,
+            on_backfill=on_backfill,
+        )
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=settings.signing_secret or None,
+            process_before_response=True,
+            ignoring_self_events_enabled=False,
+            ignoring_self_assistant_message_events_enabled=False,
+            request_verification_enabled=settings.mode == "http",
+            name="chatkeeper",
+        )
+        self.app.middleware(self._envelopes_without_listener)
+        self.app.event("message")(self._on_event)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.event("user_change")(self._on_user_change)
+        self.app.event(re.compile(r".*"))(self._on_event)
+        self.app.command(settings.command_name)(self._on_command)
+        self.background: set[asyncio.Task[object]] = set()
+
+    # -- capture ---------------------------------------------------------------
+    def _source(self, request: AsyncBoltRequest) -> Source:
+        return Source.SOCKET_MODE if request.mode == "socket_mode" else Source.EVENTS_API
+
+    @staticmethod
+    def _raw(request: AsyncBoltRequest, body: Mapping[str, Any]) -> bytes:
+        if request.mode == "socket_mode":  # the SDK hands Bolt a parsed payload
+            return canonical_json(body)
+        return request.raw_body.encode("utf-8")
+
+    async def capture_envelope(
+        self, envelope: Mapping[str, Any], raw: bytes, source: Source
+    ) -> Record | None:
+        """Journal one ``event_callback`` envelope (if its conversation is captured)."""
+        event = envelope.get("event")
+        event = event if isinstance(event, Mapping) else {}
+        delivery = delivery_for(envelope, raw, source, self.clock.now())
+        channel = event_conversation(event)
+        if channel and not await asyncio.to_thread(
+            should_capture,
+            self.journal,
+            self.capture_mode,
+            Platform.SLACK.value,
+            delivery.team,
+            channel,
+        ):
+            return None
+        if event.get("type") in {"channel_rename", "group_rename"}:
+            self.identity.forget_conversation(channel)
+        conversation = await self.identity.conversation(channel)
+        snapshot = Snapshot(
+            actors=await self.identity.actors([event_actor(event)]),
+            conversation_name=conversation.name if conversation else None,
+            conversation_type=conversation.type if conversation else None,
+        )
+        record = event_record(envelope, delivery, snapshot)
+        await capture(self.journal, [record])
+        await self._queue_files(record)
+        return record
+
+    async def _queue_files(self, record: Record) -> None:
+        pending = [a for a in record.attachments if a.ref and a.sha256 is None]
+        if not pending:
+            return
+        now = self.clock.now()
+
+        def enqueue() -> None:
+            for attachment in pending:
+                details = json.dumps({"channel": record.conversation, "team": record.workspace})
+                assert attachment.ref is not None
+                self.journal.enqueue_fetch(
+                    record.key, "slack", attachment.ref, attachment.name, details, now
+                )
+
+        await asyncio.to_thread(enqueue)
+
+    async def _on_event(self, body: dict[str, Any], request: AsyncBoltRequest) -> None:
+        await self.capture_envelope(body, self._raw(request, body), self._source(request))
+
+    async def _on_user_change(self, body: dict[str, Any], request: AsyncBoltRequest) -> None:
+        user = body.get("event", {}).get("user")
+        if isinstance(user, Mapping):
+            self.identity.remember_user(user)
+        await self._on_event(body, request)
+
+    async def _envelopes_without_listener(
+        self, body: dict[str, Any], request: AsyncBoltRequest, next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        """Verified payloads no listener is for (app_rate_limited, ...) are kept as ``other``."""
+        kind = body.get("type")
+        if "command" in body or kind in _LISTENER_TYPES or not isinstance(kind, str):
+            await next()
+            return None
+        raw = self._raw(request, body)
+        now = self.clock.now()
+        team = str(body.get("team_id") or "")
+        record = Record(
+            key=record_key("slack", team, "payload", hashlib.sha256(raw).hexdigest()),
+            platform=Platform.SLACK,
+            workspace=team,
+            conversation="",
+            kind=Kind.OTHER,
+            source=self._source(request),
+            occurred_at=slack_time(body.get("minute_rate_limited")) or now,
+            captured_at=now,
+            details={"event": kind},
+            raw=raw,
+        )
+        await capture(self.journal, [record])
+        return BoltResponse(status=200, body="")
+
+    # -- admin -----------------------------------------------------------------
+    async def _on_command(
+        self, body: dict[str, Any], request: AsyncBoltRequest, ack: Callable[..., Awaitable[None]]
+    ) -> None:
+        reply = await self.admin.handle(
+            AdminRequest(
+                team=str(body.get("team_id", "")),
+                channel=str(body.get("channel_id", "")),
+                user=str(body.get("user_id", "")),
+                text=str(body.get("text", "")),
+                identity=str(
+                    body.get("trigger_id") or hashlib.sha256(self._raw(request, body)).hexdigest()
+                ),
+                source=self._source(request),
+                raw=self._raw(request, body),
+                occurred_at=self.clock.now(),
+                captured_at=self.clock.now(),
+            )
+        )
+        await ack(text=reply, response_type="ephemeral")
+
+    async def _on_mention(self, body: dict[str, Any], request: AsyncBoltRequest) -> None:
+        event = body.get("event", {})
+        channel = str(event.get("channel", ""))
+        user = str(event.get("user", ""))
+        reply = await self.admin.handle(
+            AdminRequest(
+                team=str(body.get("team_id", "")),
+                channel=channel,
+                user=user,
+                text=_MENTION.sub(" ", str(event.get("text", ""))).strip(),
+                identity=str(body.get("event_id", "")),
+                source=self._source(request),
+                raw=self._raw(request, body),
+                occurred_at=slack_time(event.get("ts")) or self.clock.now(),
+                captured_at=self.clock.now(),
+            )
+        )
+        await self.client.chat_postEphemeral(channel=channel, user=user, text=reply)
+
+    # -- HTTP ------------------------------------------------------------------
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """POST /slack/events and /slack/commands: raw bytes in, Bolt verifies and dispatches."""
+        body = await request.read()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return web.Response(status=400, text="body is not UTF-8")
+        headers: dict[str, str | Sequence[str]] = {
+            k: request.headers.getall(k) for k in request.headers
+        }
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+
+    def web_app(self) -> web.Application:
+        """An aiohttp application serving the Events API and slash command endpoints."""
+        application = web.Application(client_max_size=4 * 1024 * 1024)
+        application.router.add_post(self.settings.events_path, self.handle_http)
+        if self.settings.commands_path != self.settings.events_path:
+            application.router.add_post(self.settings.commands_path, self.handle_http)
+        return application
