@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -31,6 +32,7 @@ from archive.journal import Journal
 from archive.model import Kind, Platform, Record, Source, record_key
 from bots.commands import should_capture
 from bots.slack.admin import AdminDesk, AdminRequest
+from bots.slack.backfill import HistoryRun, backfill_channel, history_client
 from bots.slack.identity import IdentityCache
 from bots.slack.settings import SlackSettings, validate_slack
 from bots.slack.translate import (
@@ -83,7 +85,7 @@ class SlackBot:
             self.identity,
             admin_user_ids=admin_user_ids,
             stream=stream,
-            on_backfill=on_backfill,
+            on_backfill=on_backfill or self.backfill,
         )
         self.app = AsyncApp(
             client=self.client,
@@ -192,6 +194,21 @@ class SlackBot:
         )
         await capture(self.journal, [record])
         return BoltResponse(status=200, body="")
+
+    async def backfill(self, team: str, channel: str, days: int) -> HistoryRun:
+        """``on --backfill=DAYS``: fetch the channel's recent history into the journal."""
+        client = history_client(self.settings.bot_token, self.settings.api_base_url)
+        return await backfill_channel(
+            self.journal,
+            client,
+            team=team,
+            channel=channel,
+            oldest=self.clock.now() - timedelta(days=days),
+            page_size=self.settings.backfill_page_size,
+            requests_per_minute=self.settings.backfill_requests_per_minute,
+            identity=self.identity,
+            clock=self.clock,
+        )
 
     # -- admin -----------------------------------------------------------------
     async def _on_command(

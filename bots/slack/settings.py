@@ -31,6 +31,7 @@ class SlackSettings:
     identity_cache_seconds: float = 3600.0
     backfill_days: int = 30
     backfill_page_size: int = 200
+    backfill_requests_per_minute: float = 50.0
     reconcile_days: int = 2
     import_max_entry_bytes: int = 256 * 1024 * 1024
     import_max_total_bytes: int = 4 * 1024 * 1024 * 1024
