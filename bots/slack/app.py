@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
@@ -33,6 +32,7 @@ from archive.model import Kind, Platform, Record, Source, record_key
 from bots.commands import should_capture
 from bots.slack.admin import AdminDesk, AdminRequest
 from bots.slack.backfill import HistoryRun, backfill_channel, history_client
+from bots.slack.files import file_task_details
 from bots.slack.identity import IdentityCache
 from bots.slack.settings import SlackSettings, validate_slack
 from bots.slack.translate import (
@@ -141,22 +141,24 @@ class SlackBot:
         )
         record = event_record(envelope, delivery, snapshot)
         await capture(self.journal, [record])
-        await self._queue_files(record)
+        await self._queue_files(record, event)
         return record
 
-    async def _queue_files(self, record: Record) -> None:
+    async def _queue_files(self, record: Record, event: Mapping[str, Any]) -> None:
+        """Hand the record's files to the attachment worker (idempotent per record and file)."""
         pending = [a for a in record.attachments if a.ref and a.sha256 is None]
         if not pending:
             return
+        objects = _file_objects(event)
         now = self.clock.now()
 
         def enqueue() -> None:
             for attachment in pending:
-                details = json.dumps({"channel": record.conversation, "team": record.workspace})
-                assert attachment.ref is not None
-                self.journal.enqueue_fetch(
-                    record.key, "slack", attachment.ref, attachment.name, details, now
+                ref = attachment.ref or ""
+                details = file_task_details(
+                    objects.get(ref, {}), record.conversation, record.workspace
                 )
+                self.journal.enqueue_fetch(record.key, "slack", ref, attachment.name, details, now)
 
         await asyncio.to_thread(enqueue)
 
@@ -271,3 +273,18 @@ class SlackBot:
         if self.settings.commands_path != self.settings.events_path:
             application.router.add_post(self.settings.commands_path, self.handle_http)
         return application
+
+
+def _file_objects(event: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """File objects carried by an event (message files, edited message files, file_shared)."""
+    found: dict[str, Mapping[str, Any]] = {}
+    message = event.get("message")
+    candidates = [
+        event.get("files"),
+        message.get("files") if isinstance(message, Mapping) else None,
+    ]
+    for files in candidates:
+        for item in files if isinstance(files, list) else []:
+            if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+                found[item["id"]] = item
+    return found
