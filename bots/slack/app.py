@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
@@ -102,7 +103,7 @@ class SlackBot:
         self.app.event("user_change")(self._on_user_change)
         self.app.event(re.compile(r".*"))(self._on_event)
         self.app.command(settings.command_name)(self._on_command)
-        self.background: set[asyncio.Task[object]] = set()
+        self.socket_handler: AsyncSocketModeHandler | None = None
 
     # -- capture ---------------------------------------------------------------
     def _source(self, request: AsyncBoltRequest) -> Source:
@@ -265,6 +266,20 @@ class SlackBot:
         }
         bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+
+    async def start_socket_mode(self) -> AsyncSocketModeHandler:
+        """Connect over Socket Mode; envelopes are acked only after the journal commit."""
+        handler = AsyncSocketModeHandler(self.app, self.settings.app_token, web_client=self.client)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        self.socket_handler = handler
+        return handler
+
+    async def stop(self) -> None:
+        if self.socket_handler is not None:
+            await self.socket_handler.close_async()  # type: ignore[no-untyped-call]
+            self.socket_handler = None
+        for task in list(self.admin.tasks):
+            task.cancel()
 
     def web_app(self) -> web.Application:
         """An aiohttp application serving the Events API and slash command endpoints."""

@@ -8,9 +8,12 @@ from unittest import mock
 
 import pytest
 
-from archive.errors import JournalError
+from archive.errors import ConfigError, JournalError
+from archive.journal.sqlite import SqliteJournal
 from archive.model import Kind
+from bots.slack.app import SlackBot
 from bots.slack.sandbox import envelope
+from bots.slack.settings import SlackSettings
 from tests.slack.conftest import PUBLIC, TEAM, Harness
 from tests.slack.payloads import EVENTS, EXPECTED_KIND, plain
 
@@ -198,3 +201,11 @@ async def test_user_change_refreshes_identity(harness: Harness) -> None:
     assert change.kind is Kind.OTHER and change.conversation == ""
     assert last.actor is not None and last.actor.name == "Alice B."
     assert len(harness.state.calls_to("users.info")) == 1
+
+
+def test_http_mode_refuses_to_start_without_signing_secret(journal: SqliteJournal) -> None:
+    """HTTP mode fails closed without a signing secret; Socket Mode needs an xapp- token."""
+    with pytest.raises(ConfigError, match="signing_secret"):
+        SlackBot(SlackSettings(bot_token="xoxb-1", signing_secret="  "), journal)
+    with pytest.raises(ConfigError, match="app_token"):
+        SlackBot(SlackSettings(bot_token="xoxb-1", mode="socket", app_token=""), journal)

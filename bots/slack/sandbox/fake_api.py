@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 
 @dataclass
@@ -40,6 +40,7 @@ class FakeSlackState:
     bot_user: str = "UBOT"
     bot_id: str = "BBOT"
     token: str = "xoxb-sandbox-token"  # noqa: S105 (a fake)
+    app_token: str = "xapp-1-sandbox-token"  # noqa: S105 (a fake)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> messages
@@ -48,6 +49,7 @@ class FakeSlackState:
     calls: list[ApiCall] = field(default_factory=list)
     downloads: list[tuple[str, bool]] = field(default_factory=list)  # (path, had token)
     posted: list[dict[str, Any]] = field(default_factory=list)
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)  # Socket Mode acks received
 
     def add_user(
         self, user_id: str, name: str, *, admin: bool = False, email: str | None = None
@@ -95,11 +97,14 @@ class FakeSlackApi:
     def __init__(self, state: FakeSlackState) -> None:
         self.state = state
         self.base_url = ""
+        self.sockets: list[web.WebSocketResponse] = []
+        self.acked = asyncio.Condition()
 
     def application(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/files-pri/{file_id}/{name}", self._download)
+        app.router.add_get("/link", self._socket)
         return app
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
@@ -116,7 +121,8 @@ class FakeSlackApi:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._params(request)
-        authorized = request.headers.get("Authorization") == f"Bearer {self.state.token}"
+        token = self.state.app_token if method == "apps.connections.open" else self.state.token
+        authorized = request.headers.get("Authorization") == f"Bearer {token}"
         self.state.calls.append(ApiCall(method, params, authorized))
         if self.state.rate_limit.get(method, 0) > 0:
             self.state.rate_limit[method] -= 1
@@ -140,6 +146,9 @@ class FakeSlackApi:
             "bot_id": s.bot_id,
             "team": "Sandbox",
         }
+
+    def _m_apps_connections_open(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "link"}
 
     def _m_users_info(self, params: Mapping[str, Any]) -> dict[str, Any]:
         user = self.state.users.get(str(params.get("user")))
@@ -224,6 +233,59 @@ class FakeSlackApi:
     def _m_chat_postEphemeral(self, params: Mapping[str, Any]) -> dict[str, Any]:
         self.state.posted.append(dict(params))
         return {"ok": True, "message_ts": "1700000000.000002"}
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: say hello, then record every ack the app sends back."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0"}}
+        )
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                async with self.acked:
+                    self.state.socket_acks.append(json.loads(message.data))
+                    self.acked.notify_all()
+        self.sockets.remove(ws)
+        return ws
+
+    async def push(
+        self, kind: str, payload: Mapping[str, Any], envelope_id: str, retry_attempt: int = 0
+    ) -> None:
+        """Send one Socket Mode envelope to every connected client."""
+        message = {
+            "envelope_id": envelope_id,
+            "payload": dict(payload),
+            "type": kind,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else "",
+        }
+        for ws in list(self.sockets):
+            await ws.send_json(message)
+
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any] | None:
+        """The ack for ``envelope_id``, or None if none came within ``timeout`` seconds."""
+
+        def found() -> dict[str, Any] | None:
+            return next(
+                (a for a in self.state.socket_acks if a.get("envelope_id") == envelope_id), None
+            )
+
+        async with self.acked:
+            try:
+                await asyncio.wait_for(self.acked.wait_for(lambda: found() is not None), timeout)
+            except TimeoutError:
+                return None
+            return found()
+
+    async def wait_for_socket(self, timeout: float = 5.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.sockets:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("no Socket Mode client connected")
+            await asyncio.sleep(0.01)
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         had_token = request.headers.get("Authorization") == f"Bearer {self.state.token}"
