@@ -22,6 +22,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -95,9 +96,10 @@ class SlackBot:
             ignoring_self_events_enabled=False,
             ignoring_self_assistant_message_events_enabled=False,
             request_verification_enabled=settings.mode == "http",
+            attaching_conversation_kwargs_enabled=False,  # no say()/assistant helpers needed
             name="chatkeeper",
         )
-        self.app.middleware(self._envelopes_without_listener)
+        self.app.middleware(_KeepPayloadsWithoutListener(self))
         self.app.event("message")(self._on_event)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("user_change")(self._on_user_change)
@@ -123,13 +125,17 @@ class SlackBot:
         event = event if isinstance(event, Mapping) else {}
         delivery = delivery_for(envelope, raw, source, self.clock.now())
         channel = event_conversation(event)
-        if channel and not await asyncio.to_thread(
-            should_capture,
-            self.journal,
-            self.capture_mode,
-            Platform.SLACK.value,
-            delivery.team,
-            channel,
+        if (
+            channel
+            and self.capture_mode != "all"
+            and not await asyncio.to_thread(
+                should_capture,
+                self.journal,
+                self.capture_mode,
+                Platform.SLACK.value,
+                delivery.team,
+                channel,
+            )
         ):
             return None
         if event.get("type") in {"channel_rename", "group_rename"}:
@@ -172,14 +178,10 @@ class SlackBot:
             self.identity.remember_user(user)
         await self._on_event(body, request)
 
-    async def _envelopes_without_listener(
-        self, body: dict[str, Any], request: AsyncBoltRequest, next: Callable[[], Awaitable[None]]
-    ) -> BoltResponse | None:
+    async def keep_payload(
+        self, body: Mapping[str, Any], request: AsyncBoltRequest
+    ) -> BoltResponse:
         """Verified payloads no listener is for (app_rate_limited, ...) are kept as ``other``."""
-        kind = body.get("type")
-        if "command" in body or kind in _LISTENER_TYPES or not isinstance(kind, str):
-            await next()
-            return None
         raw = self._raw(request, body)
         now = self.clock.now()
         team = str(body.get("team_id") or "")
@@ -192,7 +194,7 @@ class SlackBot:
             source=self._source(request),
             occurred_at=slack_time(body.get("minute_rate_limited")) or now,
             captured_at=now,
-            details={"event": kind},
+            details={"event": str(body.get("type"))},
             raw=raw,
         )
         await capture(self.journal, [record])
@@ -303,3 +305,23 @@ def _file_objects(event: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
             if isinstance(item, Mapping) and isinstance(item.get("id"), str):
                 found[item["id"]] = item
     return found
+
+
+class _KeepPayloadsWithoutListener(AsyncMiddleware):
+    """Global middleware (class-based: no per-request argument injection) for odd payloads."""
+
+    def __init__(self, bot: SlackBot) -> None:
+        self._bot = bot
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        body = req.body
+        kind = body.get("type")
+        if "command" in body or kind in _LISTENER_TYPES or not isinstance(kind, str):
+            return await next()
+        return await self._bot.keep_payload(body, req)

@@ -7,7 +7,8 @@ A failing lookup never blocks capture: the record keeps the bare id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from archive.clock import Clock
 from archive.model import Actor
 
 log = structlog.get_logger("chatkeeper.slack.identity")
+_RETRY_FAILED_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +82,41 @@ class IdentityCache:
         self._ttl = ttl_seconds
         self._users: dict[str, tuple[float, UserInfo | None]] = {}
         self._conversations: dict[str, tuple[float, ConversationInfo | None]] = {}
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
 
-    def _fresh(self, stamp: float) -> bool:
-        return self._clock.now().timestamp() - stamp < self._ttl
+    def _fresh(self, entry: tuple[float, object]) -> bool:
+        # a failed lookup (None) is retried after a minute, a good one after the TTL
+        ttl = self._ttl if entry[1] is not None else min(self._ttl, _RETRY_FAILED_SECONDS)
+        return self._clock.now().timestamp() - entry[0] < ttl
+
+    async def _once(self, key: str, lookup: Callable[[], Awaitable[Any]]) -> Any:
+        """Concurrent lookups of one id share a single API call (no thundering herd)."""
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = await lookup()
+            future.set_result(result)
+            return result
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it
+            raise
+        finally:
+            del self._inflight[key]
 
     async def user(self, user_id: str) -> UserInfo | None:
         cached = self._users.get(user_id)
-        if cached is not None and self._fresh(cached[0]):
+        if cached is not None and self._fresh(cached):
             return cached[1]
+        result: UserInfo | None = await self._once(
+            "U:" + user_id, lambda: self._fetch_user(user_id)
+        )
+        return result
+
+    async def _fetch_user(self, user_id: str) -> UserInfo | None:
         info: UserInfo | None = None
         try:
             response = await self._client.users_info(user=user_id)
@@ -117,8 +146,14 @@ class IdentityCache:
         if not channel_id:
             return None
         cached = self._conversations.get(channel_id)
-        if cached is not None and self._fresh(cached[0]):
+        if cached is not None and self._fresh(cached):
             return cached[1]
+        result: ConversationInfo | None = await self._once(
+            "C:" + channel_id, lambda: self._fetch_conversation(channel_id)
+        )
+        return result
+
+    async def _fetch_conversation(self, channel_id: str) -> ConversationInfo | None:
         info: ConversationInfo | None = None
         try:
             response = await self._client.conversations_info(channel=channel_id)

@@ -1,0 +1,219 @@
+"""Slack ingest benchmark: signed Events API deliveries over loopback HTTP into the real Bolt app.
+
+The server (fake Slack + SlackBot + SQLite journal) runs in a child process;
+this process sends signed ``message`` events at increasing rates (open loop)
+and then as fast as it can (closed loop), and prints events/s, p50/p99 ack
+latency and the server's peak RSS. It runs twice: with the journal's group
+commit, and with a baseline that commits one record per request, and prints
+the ratio.
+
+    python bench/slack_ingest.py [--seconds 3] [--rates 250,500,1000,2000,3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from archive.journal.sqlite import SqliteJournal
+from archive.model import Record
+from bots.slack.app import SlackBot
+from bots.slack.sandbox import SlackSender, serve_fake_slack
+from bots.slack.sandbox.fake_api import FakeSlackState
+from bots.slack.settings import SlackSettings
+
+SECRET = "bench-signing-secret-0123456789ab"  # noqa: S105 (a benchmark)
+TEAM = "T0BENCH01"
+CHANNEL = "C0BENCH01"
+
+
+class OneCommitPerRequest(SqliteJournal):
+    """Baseline: every request gets its own transaction and fsync (no group commit)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._single = ThreadPoolExecutor(max_workers=1)
+
+    def submit(self, records: Sequence[Record]) -> Future[list[int]]:
+        return self._single.submit(
+            lambda: super(OneCommitPerRequest, self).submit(records).result()
+        )
+
+
+async def serve(journal_path: Path, baseline: bool) -> None:
+    # stdout is the control channel: keep per-record debug logs off it
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    state = FakeSlackState(team=TEAM)
+    for n in range(20):
+        state.add_user(f"U0BENCH{n:02d}", f"Trader {n}")
+    state.add_channel(CHANNEL, "bench")
+    fake = await serve_fake_slack(state)
+    journal = OneCommitPerRequest(journal_path) if baseline else SqliteJournal(journal_path)
+    settings = SlackSettings(
+        signing_secret=SECRET, bot_token=state.token, api_base_url=fake.api_base_url
+    )
+    bot = SlackBot(settings, journal, capture_mode="all")
+    runner = web.AppRunner(bot.web_app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, backlog=1024).start()
+    print(runner.addresses[0][1], flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    print(sum(1 for _ in journal.iter_records()), flush=True)
+    journal.close()
+
+
+def event(n: int, run: str) -> dict[str, Any]:
+    ts = f"{1764500000 + n // 1000}.{n % 1000:06d}"
+    return {
+        "token": "unused",
+        "team_id": TEAM,
+        "api_app_id": "A0BENCH",
+        "type": "event_callback",
+        "event_id": f"Ev{run}{n:09d}",
+        "event_time": 1764500000 + n // 1000,
+        "event": {
+            "type": "message",
+            "channel": CHANNEL,
+            "user": f"U0BENCH{n % 20:02d}",
+            "text": f"order {n}: buy 100 at market",
+            "ts": ts,
+            "event_ts": ts,
+            "channel_type": "channel",
+        },
+    }
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+class Client:
+    def __init__(self, sender: SlackSender, run: str) -> None:
+        self.sender = sender
+        self.run = run
+        self.n = 0
+
+    async def one(self, latencies: list[float], errors: list[int]) -> None:
+        self.n += 1
+        body = json.dumps(event(self.n, self.run), separators=(",", ":")).encode()
+        delivered = await self.sender.post("/slack/events", body)
+        if delivered.status == 200:
+            latencies.append(delivered.seconds)
+        else:
+            errors.append(delivered.status)
+
+    async def open_loop(self, rate: int, seconds: float) -> tuple[float, list[float], int]:
+        latencies: list[float] = []
+        errors: list[int] = []
+        tasks = []
+        start = time.perf_counter()
+        total = int(rate * seconds)
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self.one(latencies, errors)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+        return len(latencies) / elapsed, latencies, len(errors)
+
+    async def closed_loop(self, concurrency: int, seconds: float) -> tuple[float, list[float], int]:
+        latencies: list[float] = []
+        errors: list[int] = []
+        deadline = time.perf_counter() + seconds
+        start = time.perf_counter()
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                await self.one(latencies, errors)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return len(latencies) / (time.perf_counter() - start), latencies, len(errors)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def measure(label: str, baseline: bool, rates: list[int], seconds: float) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(Path(tmp) / "journal.db")]
+            + (["--baseline"] if baseline else []),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert server.stdout is not None and server.stdin is not None
+        port = int(server.stdout.readline())
+        connector = aiohttp.TCPConnector(limit=256)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            client = Client(SlackSender(session, f"http://127.0.0.1:{port}", SECRET), label)
+            await client.open_loop(50, 1.0)  # warm up caches and connections
+            print(f"[{label}]")
+            for rate in rates:
+                got, lat, errors = await client.open_loop(rate, seconds)
+                print(
+                    f"  offered {rate:5d}/s -> sustained {got:7.0f} events/s  p50 {pct(lat, 0.5):6.1f} ms  p99 {pct(lat, 0.99):7.1f} ms  errors {errors}"
+                )
+            best, lat, errors = await client.closed_loop(64, seconds)
+            print(
+                f"  closed loop (64 in flight): {best:7.0f} events/s  p50 {pct(lat, 0.5):6.1f} ms  p99 {pct(lat, 0.99):7.1f} ms  errors {errors}"
+            )
+        server.stdin.write("\n")
+        server.stdin.flush()
+        stored = int(server.stdout.readline())
+        print(
+            f"  journal holds {stored} records (sent {client.n}); server peak RSS {peak_rss_mb(server.pid):.0f} MiB"
+        )
+        server.wait(30)
+        return best
+
+
+async def main(args: argparse.Namespace) -> None:
+    rates = [int(r) for r in args.rates.split(",")]
+    grouped = await measure("group-commit", False, rates, args.seconds)
+    single = await measure("one-commit-per-request", True, rates, args.seconds)
+    print(f"group commit / one commit per request (closed loop): {grouped / single:.2f}x")
+    print(f"mean of closed-loop throughputs: {statistics.mean([grouped, single]):.0f} events/s")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rates", default="250,500,1000,2000,3000")
+    parsed = parser.parse_args()
+    if parsed.serve is not None and os.environ.get("SLACK_BENCH_PROFILE"):
+        import cProfile
+
+        cProfile.run(
+            "asyncio.run(serve(parsed.serve, parsed.baseline))", os.environ["SLACK_BENCH_PROFILE"]
+        )
+    elif parsed.serve is not None:
+        asyncio.run(serve(parsed.serve, parsed.baseline))
+    else:
+        asyncio.run(main(parsed))
