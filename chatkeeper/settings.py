@@ -29,6 +29,12 @@ from archive.errors import ConfigError
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path = Path(".chatkeeper")
     journal: JournalSettings = field(default_factory=JournalSettings)
@@ -37,6 +43,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     @property
     def journal_path(self) -> Path:
