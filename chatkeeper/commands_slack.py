@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,11 @@ from typing import Any
 import click
 
 from archive.errors import ConfigError
-from archive.journal.sqlite import SqliteJournal
+from archive.journal import Journal
 from bots.slack.backfill import backfill_channel, history_client, reconcile_channel
 from bots.slack.export_import import import_slack_export
 from bots.slack.settings import SlackSettings
+from chatkeeper.runtime import open_journal
 from chatkeeper.settings import Settings
 
 
@@ -22,11 +24,10 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
-def _journal(settings: Settings) -> SqliteJournal:
-    if settings.journal.dsn:
-        raise ConfigError("this command supports the embedded SQLite journal only for now")
-    settings.journal_path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteJournal(settings.journal_path)
+def _journal(settings: Settings) -> AbstractContextManager[Journal]:
+    if not settings.journal.dsn:
+        settings.journal_path.parent.mkdir(parents=True, exist_ok=True)
+    return open_journal(settings)
 
 
 def _since(value: str | None, default_days: int) -> datetime:

@@ -34,7 +34,7 @@ from archive.model import Kind, Platform, Record, Source, record_key
 from bots.commands import should_capture
 from bots.slack.admin import AdminDesk, AdminRequest
 from bots.slack.backfill import HistoryRun, backfill_channel, history_client
-from bots.slack.files import file_task_details
+from bots.slack.files import SlackFileDownloader, file_task_details
 from bots.slack.identity import IdentityCache
 from bots.slack.settings import SlackSettings, validate_slack
 from bots.slack.translate import (
@@ -283,12 +283,20 @@ class SlackBot:
         for task in list(self.admin.tasks):
             task.cancel()
 
+    def routes(self) -> list[web.RouteDef]:
+        """The HTTP endpoints (Events API, slash commands) for a shared aiohttp server."""
+        paths = dict.fromkeys([self.settings.events_path, self.settings.commands_path])
+        return [web.post(path, self.handle_http) for path in paths]
+
+    def downloader(self) -> SlackFileDownloader:
+        """The Slack downloader for the shared attachment worker."""
+        s = self.settings
+        return SlackFileDownloader(web_client(s), s.bot_token, s.file_hosts)
+
     def web_app(self) -> web.Application:
         """An aiohttp application serving the Events API and slash command endpoints."""
         application = web.Application(client_max_size=4 * 1024 * 1024)
-        application.router.add_post(self.settings.events_path, self.handle_http)
-        if self.settings.commands_path != self.settings.events_path:
-            application.router.add_post(self.settings.commands_path, self.handle_http)
+        application.add_routes(self.routes())
         return application
 
 

@@ -1,0 +1,42 @@
+"""The Slack plugin that `chatkeeper serve` mounts: routes, downloader, Socket Mode start/stop."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from archive.journal.sqlite import SqliteJournal
+from bots.slack.files import SlackFileDownloader
+from bots.slack.sandbox import SlackSender, envelope, serve_fake_slack
+from chatkeeper.plugins import build_plugins
+from chatkeeper.settings import CaptureSettings, Settings
+from tests.slack.conftest import SECRET, TEAM, sandbox_state, slack_settings
+from tests.slack.payloads import plain
+
+
+async def test_serve_mounts_slack_routes(journal: SqliteJournal) -> None:
+    """With slack.enabled the server gets the events route and a Slack downloader; events are captured."""
+    fake = await serve_fake_slack(sandbox_state())
+    settings = Settings(slack=slack_settings(fake), capture=CaptureSettings(mode="all"))
+    (plugin,) = await build_plugins(settings, journal)
+    assert plugin.name == "slack" and isinstance(plugin.downloader, SlackFileDownloader)
+    app = web.Application()
+    app.add_routes(plugin.routes)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    async with aiohttp.ClientSession() as session:
+        sender = SlackSender(session, f"http://127.0.0.1:{runner.addresses[0][1]}", SECRET)
+        delivered = await sender.event(envelope(TEAM, plain()))
+        command = await sender.command(
+            team=TEAM, channel="C0GENERAL", user="U0BOB0001", text="help"
+        )
+    assert delivered.status == 200 and command.status == 200
+    assert [r.kind.value for r in journal.iter_records()] == ["message", "admin_action"]
+    await runner.cleanup()
+    await fake.close()
+
+
+async def test_disabled_slack_adds_nothing(journal: SqliteJournal) -> None:
+    """Without slack.enabled no Slack plugin is built (and no secret is required)."""
+    assert await build_plugins(Settings(), journal) == []
