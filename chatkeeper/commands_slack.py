@@ -12,7 +12,12 @@ import click
 
 from archive.errors import ConfigError
 from archive.journal import Journal
-from bots.slack.backfill import backfill_channel, history_client, reconcile_channel
+from bots.slack.backfill import (
+    backfill_channel,
+    history_client,
+    reconcile_channel,
+    reconcile_monitored,
+)
 from bots.slack.export_import import import_slack_export
 from bots.slack.settings import SlackSettings
 from chatkeeper.runtime import open_journal
@@ -127,7 +132,10 @@ def register(cli: click.Group) -> None:
 
     @completeness_group.command(name="slack")
     @click.option(
-        "--channel", "channels", multiple=True, required=True, help="Conversation id (repeatable)."
+        "--channel",
+        "channels",
+        multiple=True,
+        help="Conversation id (repeatable; default: every captured one).",
     )
     @click.option("--since", default=None, help="ISO date (default: slack.reconcile_days ago).")
     @click.option("--team", default=None, help="Slack team id (default: from auth.test).")
@@ -143,8 +151,16 @@ def register(cli: click.Group) -> None:
 
         async def run() -> list[Any]:
             with _journal(settings) as journal:
-                workspace = await _team(slack, team)
                 client = history_client(slack.bot_token, slack.api_base_url)
+                if not channels:
+                    return await reconcile_monitored(
+                        journal,
+                        client,
+                        since=oldest,
+                        page_size=slack.backfill_page_size,
+                        requests_per_minute=slack.backfill_requests_per_minute,
+                    )
+                workspace = await _team(slack, team)
                 return [
                     await reconcile_channel(
                         journal,

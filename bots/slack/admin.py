@@ -66,6 +66,7 @@ class AdminDesk:
         *,
         admin_user_ids: tuple[str, ...],
         stream: str,
+        capture_mode: str = "opt_in",
         on_backfill: Callable[[str, str, int], Coroutine[Any, Any, object]] | None = None,
     ) -> None:
         self._journal = journal
@@ -73,6 +74,7 @@ class AdminDesk:
         self._identity = identity
         self._admins = admin_user_ids
         self._stream = stream
+        self._capture_mode = capture_mode
         self._on_backfill = on_backfill
         self.tasks: set[asyncio.Task[object]] = set()
 
@@ -168,6 +170,8 @@ class AdminDesk:
             head = f"Capture is *off* here since {format_time(entries[0].changed_at)}"
         else:
             head = "Capture is *off* here (never turned on)"
+        if self._capture_mode == "all":
+            head = 'Capture is *on* for every conversation I am in (capture mode "all")'
         return f"{head}; captured: messages, edits, deletes, reactions, pins, membership, files; {bundle}."
 
     def _list(self, team: str) -> str:

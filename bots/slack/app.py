@@ -24,6 +24,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from archive.capture import capture
@@ -33,7 +34,13 @@ from archive.journal import Journal
 from archive.model import Kind, Platform, Record, Source, record_key
 from bots.commands import should_capture
 from bots.slack.admin import AdminDesk, AdminRequest
-from bots.slack.backfill import HistoryRun, backfill_channel, history_client
+from bots.slack.backfill import (
+    CompletenessReport,
+    HistoryRun,
+    backfill_channel,
+    history_client,
+    reconcile_monitored,
+)
 from bots.slack.files import SlackFileDownloader, file_task_details
 from bots.slack.identity import IdentityCache
 from bots.slack.settings import SlackSettings, validate_slack
@@ -87,6 +94,7 @@ class SlackBot:
             self.identity,
             admin_user_ids=admin_user_ids,
             stream=stream,
+            capture_mode=capture_mode,
             on_backfill=on_backfill or self.backfill,
         )
         self.app = AsyncApp(
@@ -215,6 +223,17 @@ class SlackBot:
             clock=self.clock,
         )
 
+    async def reconcile(self) -> list[CompletenessReport]:
+        """The reconciliation job over every captured conversation (``slack.reconcile_days``)."""
+        return await reconcile_monitored(
+            self.journal,
+            history_client(self.settings.bot_token, self.settings.api_base_url),
+            since=self.clock.now() - timedelta(days=self.settings.reconcile_days),
+            page_size=self.settings.backfill_page_size,
+            requests_per_minute=self.settings.backfill_requests_per_minute,
+            clock=self.clock,
+        )
+
     # -- admin -----------------------------------------------------------------
     async def _on_command(
         self, body: dict[str, Any], request: AsyncBoltRequest, ack: Callable[..., Awaitable[None]]
@@ -253,7 +272,10 @@ class SlackBot:
                 captured_at=self.clock.now(),
             )
         )
-        await self.client.chat_postEphemeral(channel=channel, user=user, text=reply)
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=reply)
+        except (SlackApiError, SlackClientError, OSError) as exc:  # the attempt is journaled
+            log.warning("slack.reply_failed", channel=channel, error=type(exc).__name__)
 
     # -- HTTP ------------------------------------------------------------------
     async def handle_http(self, request: web.Request) -> web.Response:

@@ -226,6 +226,39 @@ async def reconcile_channel(
     return report
 
 
+async def reconcile_monitored(
+    journal: Journal,
+    client: AsyncWebClient,
+    *,
+    since: datetime,
+    page_size: int = 200,
+    requests_per_minute: float = 50.0,
+    clock: Clock | None = None,
+) -> list[CompletenessReport]:
+    """The reconciliation job: every Slack conversation with capture on, since it was turned on."""
+    entries = await asyncio.to_thread(journal.monitoring, SLACK)
+    reports = []
+    for entry in entries:
+        if not entry.enabled:
+            continue
+        try:
+            report = await reconcile_channel(
+                journal,
+                client,
+                team=entry.workspace,
+                channel=entry.conversation,
+                since=max(since, entry.changed_at),
+                page_size=page_size,
+                requests_per_minute=requests_per_minute,
+                clock=clock,
+            )
+        except BackfillError as exc:
+            log.warning("slack.reconcile_failed", channel=entry.conversation, error=str(exc))
+            continue
+        reports.append(report)
+    return reports
+
+
 def _journaled_messages(
     journal: Journal, team: str, channel: str, since: datetime
 ) -> dict[str, Record]:

@@ -120,3 +120,9 @@ async def test_mention_retry_is_recorded_once(opt_in: Harness) -> None:
     await opt_in.sender.event(payload)
     await opt_in.sender.event(payload, retry_num=1)
     assert _kinds(opt_in) == ["admin_action"]
+
+
+async def test_status_in_capture_all_mode(harness: Harness) -> None:
+    """With capture.mode = "all" the status says every conversation the bot is in is captured."""
+    reply = await harness.sender.command(team=TEAM, channel=PUBLIC, user="U0BOB0001", text="status")
+    assert 'capture mode \\"all\\"' in reply.body or 'capture mode "all"' in reply.body

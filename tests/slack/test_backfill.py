@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,3 +129,23 @@ async def test_reconcile_reports_what_cannot_be_recovered(harness: Harness) -> N
     assert report.unrecoverable_deletes == [deleted["ts"]]
     recovered = [r for r in harness.journal.iter_records() if r.message_id == missed["ts"]]
     assert len(recovered) == 1 and recovered[0].details["recovered"] is True
+
+
+async def test_reconcile_job_covers_monitored_channels_since_turned_on(opt_in: Harness) -> None:
+    """The job reconciles each captured conversation from when capture was turned on, not before."""
+    now = time.time()
+    before = {
+        "type": "message",
+        "user": "U0ALICE01",
+        "text": "before on",
+        "ts": f"{now - 3600:.6f}",
+    }
+    await opt_in.sender.command(team=TEAM, channel=PUBLIC, user="U0ADMIN01", text="on")
+    live = {"type": "message", "user": "U0ALICE01", "text": "live", "ts": f"{now + 1:.6f}"}
+    missed = {"type": "message", "user": "U0BOB0001", "text": "missed", "ts": f"{now + 2:.6f}"}
+    await opt_in.sender.event(envelope(TEAM, dict(live, channel=PUBLIC)))
+    opt_in.state.history[PUBLIC] = [before, live, missed]
+    (report,) = await opt_in.bot.reconcile()
+    assert report.channel == PUBLIC and report.checked == 2
+    assert report.recovered == [missed["ts"]]
+    assert report.unrecoverable_edits == report.unrecoverable_deletes == []

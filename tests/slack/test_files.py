@@ -205,3 +205,36 @@ async def test_deleted_file_is_unavailable_with_reason(
     assert settled.state is AttachmentState.UNAVAILABLE and "file_not_found" in (
         settled.reason or ""
     )
+
+
+async def test_transient_failure_is_retried_then_stored(
+    harness: Harness, store: S3ArchiveStore, policy: SealPolicy, clock: FixedClock
+) -> None:
+    """A 503 from Slack's file host is retried after the backoff and the file is then stored."""
+    harness.state.download_failures["F0FLAKY01"] = 1
+    await harness.sender.event(
+        envelope(TEAM, _share(harness, _hosted(harness, "F0FLAKY01", "a.pdf", PDF)))
+    )
+    fetcher = _fetcher(harness, store, policy, clock)
+    await fetcher.run_once()
+    assert _settled(harness) == []
+    clock.advance(timedelta(seconds=2))
+    await fetcher.run_once()
+    assert [a.state for a in _settled(harness)] == [AttachmentState.STORED]
+    assert harness.state.downloads == [("/files-pri/F0FLAKY01/download", True)] * 2
+
+
+async def test_persistent_failure_becomes_unavailable(
+    harness: Harness, store: S3ArchiveStore, policy: SealPolicy, clock: FixedClock
+) -> None:
+    """After the retry limit the attachment is unavailable with Slack's status as the reason."""
+    harness.state.download_failures["F0DOWN001"] = 99
+    await harness.sender.event(
+        envelope(TEAM, _share(harness, _hosted(harness, "F0DOWN001", "a.pdf", PDF)))
+    )
+    fetcher = _fetcher(harness, store, policy, clock)
+    for _ in range(2):
+        await fetcher.run_once()
+        clock.advance(timedelta(minutes=5))
+    (settled,) = _settled(harness)
+    assert settled.state is AttachmentState.UNAVAILABLE and "HTTP 503" in (settled.reason or "")

@@ -46,6 +46,7 @@ class FakeSlackState:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> messages
     files: dict[str, FakeFile] = field(default_factory=dict)
     rate_limit: dict[str, int] = field(default_factory=dict)  # method -> 429s still to send
+    download_failures: dict[str, int] = field(default_factory=dict)  # file id -> 503s still to send
     calls: list[ApiCall] = field(default_factory=list)
     downloads: list[tuple[str, bool]] = field(default_factory=list)  # (path, had token)
     posted: list[dict[str, Any]] = field(default_factory=list)
@@ -295,6 +296,9 @@ class FakeSlackApi:
             return web.Response(text="<html>sign in</html>", content_type="text/html")
         if file is None:
             return web.Response(status=404)
+        if self.state.download_failures.get(file.id, 0) > 0:
+            self.state.download_failures[file.id] -= 1
+            return web.Response(status=503)
         return web.Response(body=file.data, content_type=file.mimetype)
 
 
