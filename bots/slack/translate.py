@@ -61,6 +61,14 @@ _EVENT_KINDS = {
 }
 
 
+_ARCHIVED = {
+    "channel_archive": True,
+    "group_archive": True,
+    "channel_unarchive": False,
+    "group_unarchive": False,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """What identity resolution learned before translating (names, emails, types)."""
@@ -326,8 +334,7 @@ def _event_record(event: Mapping[str, Any], delivery: Delivery, snapshot: Snapsh
             file_id=_str(event.get("file_id")),
             inviter=_str(event.get("inviter")),
             name=name,
-            archived={"channel_archive": True, "group_archive": True}.get(event_type)
-            or ({"channel_unarchive": False, "group_unarchive": False}.get(event_type)),
+            archived=_ARCHIVED.get(event_type),
             deleted=True if event_type in {"channel_deleted", "group_deleted"} else None,
         ),
         raw=delivery.raw,
