@@ -7,7 +7,7 @@ latency and the server's peak RSS. It runs twice: with the journal's group
 commit, and with a baseline that commits one record per request, and prints
 the ratio.
 
-    python bench/slack_ingest.py [--seconds 3] [--rates 250,500,1000,2000,3000]
+    python bench/slack_ingest.py [--seconds 3] [--rates 250,500,1000,2000,3000] [--capture-mode opt_in|all]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from archive.journal import Monitored
 from archive.journal.sqlite import SqliteJournal
 from archive.model import Record
 from bots.slack.app import SlackBot
@@ -55,7 +57,7 @@ class OneCommitPerRequest(SqliteJournal):
         )
 
 
-async def serve(journal_path: Path, baseline: bool) -> None:
+async def serve(journal_path: Path, baseline: bool, capture_mode: str) -> None:
     # stdout is the control channel: keep per-record debug logs off it
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     state = FakeSlackState(team=TEAM)
@@ -67,7 +69,10 @@ async def serve(journal_path: Path, baseline: bool) -> None:
     settings = SlackSettings(
         signing_secret=SECRET, bot_token=state.token, api_base_url=fake.api_base_url
     )
-    bot = SlackBot(settings, journal, capture_mode="all")
+    journal.set_monitoring(
+        Monitored("slack", TEAM, CHANNEL, "bench", True, "U0BENCH00", datetime.now(UTC))
+    )
+    bot = SlackBot(settings, journal, capture_mode=capture_mode)
     runner = web.AppRunner(bot.web_app(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0, backlog=1024).start()
@@ -157,12 +162,19 @@ def peak_rss_mb(pid: int) -> float:
 
 
 async def measure(
-    label: str, baseline: bool, rates: list[int], seconds: float
+    label: str, baseline: bool, rates: list[int], seconds: float, capture_mode: str
 ) -> tuple[float, float, float]:
     """(best sustained open-loop rate, closed-loop rate, p99 ms at the 500/s step)."""
     with tempfile.TemporaryDirectory() as tmp:
         server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(Path(tmp) / "journal.db")]
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                str(Path(tmp) / "journal.db"),
+                "--capture-mode",
+                capture_mode,
+            ]
             + (["--baseline"] if baseline else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -200,8 +212,9 @@ async def measure(
 
 async def main(args: argparse.Namespace) -> None:
     rates = [int(r) for r in args.rates.split(",")]
-    grouped = await measure("group-commit", False, rates, args.seconds)
-    single = await measure("one-commit-per-request", True, rates, args.seconds)
+    print(f"capture.mode = {args.capture_mode}")
+    grouped = await measure("group-commit", False, rates, args.seconds, args.capture_mode)
+    single = await measure("one-commit-per-request", True, rates, args.seconds, args.capture_mode)
     print(
         f"summary: sustained {max(grouped[:2]):.0f} events/s (baseline {max(single[:2]):.0f}, "
         f"ratio {max(grouped[:2]) / max(single[:2]):.2f}x); p99 ack at 500/s {grouped[2]:.1f} ms "
@@ -215,14 +228,16 @@ if __name__ == "__main__":
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rates", default="250,500,1000,2000,3000")
+    parser.add_argument("--capture-mode", choices=["opt_in", "all"], default="opt_in")
     parsed = parser.parse_args()
     if parsed.serve is not None and os.environ.get("SLACK_BENCH_PROFILE"):
         import cProfile
 
         cProfile.run(
-            "asyncio.run(serve(parsed.serve, parsed.baseline))", os.environ["SLACK_BENCH_PROFILE"]
+            "asyncio.run(serve(parsed.serve, parsed.baseline, parsed.capture_mode))",
+            os.environ["SLACK_BENCH_PROFILE"],
         )
     elif parsed.serve is not None:
-        asyncio.run(serve(parsed.serve, parsed.baseline))
+        asyncio.run(serve(parsed.serve, parsed.baseline, parsed.capture_mode))
     else:
         asyncio.run(main(parsed))

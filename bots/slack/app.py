@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -56,6 +57,7 @@ from bots.slack.translate import (
 log = structlog.get_logger("chatkeeper.slack")
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_MONITORED_CACHE_SECONDS = 5.0
 _LISTENER_TYPES = frozenset({"event_callback", "url_verification", "ssl_check"})
 
 
@@ -114,6 +116,7 @@ class SlackBot:
         self.app.event(re.compile(r".*"))(self._on_event)
         self.app.command(settings.command_name)(self._on_command)
         self.socket_handler: AsyncSocketModeHandler | None = None
+        self._monitored: dict[tuple[str, str], float] = {}  # (team, channel) -> cached until
 
     # -- capture ---------------------------------------------------------------
     def _source(self, request: AsyncBoltRequest) -> Source:
@@ -133,18 +136,7 @@ class SlackBot:
         event = event if isinstance(event, Mapping) else {}
         delivery = delivery_for(envelope, raw, source, self.clock.now())
         channel = event_conversation(event)
-        if (
-            channel
-            and self.capture_mode != "all"
-            and not await asyncio.to_thread(
-                should_capture,
-                self.journal,
-                self.capture_mode,
-                Platform.SLACK.value,
-                delivery.team,
-                channel,
-            )
-        ):
+        if channel and not await self._captures(delivery.team, channel):
             return None
         if event.get("type") in {"channel_rename", "group_rename"}:
             self.identity.forget_conversation(channel)
@@ -158,6 +150,25 @@ class SlackBot:
         await capture(self.journal, [record])
         await self._queue_files(record, event)
         return record
+
+    async def _captures(self, team: str, channel: str) -> bool:
+        """``capture.mode``; "yes" answers are cached briefly (a "no" always asks the journal).
+
+        Only positives are cached so that turning capture on (maybe on another replica)
+        takes effect at once; turning it off may over-capture for a few seconds.
+        """
+        if self.capture_mode == "all":
+            return True
+        key = (team, channel)
+        now = time.monotonic()
+        if self._monitored.get(key, 0.0) > now:
+            return True
+        captured = await asyncio.to_thread(
+            should_capture, self.journal, self.capture_mode, Platform.SLACK.value, team, channel
+        )
+        if captured:
+            self._monitored[key] = now + _MONITORED_CACHE_SECONDS
+        return captured
 
     async def _queue_files(self, record: Record, event: Mapping[str, Any]) -> None:
         """Hand the record's files to the attachment worker (idempotent per record and file)."""
@@ -253,6 +264,7 @@ class SlackBot:
                 captured_at=self.clock.now(),
             )
         )
+        self._monitored.pop((str(body.get("team_id", "")), str(body.get("channel_id", ""))), None)
         await ack(text=reply, response_type="ephemeral")
 
     async def _on_mention(self, body: dict[str, Any], request: AsyncBoltRequest) -> None:
@@ -272,6 +284,7 @@ class SlackBot:
                 captured_at=self.clock.now(),
             )
         )
+        self._monitored.pop((str(body.get("team_id", "")), channel), None)
         try:
             await self.client.chat_postEphemeral(channel=channel, user=user, text=reply)
         except (SlackApiError, SlackClientError, OSError) as exc:  # the attempt is journaled

@@ -126,3 +126,19 @@ async def test_status_in_capture_all_mode(harness: Harness) -> None:
     """With capture.mode = "all" the status says every conversation the bot is in is captured."""
     reply = await harness.sender.command(team=TEAM, channel=PUBLIC, user="U0BOB0001", text="status")
     assert 'capture mode \\"all\\"' in reply.body or 'capture mode "all"' in reply.body
+
+
+async def test_off_stops_capture_at_once(opt_in: Harness) -> None:
+    """After `off`, the next message in that channel is acked but not stored."""
+    await opt_in.sender.command(team=TEAM, channel=PUBLIC, user="U0ADMIN01", text="on")
+    await opt_in.sender.event(envelope(TEAM, plain(ts="1764430000.000100")))
+    await opt_in.sender.command(team=TEAM, channel=PUBLIC, user="U0ADMIN01", text="off")
+    after = await opt_in.sender.event(envelope(TEAM, plain(ts="1764430001.000100")))
+    assert after.status == 200
+    assert _kinds(opt_in) == [
+        "admin_action",
+        "monitoring_changed",
+        "message",
+        "admin_action",
+        "monitoring_changed",
+    ]
