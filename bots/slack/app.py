@@ -10,10 +10,8 @@ with ``app.event("message")`` so edits and deletes are not skipped.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -28,12 +26,10 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from archive.capture import capture
 from archive.clock import Clock, SystemClock
 from archive.codec import canonical_json
 from archive.journal import Journal
-from archive.model import Kind, Platform, Record, Source, record_key
-from bots.commands import should_capture
+from archive.model import Source
 from bots.slack.admin import AdminDesk, AdminRequest
 from bots.slack.backfill import (
     CompletenessReport,
@@ -42,23 +38,27 @@ from bots.slack.backfill import (
     history_client,
     reconcile_monitored,
 )
-from bots.slack.files import SlackFileDownloader, file_task_details
+from bots.slack.files import SlackFileDownloader
 from bots.slack.identity import IdentityCache
+from bots.slack.recorder import EventRecorder
 from bots.slack.settings import SlackSettings, validate_slack
-from bots.slack.translate import (
-    Snapshot,
-    delivery_for,
-    event_actor,
-    event_conversation,
-    event_record,
-    slack_time,
-)
+from bots.slack.translate import slack_time
 
 log = structlog.get_logger("chatkeeper.slack")
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-_MONITORED_CACHE_SECONDS = 5.0
 _LISTENER_TYPES = frozenset({"event_callback", "url_verification", "ssl_check"})
+
+
+def source_of(request: AsyncBoltRequest) -> Source:
+    return Source.SOCKET_MODE if request.mode == "socket_mode" else Source.EVENTS_API
+
+
+def raw_body(request: AsyncBoltRequest, body: Mapping[str, Any]) -> bytes:
+    """The bytes received (HTTP); in Socket Mode the SDK hands Bolt a parsed payload."""
+    if request.mode == "socket_mode":
+        return canonical_json(body)
+    return request.raw_body.encode("utf-8")
 
 
 def web_client(settings: SlackSettings) -> AsyncWebClient:
@@ -90,6 +90,7 @@ class SlackBot:
         self.clock = clock or SystemClock()
         self.client = web_client(settings)
         self.identity = IdentityCache(self.client, self.clock, settings.identity_cache_seconds)
+        self.recorder = EventRecorder(journal, self.identity, self.clock, capture_mode)
         self.admin = AdminDesk(
             journal,
             self.client,
@@ -116,108 +117,16 @@ class SlackBot:
         self.app.event(re.compile(r".*"))(self._on_event)
         self.app.command(settings.command_name)(self._on_command)
         self.socket_handler: AsyncSocketModeHandler | None = None
-        self._monitored: dict[tuple[str, str], float] = {}  # (team, channel) -> cached until
 
     # -- capture ---------------------------------------------------------------
-    def _source(self, request: AsyncBoltRequest) -> Source:
-        return Source.SOCKET_MODE if request.mode == "socket_mode" else Source.EVENTS_API
-
-    @staticmethod
-    def _raw(request: AsyncBoltRequest, body: Mapping[str, Any]) -> bytes:
-        if request.mode == "socket_mode":  # the SDK hands Bolt a parsed payload
-            return canonical_json(body)
-        return request.raw_body.encode("utf-8")
-
-    async def capture_envelope(
-        self, envelope: Mapping[str, Any], raw: bytes, source: Source
-    ) -> Record | None:
-        """Journal one ``event_callback`` envelope (if its conversation is captured)."""
-        event = envelope.get("event")
-        event = event if isinstance(event, Mapping) else {}
-        delivery = delivery_for(envelope, raw, source, self.clock.now())
-        channel = event_conversation(event)
-        if channel and not await self._captures(delivery.team, channel):
-            return None
-        if event.get("type") in {"channel_rename", "group_rename"}:
-            self.identity.forget_conversation(channel)
-        conversation = await self.identity.conversation(channel)
-        snapshot = Snapshot(
-            actors=await self.identity.actors([event_actor(event)]),
-            conversation_name=conversation.name if conversation else None,
-            conversation_type=conversation.type if conversation else None,
-        )
-        record = event_record(envelope, delivery, snapshot)
-        await capture(self.journal, [record])
-        await self._queue_files(record, event)
-        return record
-
-    async def _captures(self, team: str, channel: str) -> bool:
-        """``capture.mode``; "yes" answers are cached briefly (a "no" always asks the journal).
-
-        Only positives are cached so that turning capture on (maybe on another replica)
-        takes effect at once; turning it off may over-capture for a few seconds.
-        """
-        if self.capture_mode == "all":
-            return True
-        key = (team, channel)
-        now = time.monotonic()
-        if self._monitored.get(key, 0.0) > now:
-            return True
-        captured = await asyncio.to_thread(
-            should_capture, self.journal, self.capture_mode, Platform.SLACK.value, team, channel
-        )
-        if captured:
-            self._monitored[key] = now + _MONITORED_CACHE_SECONDS
-        return captured
-
-    async def _queue_files(self, record: Record, event: Mapping[str, Any]) -> None:
-        """Hand the record's files to the attachment worker (idempotent per record and file)."""
-        pending = [a for a in record.attachments if a.ref and a.sha256 is None]
-        if not pending:
-            return
-        objects = _file_objects(event)
-        now = self.clock.now()
-
-        def enqueue() -> None:
-            for attachment in pending:
-                ref = attachment.ref or ""
-                details = file_task_details(
-                    objects.get(ref, {}), record.conversation, record.workspace
-                )
-                self.journal.enqueue_fetch(record.key, "slack", ref, attachment.name, details, now)
-
-        await asyncio.to_thread(enqueue)
-
     async def _on_event(self, body: dict[str, Any], request: AsyncBoltRequest) -> None:
-        await self.capture_envelope(body, self._raw(request, body), self._source(request))
+        await self.recorder.capture_envelope(body, raw_body(request, body), source_of(request))
 
     async def _on_user_change(self, body: dict[str, Any], request: AsyncBoltRequest) -> None:
         user = body.get("event", {}).get("user")
         if isinstance(user, Mapping):
             self.identity.remember_user(user)
         await self._on_event(body, request)
-
-    async def keep_payload(
-        self, body: Mapping[str, Any], request: AsyncBoltRequest
-    ) -> BoltResponse:
-        """Verified payloads no listener is for (app_rate_limited, ...) are kept as ``other``."""
-        raw = self._raw(request, body)
-        now = self.clock.now()
-        team = str(body.get("team_id") or "")
-        record = Record(
-            key=record_key("slack", team, "payload", hashlib.sha256(raw).hexdigest()),
-            platform=Platform.SLACK,
-            workspace=team,
-            conversation="",
-            kind=Kind.OTHER,
-            source=self._source(request),
-            occurred_at=slack_time(body.get("minute_rate_limited")) or now,
-            captured_at=now,
-            details={"event": str(body.get("type"))},
-            raw=raw,
-        )
-        await capture(self.journal, [record])
-        return BoltResponse(status=200, body="")
 
     async def backfill(self, team: str, channel: str, days: int) -> HistoryRun:
         """``on --backfill=DAYS``: fetch the channel's recent history into the journal."""
@@ -256,15 +165,17 @@ class SlackBot:
                 user=str(body.get("user_id", "")),
                 text=str(body.get("text", "")),
                 identity=str(
-                    body.get("trigger_id") or hashlib.sha256(self._raw(request, body)).hexdigest()
+                    body.get("trigger_id") or hashlib.sha256(raw_body(request, body)).hexdigest()
                 ),
-                source=self._source(request),
-                raw=self._raw(request, body),
+                source=source_of(request),
+                raw=raw_body(request, body),
                 occurred_at=self.clock.now(),
                 captured_at=self.clock.now(),
             )
         )
-        self._monitored.pop((str(body.get("team_id", "")), str(body.get("channel_id", ""))), None)
+        self.recorder.forget_monitoring(
+            str(body.get("team_id", "")), str(body.get("channel_id", ""))
+        )
         await ack(text=reply, response_type="ephemeral")
 
     async def _on_mention(self, body: dict[str, Any], request: AsyncBoltRequest) -> None:
@@ -278,13 +189,13 @@ class SlackBot:
                 user=user,
                 text=_MENTION.sub(" ", str(event.get("text", ""))).strip(),
                 identity=str(body.get("event_id", "")),
-                source=self._source(request),
-                raw=self._raw(request, body),
+                source=source_of(request),
+                raw=raw_body(request, body),
                 occurred_at=slack_time(event.get("ts")) or self.clock.now(),
                 captured_at=self.clock.now(),
             )
         )
-        self._monitored.pop((str(body.get("team_id", "")), channel), None)
+        self.recorder.forget_monitoring(str(body.get("team_id", "")), channel)
         try:
             await self.client.chat_postEphemeral(channel=channel, user=user, text=reply)
         except (SlackApiError, SlackClientError, OSError) as exc:  # the attempt is journaled
@@ -335,21 +246,6 @@ class SlackBot:
         return application
 
 
-def _file_objects(event: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """File objects carried by an event (message files, edited message files, file_shared)."""
-    found: dict[str, Mapping[str, Any]] = {}
-    message = event.get("message")
-    candidates = [
-        event.get("files"),
-        message.get("files") if isinstance(message, Mapping) else None,
-    ]
-    for files in candidates:
-        for item in files if isinstance(files, list) else []:
-            if isinstance(item, Mapping) and isinstance(item.get("id"), str):
-                found[item["id"]] = item
-    return found
-
-
 class _KeepPayloadsWithoutListener(AsyncMiddleware):
     """Global middleware (class-based: no per-request argument injection) for odd payloads."""
 
@@ -367,4 +263,5 @@ class _KeepPayloadsWithoutListener(AsyncMiddleware):
         kind = body.get("type")
         if "command" in body or kind in _LISTENER_TYPES or not isinstance(kind, str):
             return await next()
-        return await self._bot.keep_payload(body, req)
+        await self._bot.recorder.keep_payload(body, raw_body(req, body), source_of(req))
+        return BoltResponse(status=200, body="")

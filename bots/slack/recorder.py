@@ -1,0 +1,142 @@
+"""From a verified Slack delivery to durable records: the capture path the listeners call.
+
+``capture_envelope`` decides whether the conversation is captured, takes an
+identity snapshot, translates, awaits the journal commit, and queues the
+record's files for the attachment worker. It returns only when all of that is
+durable, so the listener can let Bolt acknowledge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from archive.capture import capture
+from archive.clock import Clock
+from archive.journal import Journal
+from archive.model import Kind, Platform, Record, Source, record_key
+from bots.commands import should_capture
+from bots.slack.files import file_task_details
+from bots.slack.identity import IdentityCache
+from bots.slack.translate import (
+    Snapshot,
+    delivery_for,
+    event_actor,
+    event_conversation,
+    event_record,
+    slack_time,
+)
+
+_MONITORED_CACHE_SECONDS = 5.0
+
+
+class EventRecorder:
+    def __init__(
+        self, journal: Journal, identity: IdentityCache, clock: Clock, capture_mode: str
+    ) -> None:
+        self.journal = journal
+        self.identity = identity
+        self.clock = clock
+        self.capture_mode = capture_mode
+        self._monitored: dict[tuple[str, str], float] = {}  # (team, channel) -> cached until
+
+    async def capture_envelope(
+        self, envelope: Mapping[str, Any], raw: bytes, source: Source
+    ) -> Record | None:
+        """Journal one ``event_callback`` envelope (if its conversation is captured)."""
+        event = envelope.get("event")
+        event = event if isinstance(event, Mapping) else {}
+        delivery = delivery_for(envelope, raw, source, self.clock.now())
+        channel = event_conversation(event)
+        if channel and not await self._captures(delivery.team, channel):
+            return None
+        if event.get("type") in {"channel_rename", "group_rename"}:
+            self.identity.forget_conversation(channel)
+        conversation = await self.identity.conversation(channel)
+        snapshot = Snapshot(
+            actors=await self.identity.actors([event_actor(event)]),
+            conversation_name=conversation.name if conversation else None,
+            conversation_type=conversation.type if conversation else None,
+        )
+        record = event_record(envelope, delivery, snapshot)
+        await capture(self.journal, [record])
+        await self._queue_files(record, event)
+        return record
+
+    async def keep_payload(self, body: Mapping[str, Any], raw: bytes, source: Source) -> Record:
+        """A verified payload without an inner event (``app_rate_limited``, ...) as ``other``."""
+        now = self.clock.now()
+        team = str(body.get("team_id") or "")
+        record = Record(
+            key=record_key("slack", team, "payload", hashlib.sha256(raw).hexdigest()),
+            platform=Platform.SLACK,
+            workspace=team,
+            conversation="",
+            kind=Kind.OTHER,
+            source=source,
+            occurred_at=slack_time(body.get("minute_rate_limited")) or now,
+            captured_at=now,
+            details={"event": str(body.get("type"))},
+            raw=raw,
+        )
+        await capture(self.journal, [record])
+        return record
+
+    def forget_monitoring(self, team: str, channel: str) -> None:
+        """After an admin command: ask the journal again next time."""
+        self._monitored.pop((team, channel), None)
+
+    async def _captures(self, team: str, channel: str) -> bool:
+        """``capture.mode``; "yes" answers are cached briefly (a "no" always asks the journal).
+
+        Only positives are cached so that turning capture on (maybe on another replica)
+        takes effect at once; turning it off may over-capture for a few seconds.
+        """
+        if self.capture_mode == "all":
+            return True
+        key = (team, channel)
+        now = time.monotonic()
+        if self._monitored.get(key, 0.0) > now:
+            return True
+        captured = await asyncio.to_thread(
+            should_capture, self.journal, self.capture_mode, Platform.SLACK.value, team, channel
+        )
+        if captured:
+            self._monitored[key] = now + _MONITORED_CACHE_SECONDS
+        return captured
+
+    async def _queue_files(self, record: Record, event: Mapping[str, Any]) -> None:
+        """Hand the record's files to the attachment worker (idempotent per record and file)."""
+        pending = [a for a in record.attachments if a.ref and a.sha256 is None]
+        if not pending:
+            return
+        objects = _file_objects(event)
+        now = self.clock.now()
+
+        def enqueue() -> None:
+            for attachment in pending:
+                ref = attachment.ref or ""
+                details = file_task_details(
+                    objects.get(ref, {}), record.conversation, record.workspace
+                )
+                self.journal.enqueue_fetch(record.key, "slack", ref, attachment.name, details, now)
+
+        await asyncio.to_thread(enqueue)
+
+
+def _file_objects(event: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """File objects carried by an event (message files, edited message files)."""
+    found: dict[str, Mapping[str, Any]] = {}
+    message = event.get("message")
+    candidates = [
+        event.get("files"),
+        message.get("files") if isinstance(message, Mapping) else None,
+    ]
+    for files in candidates:
+        for item in files if isinstance(files, list) else []:
+            if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+                found[item["id"]] = item
+    return found
