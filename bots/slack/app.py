@@ -40,9 +40,9 @@ from bots.slack.backfill import (
 )
 from bots.slack.files import SlackFileDownloader
 from bots.slack.identity import IdentityCache
+from bots.slack.payload import slack_time
 from bots.slack.recorder import EventRecorder
 from bots.slack.settings import SlackSettings, validate_slack
-from bots.slack.translate import slack_time
 
 log = structlog.get_logger("chatkeeper.slack")
 

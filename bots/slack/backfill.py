@@ -32,7 +32,8 @@ from archive.errors import ChatkeeperError
 from archive.journal import Journal
 from archive.model import Kind, Record, Source, record_key
 from bots.slack.identity import IdentityCache
-from bots.slack.translate import SLACK, Delivery, Snapshot, message_record
+from bots.slack.payload import SLACK, Delivery, Snapshot
+from bots.slack.translate import message_record
 
 log = structlog.get_logger("chatkeeper.slack.backfill")
 

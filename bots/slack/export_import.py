@@ -25,7 +25,8 @@ from archive.errors import ChatkeeperError
 from archive.journal import Journal
 from archive.model import Actor, Record, Source
 from bots.slack.identity import user_info_from
-from bots.slack.translate import Delivery, Snapshot, message_record
+from bots.slack.payload import Delivery, Snapshot
+from bots.slack.translate import message_record
 
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.json$")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\:]")

@@ -21,14 +21,14 @@ from archive.model import Kind, Platform, Record, Source, record_key
 from bots.commands import should_capture
 from bots.slack.files import file_task_details
 from bots.slack.identity import IdentityCache
-from bots.slack.translate import (
+from bots.slack.payload import (
     Snapshot,
     delivery_for,
     event_actor,
     event_conversation,
-    event_record,
     slack_time,
 )
+from bots.slack.translate import event_record
 
 _MONITORED_CACHE_SECONDS = 5.0
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from archive.model import Kind, Source, record_key
-from bots.slack.translate import Delivery, Snapshot, event_record, message_record
+from bots.slack.payload import Delivery, Snapshot
+from bots.slack.translate import event_record, message_record
 from tests.slack.payloads import EVENTS, TS, C
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
