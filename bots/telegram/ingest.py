@@ -101,4 +101,4 @@ class TelegramIngest:
         if isinstance(error, JournalError):
             _failures.get([]).append(error)
         else:
-            log.error("telegram.handler_failed", error=type(error).__name__)
+            log.error("telegram.handler_failed", error=type(error).__name__, exc_info=error)

@@ -26,6 +26,18 @@ CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 # Sent when allowed_updates was never set or is empty (Bot API "getUpdates").
 DEFAULT_EXCLUDED = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 JSONDict = dict[str, Any]
+_ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+)
 
 
 @dataclass
@@ -173,7 +185,16 @@ class FakeBotApi:
         return self._next_message_id
 
     def set_member(self, chat_id: int, user: JSONDict, status: str) -> None:
-        self.state.members[(chat_id, int(user["id"]))] = {"status": status, "user": user}
+        """Set ``user``'s status in the chat, with the fields Telegram sends for it."""
+        member: JSONDict = {"status": status, "user": user}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            member.update(dict.fromkeys(_ADMIN_RIGHTS, True), can_be_edited=False)
+            member["is_anonymous"] = False
+        elif status == "kicked":
+            member["until_date"] = 0
+        self.state.members[(chat_id, int(user["id"]))] = member
 
     def add_file(self, data: bytes, *, name: str = "file.bin") -> JSONDict:
         """Host a file; returns the Bot API fields a message would carry for it."""
