@@ -1,6 +1,7 @@
 """The capture path shared by webhook and polling: translate, journal, then run handlers.
 
-The caller acknowledges Telegram (HTTP 200, or the next getUpdates offset) only
+Files of captured messages are queued for the attachment worker in the same
+step. The caller acknowledges Telegram (HTTP 200, or the next getUpdates offset) only
 after :meth:`TelegramIngest.ingest` returns: by then the records are durable and
 any admin command in the batch has been recorded. If the journal fails,
 ``JournalError`` propagates and the caller must not acknowledge.
@@ -8,6 +9,7 @@ any admin command in the batch has been recorded. If the journal fails,
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +25,7 @@ from archive.journal import Journal
 from archive.model import Record, Source
 from bots.commands import should_capture
 from bots.telegram.admin import current_raw, current_source
+from bots.telegram.media import enqueue_media
 from bots.telegram.translate import Delivery, translate_update, update_type
 
 log = structlog.get_logger("chatkeeper.telegram.ingest")
@@ -79,6 +82,10 @@ class TelegramIngest:
         """Journal ``updates`` durably, then run handlers; returns the number of records."""
         records = self.translate(updates, source)
         await capture(self.journal, records)
+        if any(r.attachments for r in records):
+            await asyncio.to_thread(
+                enqueue_media, self.journal, records, [u for _, u in updates], self.clock.now()
+            )
         for raw, update in updates:
             if needs_handlers(update):
                 await self._handle(raw, update, source)
@@ -88,7 +95,13 @@ class TelegramIngest:
         failures: list[JournalError] = []
         tokens = (current_raw.set(raw), current_source.set(source), _failures.set(failures))
         try:
-            await self.application.process_update(Update.de_json(update, self.application.bot))
+            parsed = Update.de_json(update, self.application.bot)
+        except (TypeError, ValueError, KeyError) as exc:  # journaled raw; PTB cannot read it
+            log.warning("telegram.update_not_parsed", error=type(exc).__name__)
+            parsed = None
+        try:
+            if parsed is not None:
+                await self.application.process_update(parsed)
         finally:
             current_raw.reset(tokens[0])
             current_source.reset(tokens[1])

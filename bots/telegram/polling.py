@@ -39,13 +39,21 @@ class PollingLoop:
         Raises ``JournalError`` (offset unchanged) if the batch could not be made durable.
         """
         bot = self.runtime.application.bot
-        await bot.get_updates(
-            offset=self.offset,
-            limit=self.limit,
-            timeout=self.timeout if timeout is None else timeout,
-            allowed_updates=Update.ALL_TYPES,
-        )
-        updates = split_updates(self.runtime.updates_request.last_payload)
+        request = self.runtime.updates_request
+        request.last_payload = b""
+        try:
+            await bot.get_updates(
+                offset=self.offset,
+                limit=self.limit,
+                timeout=self.timeout if timeout is None else timeout,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        except (TypeError, ValueError, KeyError) as exc:
+            # PTB could not build an Update object; we keep the raw update anyway.
+            if not request.last_payload:
+                raise
+            log.warning("telegram.update_not_parsed", error=type(exc).__name__)
+        updates = split_updates(request.last_payload)
         if not updates:
             return 0
         await self.runtime.ingest.ingest(updates, Source.POLLING)

@@ -119,3 +119,16 @@ async def test_run_until_stopped_confirms_last_batch(
     await task
     assert fake.state.calls("getUpdates")[-1]["offset"] == uid + 1
     assert fake.state.pending == []
+
+
+async def test_update_ptb_cannot_parse_is_still_journaled(
+    fake: FakeBotApi, journal: SqliteJournal, make_runtime: RuntimeFactory
+) -> None:
+    """An update PTB rejects (a video without width) is journaled from its raw bytes."""
+    loop = PollingLoop(await make_runtime())
+    video = {"file_id": "V", "file_unique_id": "UV", "duration": 2}
+    uid = await fake.push("message", p.message(GROUP, ALICE, 15, video=video))
+    assert await loop.poll_once() == 1
+    (record,) = list(journal.iter_records())
+    assert record.raw == fake.state.pushed[uid]
+    assert record.attachments[0].ref == "UV"
