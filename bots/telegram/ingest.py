@@ -79,16 +79,30 @@ class TelegramIngest:
         return records
 
     async def ingest(self, updates: Sequence[RawUpdate], source: Source) -> int:
-        """Journal ``updates`` durably, then run handlers; returns the number of records."""
+        """Journal ``updates`` durably, then run handlers; returns the number of records.
+
+        A batch is cut after each update that runs handlers, so that a command
+        applies to the updates after it (``/archive_on`` then the messages).
+        """
+        stored = 0
+        segment: list[RawUpdate] = []
+        for raw, update in updates:
+            segment.append((raw, update))
+            if needs_handlers(update):
+                stored += await self._store(segment, source)
+                segment = []
+                await self._handle(raw, update, source)
+        if segment:
+            stored += await self._store(segment, source)
+        return stored
+
+    async def _store(self, updates: Sequence[RawUpdate], source: Source) -> int:
         records = self.translate(updates, source)
         await capture(self.journal, records)
         if any(r.attachments for r in records):
             await asyncio.to_thread(
                 enqueue_media, self.journal, records, [u for _, u in updates], self.clock.now()
             )
-        for raw, update in updates:
-            if needs_handlers(update):
-                await self._handle(raw, update, source)
         return len(records)
 
     async def _handle(self, raw: bytes, update: dict[str, Any], source: Source) -> None:
