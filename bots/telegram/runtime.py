@@ -10,6 +10,7 @@ drop pending updates.
 from __future__ import annotations
 
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -25,6 +26,7 @@ from archive.journal import Journal
 from bots.telegram.admin import BOT_COMMANDS, AdminPolicy, command_handler
 from bots.telegram.ingest import TelegramIngest
 from bots.telegram.settings import TelegramSettings
+from bots.telegram.visibility import BOOK_NAME, VisibilityBook, VisibilityMonitor
 
 log = structlog.get_logger("chatkeeper.telegram")
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -51,6 +53,7 @@ class TelegramRuntime:
         capture_mode: str = "opt_in",
         configured_admins: Collection[str] = (),
         clock: Clock | None = None,
+        home: Path | None = None,
     ) -> None:
         settings.validate()
         if not settings.token:
@@ -76,13 +79,18 @@ class TelegramRuntime:
             capture_mode=capture_mode,
             clock=self.clock,
         )
+        self.visibility = VisibilityMonitor(
+            VisibilityBook(home / BOOK_NAME if home is not None else None), self.clock
+        )
         self.policy = AdminPolicy(
             journal=journal,
             clock=self.clock,
             bot_id=settings.bot_id,
             configured_admins=frozenset(configured_admins),
+            visibility_note=lambda chat_id: self.visibility.note(self.application.bot, chat_id),
         )
         self.application.add_handler(command_handler(self.policy))
+        self.application.add_handler(self.visibility.handler())
 
     @property
     def bot_id(self) -> str:
@@ -111,7 +119,20 @@ class TelegramRuntime:
             )
         else:
             await bot.delete_webhook(drop_pending_updates=False)
+        await self.check_visibility()
         log.info("telegram.started", bot_id=self.bot_id, mode=self.settings.mode)
+
+    async def check_visibility(self) -> None:
+        """Check every monitored group; warn in those the bot cannot fully see."""
+        for entry in self.journal.monitoring("telegram"):
+            if (
+                entry.enabled
+                and entry.workspace == self.bot_id
+                and entry.conversation.startswith("-")
+            ):
+                await self.visibility.check(
+                    self.application.bot, int(entry.conversation), title=entry.conversation_name
+                )
 
     async def stop(self) -> None:
         await self.application.shutdown()

@@ -22,22 +22,12 @@ from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
+from bots.telegram.sandbox_payloads import chat_member
+
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 # Sent when allowed_updates was never set or is empty (Bot API "getUpdates").
 DEFAULT_EXCLUDED = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 JSONDict = dict[str, Any]
-_ADMIN_RIGHTS = (
-    "can_manage_chat",
-    "can_delete_messages",
-    "can_manage_video_chats",
-    "can_restrict_members",
-    "can_promote_members",
-    "can_change_info",
-    "can_invite_users",
-    "can_post_stories",
-    "can_edit_stories",
-    "can_delete_stories",
-)
 
 
 @dataclass
@@ -186,15 +176,7 @@ class FakeBotApi:
 
     def set_member(self, chat_id: int, user: JSONDict, status: str) -> None:
         """Set ``user``'s status in the chat, with the fields Telegram sends for it."""
-        member: JSONDict = {"status": status, "user": user}
-        if status == "creator":
-            member["is_anonymous"] = False
-        elif status == "administrator":
-            member.update(dict.fromkeys(_ADMIN_RIGHTS, True), can_be_edited=False)
-            member["is_anonymous"] = False
-        elif status == "kicked":
-            member["until_date"] = 0
-        self.state.members[(chat_id, int(user["id"]))] = member
+        self.state.members[(chat_id, int(user["id"]))] = chat_member(status, user)
 
     def add_file(self, data: bytes, *, name: str = "file.bin") -> JSONDict:
         """Host a file; returns the Bot API fields a message would carry for it."""

@@ -14,6 +14,20 @@ ANONYMOUS_ADMIN = {
 }
 
 
+ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+)
+
+
 def user(user_id: int, first_name: str, username: str | None = None) -> JSONDict:
     data: JSONDict = {"id": user_id, "is_bot": False, "first_name": first_name}
     if username:
@@ -99,6 +113,18 @@ def member_update(
         "chat": chat,
         "from": actor,
         "date": date,
-        "old_chat_member": {"status": old, "user": member},
-        "new_chat_member": {"status": new, "user": member},
+        "old_chat_member": chat_member(old, member),
+        "new_chat_member": chat_member(new, member),
     }
+
+
+def chat_member(status: str, member: JSONDict) -> JSONDict:
+    """A ChatMember with the fields Telegram sends for ``status``."""
+    data: JSONDict = {"status": status, "user": member}
+    if status == "creator":
+        data["is_anonymous"] = False
+    elif status == "administrator":
+        data.update(dict.fromkeys(ADMIN_RIGHTS, True), can_be_edited=False, is_anonymous=False)
+    elif status == "kicked":
+        data["until_date"] = 0
+    return data

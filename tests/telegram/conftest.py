@@ -55,7 +55,12 @@ async def make_runtime(fake: FakeBotApi, journal: SqliteJournal) -> AsyncIterato
     started: list[TelegramRuntime] = []
 
     async def build(
-        *, mode: str = "polling", capture_mode: str = "all", admins: tuple[str, ...] = (), **kw: Any
+        *,
+        mode: str = "polling",
+        capture_mode: str = "all",
+        admins: tuple[str, ...] = (),
+        home: Path | None = None,
+        **kw: Any,
     ) -> TelegramRuntime:
         settings = settings_for(fake, mode=mode, **kw)
         runtime = TelegramRuntime(
@@ -64,6 +69,7 @@ async def make_runtime(fake: FakeBotApi, journal: SqliteJournal) -> AsyncIterato
             capture_mode=capture_mode,
             configured_admins=admins,
             clock=FixedClock(NOW),
+            home=home,
         )
         await runtime.start()
         started.append(runtime)

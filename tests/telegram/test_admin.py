@@ -35,8 +35,10 @@ async def test_administrator_turns_archiving_on(
     assert action.actor is not None and action.actor.id == "601"
     assert monitored(journal)
     assert any(r.kind is Kind.MONITORING_CHANGED for r in journal.iter_records())
-    assert fake.state.calls("getChatMember") == [{"chat_id": GROUP["id"], "user_id": 601}]
+    checked = [c["user_id"] for c in fake.state.calls("getChatMember")]
+    assert checked == [601, fake.bot_id]  # the sender, then the bot's own visibility
     assert "Archiving is on" in fake.state.sent[-1]["text"]
+    assert "cannot see all messages" in fake.state.sent[-1]["text"]
 
 
 async def test_non_admin_is_refused_and_recorded(
@@ -66,7 +68,7 @@ async def test_anonymous_admin_and_configured_user(
     await loop.poll_once()
     reasons = [a.details["reason"] for a in admin_actions(journal)]
     assert reasons == ["anonymous administrator of this chat", "listed in capture.admin_user_ids"]
-    assert fake.state.calls("getChatMember") == []
+    assert [c["user_id"] for c in fake.state.calls("getChatMember")] == [fake.bot_id]
     assert not monitored(journal)
 
 
