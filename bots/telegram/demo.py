@@ -23,7 +23,6 @@ from archive.clock import Clock, SystemClock
 from archive.journal import Journal
 from archive.store import ArchiveStore
 from bots.telegram import sandbox_payloads as p
-from bots.telegram.media import TelegramDownloader
 from bots.telegram.polling import PollingLoop
 from bots.telegram.runtime import TelegramRuntime
 from bots.telegram.sandbox import FakeBotApi
@@ -158,7 +157,7 @@ async def run_telegram_demo(
                 fetcher = AttachmentFetcher(
                     journal,
                     store,
-                    {"telegram": TelegramDownloader(runtime.application.bot, local_mode=False)},
+                    {"telegram": runtime.downloader()},
                     FetchPolicy(
                         layout=layout or Layout(stream="main"), retention_days=retention_days
                     ),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from aiohttp import web
 from telegram import Update
 from telegram._utils.types import JSONDict
 from telegram.error import TelegramError
@@ -25,8 +26,10 @@ from archive.errors import ConfigError
 from archive.journal import Journal
 from bots.telegram.admin import BOT_COMMANDS, AdminPolicy, command_handler
 from bots.telegram.ingest import TelegramIngest
+from bots.telegram.media import TelegramDownloader
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.visibility import BOOK_NAME, VisibilityBook, VisibilityMonitor
+from bots.telegram.webhook import webhook_routes
 
 log = structlog.get_logger("chatkeeper.telegram")
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -133,6 +136,14 @@ class TelegramRuntime:
                 await self.visibility.check(
                     self.application.bot, int(entry.conversation), title=entry.conversation_name
                 )
+
+    def downloader(self) -> TelegramDownloader:
+        """The media downloader for the shared attachment worker (``{"telegram": ...}``)."""
+        return TelegramDownloader(self.application.bot, local_mode=self.settings.local_mode)
+
+    def webhook_routes(self) -> list[web.RouteDef]:
+        """The webhook endpoint to mount on chatkeeper's HTTP server (webhook mode)."""
+        return webhook_routes(self.ingest, self.settings.webhook_secret, self.settings.webhook_path)
 
     async def stop(self) -> None:
         await self.application.shutdown()

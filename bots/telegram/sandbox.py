@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
@@ -103,6 +104,8 @@ class FakeBotApi:
         self.username = username
         self.can_read_all_group_messages = can_read_all_group_messages
         self.local_mode = local_mode
+        # Like ``telegram-bot-api --local``: getFile answers an absolute path in this folder.
+        self.local_dir: Path | None = None
         self.state = FakeState()
         self._retry = webhook_retry_seconds
         self._max_attempts = webhook_max_attempts
@@ -150,14 +153,18 @@ class FakeBotApi:
         return f"{self.root}/file/bot"
 
     # -- test/demo controls --------------------------------------------------
-    async def push(self, kind: str, body: JSONDict, *, indent: int | None = None) -> int:
+    async def push(
+        self, kind: str, body: JSONDict, *, indent: int | None = None, force: bool = False
+    ) -> int:
         """Queue an update of type ``kind``; returns its update_id (0 if not subscribed).
 
         ``indent`` serializes it with white space, as a proxy might, to check
-        that the exact bytes are kept.
+        that the exact bytes are kept; ``force`` delivers a type the bot did not
+        (or could not) ask for, like one added to the Bot API after this release.
         """
         allowed = self.state.allowed_updates
-        if (allowed and kind not in allowed) or (not allowed and kind in DEFAULT_EXCLUDED):
+        excluded = (allowed and kind not in allowed) or (not allowed and kind in DEFAULT_EXCLUDED)
+        if excluded and not force:
             return 0  # Telegram never creates updates the bot did not ask for
         self._next_update_id += 1
         update_id = self._next_update_id
@@ -306,12 +313,18 @@ class FakeBotApi:
             return _error(400, "Bad Request: invalid file_id")
         if len(found.data) > CLOUD_DOWNLOAD_LIMIT and not self.local_mode:
             return _error(400, "Bad Request: file is too big")
+        file_path = found.file_path
+        if self.local_mode and self.local_dir is not None:
+            local = self.local_dir / found.file_path
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(found.data)
+            file_path = str(local.resolve())
         return _ok(
             {
                 "file_id": found.file_id,
                 "file_unique_id": found.file_unique_id,
                 "file_size": len(found.data),
-                "file_path": found.file_path,
+                "file_path": file_path,
             }
         )
 

@@ -48,6 +48,7 @@ def settings_for(fake: FakeBotApi, **overrides: Any) -> TelegramSettings:
 
 
 RuntimeFactory = Callable[..., Awaitable[TelegramRuntime]]
+Starter = Callable[..., Awaitable[tuple[TelegramRuntime, str]]]
 
 
 @pytest.fixture
@@ -81,9 +82,7 @@ async def make_runtime(fake: FakeBotApi, journal: SqliteJournal) -> AsyncIterato
 
 
 @pytest.fixture
-async def webhook_server(
-    fake: FakeBotApi, journal: SqliteJournal
-) -> AsyncIterator[Callable[..., Awaitable[tuple[TelegramRuntime, str]]]]:
+async def webhook_server(fake: FakeBotApi, journal: SqliteJournal) -> AsyncIterator[Starter]:
     """Start the bot in webhook mode behind a real aiohttp server; returns (runtime, url)."""
     cleanups: list[Callable[[], Awaitable[None]]] = []
 

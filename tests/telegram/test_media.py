@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from archive.attachments import AttachmentFetcher, FetchPolicy
 from archive.clock import FixedClock
@@ -133,3 +134,28 @@ async def test_25mb_file_on_local_server_is_fetched(
     assert (stored.state, stored.size) == (AttachmentState.STORED, BIG)
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
     assert fake.state.downloads == ["documents/deck.pdf"]
+
+
+async def test_local_server_absolute_path_is_read_from_disk(
+    tmp_path: Path,
+    fake: FakeBotApi,
+    journal: SqliteJournal,
+    make_runtime: RuntimeFactory,
+    store: S3ArchiveStore,
+    policy: SealPolicy,
+    clock: FixedClock,
+) -> None:
+    """A --local server's absolute file_path is read from the shared disk, not downloaded."""
+    fake.local_mode = True
+    fake.local_dir = tmp_path / "bot-api-data"
+    data = b"voice note" * 1000
+    voice = fake.add_file(data, name="note.ogg")
+    runtime = await make_runtime(local_mode=True)
+    body = p.message(GROUP, ALICE, 84, voice=dict(voice, duration=4, mime_type="audio/ogg"))
+    stored = await _capture_and_fetch(fake, journal, runtime, store, policy, clock, body)
+    assert (stored.state, stored.size, stored.mime) == (
+        AttachmentState.STORED,
+        len(data),
+        "audio/ogg",
+    )
+    assert fake.state.downloads == []

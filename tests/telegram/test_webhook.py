@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any
 from unittest import mock
@@ -17,14 +16,12 @@ from archive.errors import ConfigError, JournalError
 from archive.journal.sqlite import SqliteJournal
 from archive.model import Record, Source
 from bots.telegram import sandbox_payloads as p
-from bots.telegram.runtime import TelegramRuntime
 from bots.telegram.sandbox import FakeBotApi
 from bots.telegram.webhook import SECRET_HEADER, webhook_handler
-from tests.telegram.conftest import SECRET
+from tests.telegram.conftest import SECRET, Starter
 
 GROUP = p.supergroup()
 BOB = p.user(502, "Bob", "bob")
-Starter = Callable[..., Awaitable[tuple[TelegramRuntime, str]]]
 
 
 async def _wait_for(journal: SqliteJournal, count: int) -> list[Record]:
