@@ -17,75 +17,25 @@ import asyncio
 import contextlib
 import hashlib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from bots.telegram.sandbox_payloads import chat_member
+from bots.telegram.sandbox_state import (
+    FakeFile,
+    FakeState,
+    JSONDict,
+    PendingUpdate,
+    Webhook,
+    decode_form_value,
+    error_response,
+    ok_response,
+)
 
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 # Sent when allowed_updates was never set or is empty (Bot API "getUpdates").
 DEFAULT_EXCLUDED = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
-JSONDict = dict[str, Any]
-
-
-@dataclass
-class FakeFile:
-    file_id: str
-    file_unique_id: str
-    file_path: str
-    data: bytes
-
-
-@dataclass
-class Webhook:
-    url: str
-    secret_token: str | None
-    max_connections: int = 40
-
-
-@dataclass
-class PendingUpdate:
-    update_id: int
-    kind: str
-    raw: bytes
-
-
-@dataclass
-class FakeState:
-    """Everything the fake saw and holds; tests assert on it."""
-
-    requests: list[tuple[str, JSONDict]] = field(default_factory=list)
-    pending: list[PendingUpdate] = field(default_factory=list)
-    webhook: Webhook | None = None
-    allowed_updates: list[str] | None = None
-    members: dict[tuple[int, int], JSONDict] = field(default_factory=dict)
-    files: dict[str, FakeFile] = field(default_factory=dict)
-    sent: list[JSONDict] = field(default_factory=list)
-    webhook_attempts: list[tuple[int, int]] = field(default_factory=list)  # (update_id, status)
-    downloads: list[str] = field(default_factory=list)
-    pushed: dict[int, bytes] = field(default_factory=dict)  # every update's exact bytes
-
-    def calls(self, method: str) -> list[JSONDict]:
-        return [params for name, params in self.requests if name == method]
-
-
-def _error(status: int, description: str) -> web.Response:
-    body = {"ok": False, "error_code": status, "description": description}
-    return web.json_response(body, status=status)
-
-
-def _ok(result: Any) -> web.Response:
-    return web.json_response({"ok": True, "result": result})
-
-
-def _decode(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
 
 
 class FakeBotApi:
@@ -204,30 +154,30 @@ class FakeBotApi:
     # -- HTTP ------------------------------------------------------------------
     async def _method(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
-            return _error(401, "Unauthorized")
+            return error_response(401, "Unauthorized")
         form = await request.post()
-        params = {k: _decode(str(v)) for k, v in form.items()}
+        params = {k: decode_form_value(str(v)) for k, v in form.items()}
         method = request.match_info["method"]
         self.state.requests.append((method, params))
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
-            return _error(404, "Not Found: method not found")
+            return error_response(404, "Not Found: method not found")
         result: web.Response = await handler(params)
         return result
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
-            return _error(401, "Unauthorized")
+            return error_response(401, "Unauthorized")
         path = request.match_info["path"]
         found = next((f for f in self.state.files.values() if f.file_path == path), None)
         if found is None:
-            return _error(404, "Not Found")
+            return error_response(404, "Not Found")
         self.state.downloads.append(path)
         return web.Response(body=found.data, content_type="application/octet-stream")
 
     # -- Bot API methods ---------------------------------------------------------
     async def _api_getMe(self, params: JSONDict) -> web.Response:
-        return _ok(
+        return ok_response(
             {
                 "id": self.bot_id,
                 "is_bot": True,
@@ -242,7 +192,9 @@ class FakeBotApi:
 
     async def _api_getUpdates(self, params: JSONDict) -> web.Response:
         if self.state.webhook is not None:
-            return _error(409, "Conflict: can't use getUpdates method while webhook is active")
+            return error_response(
+                409, "Conflict: can't use getUpdates method while webhook is active"
+            )
         if "allowed_updates" in params:
             self.state.allowed_updates = list(params["allowed_updates"]) or None
         offset = int(params.get("offset", 0))
@@ -271,17 +223,17 @@ class FakeBotApi:
         )
         async with self._changed:
             self._changed.notify_all()
-        return _ok(True)
+        return ok_response(True)
 
     async def _api_deleteWebhook(self, params: JSONDict) -> web.Response:
         self.state.webhook = None
         if params.get("drop_pending_updates") is True:
             self.state.pending.clear()
-        return _ok(True)
+        return ok_response(True)
 
     async def _api_getWebhookInfo(self, params: JSONDict) -> web.Response:
         hook = self.state.webhook
-        return _ok(
+        return ok_response(
             {
                 "url": hook.url if hook else "",
                 "has_custom_certificate": False,
@@ -296,7 +248,7 @@ class FakeBotApi:
         if member is None:
             user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
             member = {"status": "member", "user": user}
-        return _ok(member)
+        return ok_response(member)
 
     async def _api_getChatAdministrators(self, params: JSONDict) -> web.Response:
         chat_id = int(params["chat_id"])
@@ -305,21 +257,21 @@ class FakeBotApi:
             for (chat, _), m in self.state.members.items()
             if chat == chat_id and m["status"] in {"creator", "administrator"}
         ]
-        return _ok(admins)
+        return ok_response(admins)
 
     async def _api_getFile(self, params: JSONDict) -> web.Response:
         found = self.state.files.get(str(params.get("file_id")))
         if found is None:
-            return _error(400, "Bad Request: invalid file_id")
+            return error_response(400, "Bad Request: invalid file_id")
         if len(found.data) > CLOUD_DOWNLOAD_LIMIT and not self.local_mode:
-            return _error(400, "Bad Request: file is too big")
+            return error_response(400, "Bad Request: file is too big")
         file_path = found.file_path
         if self.local_mode and self.local_dir is not None:
             local = self.local_dir / found.file_path
             local.parent.mkdir(parents=True, exist_ok=True)
             local.write_bytes(found.data)
             file_path = str(local.resolve())
-        return _ok(
+        return ok_response(
             {
                 "file_id": found.file_id,
                 "file_unique_id": found.file_unique_id,
@@ -338,10 +290,10 @@ class FakeBotApi:
             "from": {"id": self.bot_id, "is_bot": True, "first_name": "chatkeeper"},
             "text": str(params.get("text", "")),
         }
-        return _ok(message)
+        return ok_response(message)
 
     async def _api_setMyCommands(self, params: JSONDict) -> web.Response:
-        return _ok(True)
+        return ok_response(True)
 
     # -- webhook delivery ----------------------------------------------------------
     async def _deliver_webhook(self) -> None:
