@@ -9,6 +9,7 @@ the writer writes.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from archive.codec import decode_body, encode_body, format_time, parse_time
+from archive.codec import canonical_json, decode_body, format_time, parse_time, record_to_dict
 from archive.errors import JournalError, SealError
 from archive.journal.group_commit import GroupCommitter
 from archive.journal.port import (
@@ -36,15 +37,16 @@ _CLAIM_SECONDS = 300
 
 def record_row(record: Record) -> tuple[Any, ...]:
     """The journal columns of a record: key, platform, ..., size, body."""
-    body = encode_body(record)
+    data = record_to_dict(record)
+    body = canonical_json(data)
     return (
         record.key,
-        record.platform.value,
+        data["platform"],
         record.workspace,
         record.conversation,
-        record.kind.value,
-        format_time(record.occurred_at),
-        format_time(record.captured_at),
+        data["kind"],
+        data["occurred_at"],
+        data["captured_at"],
         " ".join(record.blob_hashes),
         len(body),
         body,
@@ -114,11 +116,19 @@ class SqliteJournal:
             self._control = _connect(path)
             self._migrate()
             self._writer_conn = _connect(path)
+            # Checkpoints run in their own thread so that a commit only fsyncs the WAL.
+            self._writer_conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpoint_conn = _connect(path)
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open journal {path}: {exc}") from exc
         self._lock = threading.Lock()
         self._committer = GroupCommitter(self._commit)
         self._closed = False
+        self._stop_checkpoints = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="journal-checkpointer", daemon=True
+        )
+        self._checkpointer.start()
 
     # -- schema ---------------------------------------------------------------
     def _migrate(self) -> None:
@@ -147,33 +157,60 @@ class SqliteJournal:
         return self.submit(records).result()
 
     def _commit(self, batch: list[list[tuple[Any, ...]]]) -> list[list[int]]:
+        """One transaction for the whole batch; duplicates resolve to their existing seq."""
         conn = self._writer_conn
-        results: list[list[int]] = []
+        rows = [row for params in batch for row in params]
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for params in batch:
-                seqs = []
-                for row in params:
-                    cur = conn.execute(
-                        "INSERT OR IGNORE INTO records (key, platform, workspace, conversation,"
-                        " kind, occurred_at, captured_at, blobs, size, body)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        row,
-                    )
-                    if cur.rowcount == 1:
-                        seqs.append(int(cur.lastrowid or 0))
-                    else:
-                        found = conn.execute(
-                            "SELECT seq FROM records WHERE key = ?", (row[0],)
-                        ).fetchone()
-                        seqs.append(int(found[0]))
-                results.append(seqs)
+            seq_of = self._existing_seqs(conn, [row[0] for row in rows])
+            fresh: list[tuple[Any, ...]] = []
+            for row in rows:
+                if row[0] not in seq_of:
+                    seq_of[row[0]] = 0  # placeholder: a duplicate later in the batch
+                    fresh.append(row)
+            if fresh:
+                before = self._sequence(conn)
+                conn.executemany(
+                    "INSERT INTO records (key, platform, workspace, conversation, kind,"
+                    " occurred_at, captured_at, blobs, size, body) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    fresh,
+                )
+                if self._sequence(conn) == before + len(fresh):
+                    # AUTOINCREMENT under our single writer hands out consecutive seqs.
+                    for offset, row in enumerate(fresh, start=1):
+                        seq_of[row[0]] = before + offset
+                else:
+                    seq_of.update(self._existing_seqs(conn, [row[0] for row in fresh]))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise JournalError(f"journal append failed, nothing was stored: {exc}") from exc
-        return results
+        return [[seq_of[row[0]] for row in params] for params in batch]
+
+    @staticmethod
+    def _sequence(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'records'").fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _existing_seqs(conn: sqlite3.Connection, keys: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                conn.execute(f"SELECT key, seq FROM records WHERE key IN ({marks})", chunk)  # noqa: S608
+            )
+        return found
+
+    def _checkpoint_loop(self) -> None:
+        """Copy the WAL into the database every second, beside the writer (PASSIVE)."""
+        while not self._stop_checkpoints.wait(1.0):
+            try:
+                self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                continue  # busy or transient: the next round catches up; the WAL keeps the data
 
     # -- reads ----------------------------------------------------------------
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -468,6 +505,11 @@ class SqliteJournal:
             return
         self._closed = True
         self._committer.close()
+        self._stop_checkpoints.set()
+        self._checkpointer.join()
+        with contextlib.suppress(sqlite3.Error):  # the WAL stays valid; the next open replays it
+            self._checkpoint_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._checkpoint_conn.close()
         self._writer_conn.close()
         with self._lock:
             self._control.close()

@@ -21,7 +21,6 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX records_unsealed ON records(seq) WHERE bundle IS NULL;
     CREATE INDEX records_bundle ON records(bundle, seq) WHERE bundle IS NOT NULL;
-    CREATE INDEX records_conversation ON records(platform, workspace, conversation, seq);
     CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE bundles (
         stream           TEXT    NOT NULL,
