@@ -5,7 +5,8 @@ Who may use them: user ids in ``capture.admin_user_ids``, anonymous administrato
 the chat's creator or an administrator. Every attempt becomes an
 ``admin_action`` record (shared grammar in :mod:`bots.commands`), keyed by chat
 and message id so a redelivered command is recorded once. Edited messages never
-run a command: the handler only accepts new ``message`` updates.
+run a command: the handlers accept only new ``message`` and ``channel_post``
+updates.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import structlog
 from telegram import BotCommand, Message, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
-from telegram.ext import CommandHandler, ContextTypes, filters
+from telegram.ext import BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from archive.clock import Clock
 from archive.journal import Journal
@@ -53,15 +54,24 @@ class AdminPolicy:
     visibility_note: VisibilityNote | None = None
 
 
-def command_handler(policy: AdminPolicy) -> CommandHandler[Any, None]:
-    """One handler for the three commands; new messages only (never edits or channel posts)."""
+def command_handlers(policy: AdminPolicy) -> list[BaseHandler[Update, Any, None]]:
+    """The three commands in new group messages and in channel posts; never in edits.
+
+    PTB's CommandHandler ignores channel posts, so those are matched by a
+    MessageHandler: a channel post is always written by the channel's admins
+    (its ``sender_chat`` is the channel itself).
+    """
 
     async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.message
+        message = update.message or update.channel_post
         if message is not None:
             await handle_command(policy, update, message)
 
-    return CommandHandler(list(TELEGRAM_COMMANDS), callback, filters=filters.UpdateType.MESSAGE)
+    pattern = r"^/(" + "|".join(TELEGRAM_COMMANDS) + r")(@\w+)?(\s|$)"
+    return [
+        CommandHandler(list(TELEGRAM_COMMANDS), callback, filters=filters.UpdateType.MESSAGE),
+        MessageHandler(filters.UpdateType.CHANNEL_POST & filters.Regex(pattern), callback),
+    ]
 
 
 def _actor(message: Message) -> Actor:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -22,7 +23,7 @@ from archive.capture import capture
 from archive.clock import Clock
 from archive.errors import JournalError
 from archive.journal import Journal
-from archive.model import Record, Source
+from archive.model import Kind, Record, Source
 from bots.commands import should_capture
 from bots.telegram.admin import current_raw, current_source
 from bots.telegram.media import enqueue_media
@@ -33,7 +34,7 @@ log = structlog.get_logger("chatkeeper.telegram.ingest")
 _failures: contextvars.ContextVar[list[JournalError]] = contextvars.ContextVar("handler_failures")
 RawUpdate = tuple[bytes, dict[str, Any]]
 # Update types the Application must see after the journal commit.
-_HANDLED = {"message", "my_chat_member"}
+_HANDLED = {"message", "channel_post", "my_chat_member"}
 
 
 def needs_handlers(update: dict[str, Any]) -> bool:
@@ -41,8 +42,9 @@ def needs_handlers(update: dict[str, Any]) -> bool:
     kind = update_type(update)
     if kind not in _HANDLED:
         return False
-    if kind == "message":
-        text = update["message"].get("text")
+    if kind in {"message", "channel_post"}:
+        body = update[kind]
+        text = body.get("text") if isinstance(body, dict) else None
         return isinstance(text, str) and text.startswith("/")
     return True
 
@@ -98,12 +100,26 @@ class TelegramIngest:
 
     async def _store(self, updates: Sequence[RawUpdate], source: Source) -> int:
         records = self.translate(updates, source)
+        if any(r.kind is Kind.DELETE for r in records):
+            records = await asyncio.to_thread(self._tie_deletions, records)
         await capture(self.journal, records)
         if any(r.attachments for r in records):
             await asyncio.to_thread(
                 enqueue_media, self.journal, records, [u for _, u in updates], self.clock.now()
             )
         return len(records)
+
+    def _tie_deletions(self, records: list[Record]) -> list[Record]:
+        """A business deletion carries only ids: add the text we captured, if any (blocking)."""
+        tied = []
+        for record in records:
+            if record.kind is Kind.DELETE and "deletes" in record.details:
+                original = self.journal.get(str(record.details["deletes"]))
+                details = dict(record.details, original_captured=original is not None)
+                text = original.text if original is not None else None
+                record = replace(record, previous_text=text, details=details)
+            tied.append(record)
+        return tied
 
     async def _handle(self, raw: bytes, update: dict[str, Any], source: Source) -> None:
         failures: list[JournalError] = []

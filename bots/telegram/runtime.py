@@ -24,7 +24,7 @@ from telegram.request import HTTPXRequest
 from archive.clock import Clock, SystemClock
 from archive.errors import ConfigError
 from archive.journal import Journal
-from bots.telegram.admin import BOT_COMMANDS, AdminPolicy, command_handler
+from bots.telegram.admin import BOT_COMMANDS, AdminPolicy, command_handlers
 from bots.telegram.ingest import TelegramIngest
 from bots.telegram.media import TelegramDownloader
 from bots.telegram.settings import TelegramSettings
@@ -92,7 +92,7 @@ class TelegramRuntime:
             configured_admins=frozenset(configured_admins),
             visibility_note=lambda chat_id: self.visibility.note(self.application.bot, chat_id),
         )
-        self.application.add_handler(command_handler(self.policy))
+        self.application.add_handlers(command_handlers(self.policy))
         self.application.add_handler(self.visibility.handler())
 
     @property

@@ -9,7 +9,7 @@ by bot id and ``update_id``. Unknown update types become ``other`` records.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -44,9 +44,24 @@ def update_type(update: JSON) -> str:
 
 
 def translate_update(raw: bytes, update: JSON, delivery: Delivery) -> list[Record]:
-    """Turn one update into records (usually one; one per id for deleted business messages)."""
+    """Turn one update into records (usually one; one per id for deleted business messages).
+
+    Never raises on an odd payload: an update whose known fields are missing
+    or malformed is kept as an ``other`` record with its raw bytes.
+    """
     kind_name = update_type(update)
     body = update.get(kind_name)
+    try:
+        return _translate(raw, update, kind_name, body, delivery)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        record = _other_record(raw, update, kind_name, None, delivery)
+        details = dict(record.details, translate_error=type(exc).__name__)
+        return [replace(record, details=details)]
+
+
+def _translate(
+    raw: bytes, update: JSON, kind_name: str, body: Any, delivery: Delivery
+) -> list[Record]:
     if kind_name in MESSAGE_UPDATES and isinstance(body, Mapping):
         return [_message_record(raw, update, kind_name, body, delivery)]
     if kind_name == "message_reaction" and isinstance(body, Mapping):

@@ -89,3 +89,24 @@ async def test_edited_command_and_other_bot_are_not_executed(
     assert action.details["command"] == "status"
     assert not monitored(journal)
     assert len(fake.state.sent) == 2  # the status reply, then again for the redelivery
+
+
+async def test_channel_post_command_from_the_channel(
+    fake: FakeBotApi, journal: SqliteJournal, make_runtime: RuntimeFactory
+) -> None:
+    """A channel's own post /archive_on turns archiving on (channel posts are by its admins)."""
+    channel = p.channel()
+    loop = PollingLoop(await make_runtime(capture_mode="opt_in"))
+    await fake.push("channel_post", p.message(channel, None, 5, "/archive_on", sender_chat=channel))
+    await fake.push(
+        "channel_post", p.message(channel, None, 6, "/archive_off@other_bot", sender_chat=channel)
+    )
+    await fake.push(
+        "channel_post", p.message(channel, None, 7, "Morning note", sender_chat=channel)
+    )
+    await loop.poll_once()
+    (action,) = admin_actions(journal)
+    assert action.details["reason"] == "anonymous administrator of this chat"
+    assert journal.is_monitored("telegram", BOT_ID, str(channel["id"]))
+    # the post for another bot is ordinary content of the now archived channel
+    assert [r.message_id for r in journal.iter_records() if r.kind is Kind.MESSAGE] == ["6", "7"]

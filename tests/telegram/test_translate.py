@@ -215,3 +215,11 @@ def test_unknown_update_is_other() -> None:
     assert record.conversation == str(GROUP["id"])
     poll = one("poll_answer", {"poll_id": "9", "user": BOB, "option_ids": [0]})
     assert poll.kind is Kind.OTHER and poll.conversation == "" and poll.actor is not None
+
+
+def test_malformed_known_update_is_kept_as_other() -> None:
+    """A known update type with missing fields is kept as other with its raw bytes, not dropped."""
+    record = one("chat_member", {"chat": GROUP, "date": p.BASE_DATE})
+    assert record.kind is Kind.OTHER
+    assert record.details["translate_error"] == "KeyError"
+    assert record.details["update_type"] == "chat_member"

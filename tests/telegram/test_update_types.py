@@ -106,6 +106,8 @@ async def test_every_update_type_is_journaled(
         assert record.raw == fake.state.pushed[uid]
     business, deleted = by_update[ids[14]], by_update[ids[16]]
     assert deleted.details["deletes"] == business.key
+    assert deleted.details["original_captured"] is True
+    assert deleted.previous_text == "5m?"
     album = [by_update[ids[17]], by_update[ids[18]]]
     assert [r.details["media_group_id"] for r in album] == ["77", "77"]
     assert by_update[ids[19]].details["forward_origin"]["type"] == "channel"
