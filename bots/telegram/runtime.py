@@ -9,6 +9,7 @@ drop pending updates.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,15 @@ from bots.telegram.visibility import BOOK_NAME, VisibilityBook, VisibilityMonito
 from bots.telegram.webhook import webhook_routes
 
 log = structlog.get_logger("chatkeeper.telegram")
+# Bot API URLs carry the bot token (``/bot<token>/getUpdates``). httpx logs every
+# request URL at INFO; python-telegram-bot logs its base URLs and every API
+# result (message bodies) at DEBUG. Keep those lines out whatever the root level.
+for _name, _level in (
+    ("httpx", logging.WARNING),
+    ("httpcore", logging.WARNING),
+    ("telegram", logging.INFO),
+):
+    logging.getLogger(_name).setLevel(_level)
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
+
+import pytest
 
 from archive.attachments import AttachmentFetcher, FetchPolicy
 from archive.clock import FixedClock
@@ -159,3 +162,26 @@ async def test_local_server_absolute_path_is_read_from_disk(
         "audio/ogg",
     )
     assert fake.state.downloads == []
+
+
+async def test_token_never_reaches_logs(
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    fake: FakeBotApi,
+    journal: SqliteJournal,
+    make_runtime: RuntimeFactory,
+    store: S3ArchiveStore,
+    policy: SealPolicy,
+    clock: FixedClock,
+) -> None:
+    """With every logger at DEBUG, polling and a file download log no part of the token."""
+    caplog.set_level(logging.DEBUG)
+    document = fake.add_file(b"%PDF-1.7 terms", name="terms.pdf")
+    runtime = await make_runtime()
+    body = p.message(GROUP, ALICE, 85, document=dict(document, file_name="terms.pdf"))
+    stored = await _capture_and_fetch(fake, journal, runtime, store, policy, clock, body)
+    assert stored.state is AttachmentState.STORED
+    secret = TOKEN.partition(":")[2]
+    captured = capsys.readouterr()
+    assert secret not in caplog.text
+    assert secret not in captured.out + captured.err
