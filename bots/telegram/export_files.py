@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from archive.attachments import store_blob
 from archive.bundle import Layout
 from archive.filenames import safe_filename
 from archive.model import Attachment, AttachmentState
@@ -62,13 +63,11 @@ def _hash(path: Path) -> tuple[str, int]:
 
 
 def _store(target: BlobTarget, path: Path, sha256: str, size: int, now: datetime) -> None:
-    key = target.layout.blob_key(sha256)
-    if any(v.key == key and not v.is_delete_marker for v in target.store.versions(key)):
-        return
     until = (now + timedelta(days=target.retention_days)).replace(microsecond=0)
     with path.open("rb") as handle:
-        target.store.put_stream(
-            key,
+        store_blob(
+            target.store,
+            target.layout,
             handle,
             size=size,
             sha256_hex=sha256,
