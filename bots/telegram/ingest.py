@@ -144,4 +144,5 @@ class TelegramIngest:
         if isinstance(error, JournalError):
             _failures.get([]).append(error)
         else:
-            log.error("telegram.handler_failed", error=type(error).__name__, exc_info=error)
+            # the type only: exception messages may quote message content
+            log.error("telegram.handler_failed", error=type(error).__name__)
