@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from concurrent.futures import Future
 from typing import Any
 from unittest import mock
 
 import aiohttp
 import pytest
+from aiohttp import web
 from telegram import Update
 
 from archive.errors import ConfigError, JournalError
 from archive.journal.sqlite import SqliteJournal
 from archive.model import Record, Source
 from bots.telegram import sandbox_payloads as p
+from bots.telegram.runtime import TelegramRuntime
 from bots.telegram.sandbox import FakeBotApi
-from bots.telegram.webhook import SECRET_HEADER, webhook_handler
-from tests.telegram.conftest import SECRET, Starter
+from bots.telegram.webhook import SECRET_HEADER, webhook_app, webhook_handler
+from tests.telegram.conftest import SECRET, Starter, settings_for
 
 GROUP = p.supergroup()
 BOB = p.user(502, "Bob", "bob")
@@ -124,3 +127,40 @@ def test_handler_requires_a_secret(journal: SqliteJournal) -> None:
     """The endpoint refuses to exist without a secret (fail closed)."""
     with pytest.raises(ConfigError):
         webhook_handler(mock.sentinel.ingest, "")
+
+
+async def test_crash_before_commit_is_redelivered(fake: FakeBotApi, journal: SqliteJournal) -> None:
+    """The process dies while the commit hangs: no 200, so Telegram redelivers to the new process."""
+    hang: Future[list[int]] = Future()
+
+    async def serve() -> tuple[TelegramRuntime, web.AppRunner]:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/telegram/webhook"
+        settings = settings_for(fake, mode="webhook", webhook_url=url, webhook_secret=SECRET)
+        runtime = TelegramRuntime(settings, journal, capture_mode="all")
+        app = webhook_app(runtime.ingest, SECRET, "/telegram/webhook")
+        runner = web.AppRunner(app, shutdown_timeout=0.1)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        await runtime.start()
+        return runtime, runner
+
+    first, first_runner = await serve()
+    with mock.patch.object(journal, "submit", return_value=hang) as submit:
+        uid = await fake.push("message", p.message(GROUP, BOB, 25, "in flight"))
+        async with asyncio.timeout(5):
+            while submit.call_count == 0:  # the POST is inside the handler, awaiting the commit
+                await asyncio.sleep(0.01)
+        await first_runner.cleanup()  # the crash: the connection drops without an answer
+        await first.stop()
+    assert list(journal.iter_records()) == []
+    second, second_runner = await serve()  # restart: setWebhook points Telegram at it
+    try:
+        await fake.wait_drained()
+        assert [r.message_id for r in journal.iter_records()] == ["25"]
+        statuses = [status for update_id, status in fake.state.webhook_attempts if update_id == uid]
+        assert statuses[0] != 200 and statuses[-1] == 200
+    finally:
+        await second.stop()
+        await second_runner.cleanup()
