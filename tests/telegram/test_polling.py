@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future
 from unittest import mock
 
 import pytest
@@ -132,3 +133,25 @@ async def test_update_ptb_cannot_parse_is_still_journaled(
     (record,) = list(journal.iter_records())
     assert record.raw == fake.state.pushed[uid]
     assert record.attachments[0].ref == "UV"
+
+
+async def test_cancelled_mid_commit_is_redelivered(
+    fake: FakeBotApi, journal: SqliteJournal, make_runtime: RuntimeFactory
+) -> None:
+    """The poller dies while the commit hangs: the offset never moved, the update comes back."""
+    runtime = await make_runtime()
+    uid = await fake.push("message", p.message(GROUP, ALICE, 16, "in flight"))
+    loop = PollingLoop(runtime)
+    with mock.patch.object(journal, "submit", return_value=Future()) as submit:
+        task = asyncio.create_task(loop.poll_once())
+        async with asyncio.timeout(5):
+            while submit.call_count == 0:
+                await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert list(journal.iter_records()) == []
+    restarted = PollingLoop(await make_runtime())
+    assert await restarted.poll_once() == 1
+    assert [r.message_id for r in journal.iter_records()] == ["16"]
+    assert fake.state.pushed[uid] == next(journal.iter_records()).raw
