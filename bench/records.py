@@ -10,7 +10,9 @@ import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from archive.journal import Journal
 from archive.model import Actor, Kind, Platform, Record, Source, record_key
 
 WORDS = (
@@ -90,12 +92,26 @@ def records(count: int, seed: int = 7, start: int = 0) -> Iterator[Record]:
         yield realistic_record(n, rng)
 
 
+def fill_journal(journal: Journal, count: int, batch: int = 10_000) -> int:
+    """Append ``count`` realistic records in batches; return the body bytes written."""
+    total = 0
+    for start in range(0, count, batch):
+        chunk = list(records(min(batch, count - start), start=start))
+        journal.append(chunk)
+        total += sum(len(r.raw) for r in chunk)
+    return total
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def peak_rss_mb() -> float:
+    """Peak resident set of this process (VmHWM; unlike ru_maxrss it is not inherited over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -3,8 +3,8 @@
 Appends go through a group-commit writer per process. Every append transaction
 first takes one advisory lock, so seqs are handed out and committed in the
 same order across replicas: no record commits late with a lower seq than one
-already visible. Bundles are opened under another advisory lock and select
-unsealed rows (never seq ranges), so even so, nothing could be skipped.
+already visible. Bundles are opened under another advisory lock and take
+the seq range above the last sealed seq, which that ordering makes safe.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from archive.errors import JournalError, SealError
 from archive.journal.group_commit import GroupCommitter
 from archive.journal.port import (
     BundleRow,
-    BundleRowsSummary,
     BundleState,
     FetchTask,
     JournalStats,
     Monitored,
+    SealRow,
 )
 from archive.journal.postgres_schema import MIGRATIONS
 from archive.journal.sqlite import BUNDLE_COLUMNS, bundle_from_row, bundle_params, record_row
@@ -148,9 +148,12 @@ class PostgresJournal:
 
     def stats(self, stream: str) -> JournalStats:
         (total,) = self._query("SELECT count(*) FROM records")[0]
-        unsealed, oldest = self._query(
-            "SELECT count(*), min(captured_at) FROM records WHERE bundle IS NULL"
-        )[0]
+        watermark = self._sealed_through()
+        (unsealed,) = self._query("SELECT count(*) FROM records WHERE seq > %s", (watermark,))[0]
+        first = self._query(
+            "SELECT captured_at FROM records WHERE seq > %s ORDER BY seq LIMIT 1", (watermark,)
+        )
+        oldest = first[0][0] if first else None
         sealed = self._query(
             f"SELECT {BUNDLE_COLUMNS} FROM bundles WHERE stream = %s AND state = %s"  # noqa: S608
             " ORDER BY number DESC LIMIT 1",
@@ -164,13 +167,17 @@ class PostgresJournal:
         )
 
     # -- sealing --------------------------------------------------------------
-    def unfinished_bundle(self, stream: str) -> BundleRow | None:
+    def _sealed_through(self) -> int:
+        """The highest seq assigned to a bundle: everything above it is unsealed."""
+        return int(self._query("SELECT coalesce(max(seq_last), 0) FROM bundles")[0][0])
+
+    def unfinished_bundles(self, stream: str) -> list[BundleRow]:
         rows = self._query(
             f"SELECT {BUNDLE_COLUMNS} FROM bundles WHERE stream = %s AND state != %s"  # noqa: S608
-            " ORDER BY number LIMIT 1",
+            " ORDER BY number",
             (stream, BundleState.SEALED.value),
         )
-        return bundle_from_row(rows[0]) if rows else None
+        return [bundle_from_row(r) for r in rows]
 
     def open_bundle(
         self,
@@ -194,16 +201,17 @@ class PostgresJournal:
                             f"this journal seals stream {meta[0]!r}, not {stream!r}; "
                             "one journal feeds exactly one stream"
                         )
+                    mark = conn.execute("SELECT coalesce(max(seq_last), 0) FROM bundles").fetchone()
+                    watermark = int(mark[0]) if mark else 0
                     row = conn.execute(
                         "SELECT max(seq) FROM (SELECT seq, sum(size) OVER (ORDER BY seq) AS total"
-                        " FROM records WHERE bundle IS NULL ORDER BY seq LIMIT %s) t"
-                        " WHERE total <= %s",
-                        (max_records, max_bytes),
+                        " FROM records WHERE seq > %s ORDER BY seq LIMIT %s) t WHERE total <= %s",
+                        (watermark, max_records, max_bytes),
                     ).fetchone()
                     last_seq = row[0] if row else None
                     if last_seq is None:
                         row = conn.execute(
-                            "SELECT min(seq) FROM records WHERE bundle IS NULL"
+                            "SELECT min(seq) FROM records WHERE seq > %s", (watermark,)
                         ).fetchone()
                         last_seq = row[0] if row else None
                     if last_seq is None:
@@ -214,13 +222,10 @@ class PostgresJournal:
                     ).fetchone()
                     assert number_row is not None
                     number = int(number_row[0])
-                    conn.execute(
-                        "UPDATE records SET bundle = %s WHERE bundle IS NULL AND seq <= %s",
-                        (number, last_seq),
-                    )
                     counts = conn.execute(
-                        "SELECT count(*), min(seq), max(seq) FROM records WHERE bundle = %s",
-                        (number,),
+                        "SELECT count(*), min(seq), max(seq) FROM records"
+                        " WHERE seq > %s AND seq <= %s",
+                        (watermark, last_seq),
                     ).fetchone()
                     assert counts is not None
                     bundle = BundleRow(
@@ -242,34 +247,20 @@ class PostgresJournal:
             except psycopg.Error as exc:
                 raise JournalError(f"cannot open a bundle: {exc}") from exc
 
-    def bundle_lines(self, stream: str, number: int) -> Iterator[tuple[int, bytes]]:
-        with psycopg.connect(self.dsn) as conn, conn.cursor(name="bundle_lines") as cursor:
+    def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
+        (bounds,) = self._query(
+            "SELECT seq_first, seq_last FROM bundles WHERE stream = %s AND number = %s",
+            (stream, number),
+        )
+        with psycopg.connect(self.dsn) as conn, conn.cursor(name="bundle_rows") as cursor:
             cursor.itersize = 2000
             cursor.execute(
-                "SELECT seq, body FROM records WHERE bundle = %s ORDER BY seq", (number,)
+                "SELECT seq, body, occurred_at, platform || ':' || workspace || ':' || conversation,"
+                " blobs FROM records WHERE seq BETWEEN %s AND %s ORDER BY seq",
+                (bounds[0], bounds[1]),
             )
-            for seq, body in cursor:
-                yield seq, bytes(body)
-
-    def bundle_summary(self, stream: str, number: int) -> BundleRowsSummary:
-        first, last = self._query(
-            "SELECT min(occurred_at), max(occurred_at) FROM records WHERE bundle = %s", (number,)
-        )[0]
-        conversations = self._query(
-            "SELECT DISTINCT platform || ':' || workspace || ':' || conversation AS c"
-            " FROM records WHERE bundle = %s ORDER BY c",
-            (number,),
-        )
-        blob_rows = self._query(
-            "SELECT blobs FROM records WHERE bundle = %s AND blobs != ''", (number,)
-        )
-        blobs = sorted({h for (text,) in blob_rows for h in text.split()})
-        return BundleRowsSummary(
-            first_occurred_at=parse_time(first) if first else None,
-            last_occurred_at=parse_time(last) if last else None,
-            conversations=tuple(c for (c,) in conversations),
-            blobs=tuple(blobs),
-        )
+            for seq, body, occurred_at, conversation, blobs in cursor:
+                yield seq, bytes(body), occurred_at, conversation, blobs
 
     def update_bundle(self, row: BundleRow) -> None:
         params = bundle_params(row)

@@ -23,11 +23,11 @@ from archive.errors import JournalError, SealError
 from archive.journal.group_commit import GroupCommitter
 from archive.journal.port import (
     BundleRow,
-    BundleRowsSummary,
     BundleState,
     FetchTask,
     JournalStats,
     Monitored,
+    SealRow,
 )
 from archive.journal.sqlite_schema import MIGRATIONS
 from archive.model import Record
@@ -258,9 +258,12 @@ class SqliteJournal:
 
     def stats(self, stream: str) -> JournalStats:
         (total,) = self._query("SELECT count(*) FROM records")[0]
-        unsealed, oldest = self._query(
-            "SELECT count(*), min(captured_at) FROM records WHERE bundle IS NULL"
-        )[0]
+        watermark = self._sealed_through()
+        (unsealed,) = self._query("SELECT count(*) FROM records WHERE seq > ?", (watermark,))[0]
+        first = self._query(
+            "SELECT captured_at FROM records WHERE seq > ? ORDER BY seq LIMIT 1", (watermark,)
+        )
+        oldest = first[0][0] if first else None
         sealed = self._query(
             f"SELECT {BUNDLE_COLUMNS} FROM bundles WHERE stream = ? AND state = ?"  # noqa: S608
             " ORDER BY number DESC LIMIT 1",
@@ -274,6 +277,13 @@ class SqliteJournal:
         )
 
     # -- sealing --------------------------------------------------------------
+    def _sealed_through(self, conn: sqlite3.Connection | None = None) -> int:
+        """The highest seq assigned to a bundle: everything above it is unsealed."""
+        sql = "SELECT coalesce(max(seq_last), 0) FROM bundles"
+        if conn is not None:
+            return int(conn.execute(sql).fetchone()[0])
+        return int(self._query(sql)[0][0])
+
     def _check_stream(self, conn: sqlite3.Connection, stream: str) -> None:
         row = conn.execute("SELECT value FROM meta WHERE name = 'stream'").fetchone()
         if row is None:
@@ -284,13 +294,13 @@ class SqliteJournal:
                 "one journal feeds exactly one stream"
             )
 
-    def unfinished_bundle(self, stream: str) -> BundleRow | None:
+    def unfinished_bundles(self, stream: str) -> list[BundleRow]:
         rows = self._query(
             f"SELECT {BUNDLE_COLUMNS} FROM bundles WHERE stream = ? AND state != ?"  # noqa: S608
-            " ORDER BY number LIMIT 1",
+            " ORDER BY number",
             (stream, BundleState.SEALED.value),
         )
-        return bundle_from_row(rows[0]) if rows else None
+        return [bundle_from_row(r) for r in rows]
 
     def open_bundle(
         self,
@@ -306,15 +316,16 @@ class SqliteJournal:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 self._check_stream(conn, stream)
+                watermark = self._sealed_through(conn)
                 (last_seq,) = conn.execute(
                     "SELECT max(seq) FROM (SELECT seq, sum(size) OVER (ORDER BY seq) AS total"
-                    " FROM records WHERE bundle IS NULL ORDER BY seq LIMIT ?)"
+                    " FROM records INDEXED BY records_seq_size WHERE seq > ? ORDER BY seq LIMIT ?)"
                     " WHERE total <= ?",
-                    (max_records, max_bytes),
+                    (watermark, max_records, max_bytes),
                 ).fetchone()
                 if last_seq is None:  # one record larger than max_bytes still gets sealed
                     (last_seq,) = conn.execute(
-                        "SELECT min(seq) FROM records WHERE bundle IS NULL"
+                        "SELECT min(seq) FROM records WHERE seq > ?", (watermark,)
                     ).fetchone()
                 if last_seq is None:
                     conn.execute("COMMIT")
@@ -322,12 +333,10 @@ class SqliteJournal:
                 (number,) = conn.execute(
                     "SELECT coalesce(max(number), 0) + 1 FROM bundles WHERE stream = ?", (stream,)
                 ).fetchone()
-                conn.execute(
-                    "UPDATE records SET bundle = ? WHERE bundle IS NULL AND seq <= ?",
-                    (number, last_seq),
-                )
                 count, first, last = conn.execute(
-                    "SELECT count(*), min(seq), max(seq) FROM records WHERE bundle = ?", (number,)
+                    "SELECT count(*), min(seq), max(seq) FROM records INDEXED BY records_seq_size"
+                    " WHERE seq > ? AND seq <= ?",
+                    (watermark, last_seq),
                 ).fetchone()
                 row = BundleRow(
                     stream=stream,
@@ -353,37 +362,23 @@ class SqliteJournal:
                 conn.execute("ROLLBACK")
                 raise
 
-    def bundle_lines(self, stream: str, number: int) -> Iterator[tuple[int, bytes]]:
+    def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
+        (row,) = self._query(
+            "SELECT seq_first, seq_last FROM bundles WHERE stream = ? AND number = ?",
+            (stream, number),
+        )
         conn = _connect(self.path)
         try:
             cursor = conn.execute(
-                "SELECT seq, body FROM records WHERE bundle = ? ORDER BY seq", (number,)
+                "SELECT seq, body, occurred_at, platform || ':' || workspace || ':' || conversation,"
+                " blobs FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                (row[0], row[1]),
             )
             cursor.arraysize = 2000
             while rows := cursor.fetchmany():
                 yield from rows
         finally:
             conn.close()
-
-    def bundle_summary(self, stream: str, number: int) -> BundleRowsSummary:
-        first, last = self._query(
-            "SELECT min(occurred_at), max(occurred_at) FROM records WHERE bundle = ?", (number,)
-        )[0]
-        conversations = self._query(
-            "SELECT DISTINCT platform || ':' || workspace || ':' || conversation"
-            " FROM records WHERE bundle = ? ORDER BY 1",
-            (number,),
-        )
-        blob_rows = self._query(
-            "SELECT blobs FROM records WHERE bundle = ? AND blobs != ''", (number,)
-        )
-        blobs = sorted({h for (text,) in blob_rows for h in text.split()})
-        return BundleRowsSummary(
-            first_occurred_at=parse_time(first) if first else None,
-            last_occurred_at=parse_time(last) if last else None,
-            conversations=tuple(c for (c,) in conversations),
-            blobs=tuple(blobs),
-        )
 
     def update_bundle(self, row: BundleRow) -> None:
         params = bundle_params(row)
