@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 from aiohttp import web
 
+from archive.journal import Monitored
 from archive.journal.sqlite import SqliteJournal
 from bots.telegram import sandbox_payloads as p
 from bots.telegram.runtime import TelegramRuntime
@@ -38,6 +40,8 @@ from bots.telegram.sandbox import FakeBotApi
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.webhook import SECRET_HEADER, webhook_app
 
+GROUP_ID = -1001555000111
+NOW = datetime(2026, 11, 2, tzinfo=UTC)
 TOKEN = "7005550100:bench-token-not-real"  # noqa: S105 - sandbox only
 SECRET = "bench-secret"  # noqa: S105 - sandbox only
 WORDS = [
@@ -61,7 +65,7 @@ WORDS = [
 
 def make_updates(count: int, first_id: int) -> list[bytes]:
     rng = random.Random(first_id)
-    group = p.supergroup(-1001555000111, "Rates desk")
+    group = p.supergroup(GROUP_ID, "Rates desk")
     out = []
     for n in range(count):
         sender = p.user(1000 + n % 40, f"Trader {n % 40}", f"trader{n % 40}")
@@ -116,7 +120,9 @@ class OneCommitPerUpdate:
         return getattr(self._journal, name)
 
 
-async def serve_and_load(journal: Any, bodies: list[bytes], connections: int) -> dict[str, float]:
+async def serve_and_load(
+    journal: Any, bodies: list[bytes], connections: int, capture_mode: str = "all"
+) -> dict[str, float]:
     async with FakeBotApi(TOKEN) as fake:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
@@ -129,7 +135,11 @@ async def serve_and_load(journal: Any, bodies: list[bytes], connections: int) ->
             base_url=fake.base_url,
             base_file_url=fake.base_file_url,
         )
-        runtime = TelegramRuntime(settings, journal, capture_mode="all")
+        if capture_mode == "opt_in":  # the benchmarked group has archiving turned on
+            journal.set_monitoring(
+                Monitored("telegram", "7005550100", str(GROUP_ID), "Rates desk", True, "1", NOW)
+            )
+        runtime = TelegramRuntime(settings, journal, capture_mode=capture_mode)
         runner = web.AppRunner(
             webhook_app(runtime.ingest, SECRET, "/telegram/webhook"), access_log=None
         )
@@ -171,11 +181,14 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=20_000)
     parser.add_argument("--baseline-updates", type=int, default=3_000)
     parser.add_argument("--connections", type=int, default=40)
+    parser.add_argument("--capture-mode", choices=["all", "opt_in"], default="all")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         with SqliteJournal(Path(tmp) / "group.db") as journal:
             group = asyncio.run(
-                serve_and_load(journal, make_updates(args.updates, 1), args.connections)
+                serve_and_load(
+                    journal, make_updates(args.updates, 1), args.connections, args.capture_mode
+                )
             )
             stored = journal.stats("main").records
         with SqliteJournal(Path(tmp) / "single.db") as journal:
@@ -184,9 +197,13 @@ def main() -> None:
                     OneCommitPerUpdate(journal),
                     make_updates(args.baseline_updates, 10_000_000),
                     args.connections,
+                    args.capture_mode,
                 )
             )
-    print(f"webhook ingest, {args.connections} connections, SQLite journal (WAL, synchronous=FULL)")
+    print(
+        f"webhook ingest, {args.connections} connections, capture.mode={args.capture_mode}, "
+        "SQLite journal (WAL, synchronous=FULL)"
+    )
     report("group commit (chatkeeper)", group)
     report("baseline: one commit per update", single)
     print(f"records journaled (group commit run): {stored}")
