@@ -19,10 +19,10 @@ async def test_form_encoded_calls_and_answers(fake: FakeBotApi) -> None:
     async with _bot(fake) as bot:
         assert bot.username == "chatkeeper_bot"
         await bot.set_webhook(
-            "https://example.invalid/hook", secret_token="s", allowed_updates=["message"]
+            "https://127.0.0.1/hook", secret_token="s", allowed_updates=["message"]
         )
         info = await bot.get_webhook_info()
-    assert info.url == "https://example.invalid/hook"
+    assert info.url == "https://127.0.0.1/hook"
     assert info.allowed_updates == ("message",)
     assert fake.state.calls("setWebhook")[0]["allowed_updates"] == ["message"]
 
@@ -33,7 +33,7 @@ async def test_errors_follow_http_status(fake: FakeBotApi) -> None:
         async with _bot(fake, "1:wrong") as bot:
             pass
     async with _bot(fake) as bot:
-        await bot.set_webhook("https://example.invalid/hook")
+        await bot.set_webhook("https://127.0.0.1/hook")
         with pytest.raises(Conflict):
             await bot.get_updates()
         with pytest.raises(BadRequest, match=r"(?i)invalid file_id"):
