@@ -21,7 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from archive.capture import capture
-from archive.journal.sqlite import SqliteJournal, record_row
+from archive.journal.sql_base import record_row
+from archive.journal.sqlite import SqliteJournal
 from bench.records import peak_rss_mb, percentile, records
 
 
