@@ -34,6 +34,7 @@ from aiohttp import web
 
 from archive.journal import Monitored
 from archive.journal.sqlite import SqliteJournal
+from archive.logs import configure
 from bots.telegram import sandbox_payloads as p
 from bots.telegram.runtime import TelegramRuntime
 from bots.telegram.sandbox import FakeBotApi
@@ -183,6 +184,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=40)
     parser.add_argument("--capture-mode", choices=["all", "opt_in"], default="all")
     args = parser.parse_args()
+    configure("warning", "console")
     with tempfile.TemporaryDirectory() as tmp:
         with SqliteJournal(Path(tmp) / "group.db") as journal:
             group = asyncio.run(

@@ -26,7 +26,12 @@ async def test_start_subscribes_safely(fake: FakeBotApi, make_runtime: RuntimeFa
     await make_runtime()
     methods = [name for name, _ in fake.state.requests]
     assert methods[0] == "getMe"
-    assert "setMyCommands" in methods
+    (registered,) = fake.state.calls("setMyCommands")
+    assert [c["command"] for c in registered["commands"]] == [
+        "archive_on",
+        "archive_off",
+        "archive_status",
+    ]
     assert fake.state.calls("deleteWebhook") == [{"drop_pending_updates": False}]
 
 
