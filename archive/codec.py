@@ -147,7 +147,7 @@ def decode_body(body: bytes, seq: int | None = None) -> Record:
 
 def sealed_line(seq: int, body: bytes) -> bytes:
     """The canonical sealed line for a journal row (no trailing newline)."""
-    return b'{"record":' + body + b',"seq":' + str(seq).encode("ascii") + b"}"
+    return b'{"record":%b,"seq":%d}' % (body, seq)
 
 
 def decode_line(line: bytes) -> Record:

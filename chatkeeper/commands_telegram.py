@@ -14,7 +14,7 @@ from bots.telegram.completeness import message_gaps
 from bots.telegram.export_files import BlobTarget
 from bots.telegram.export_import import ExportImporter
 from chatkeeper import runtime
-from chatkeeper.cli import AppContext
+from chatkeeper.context import AppContext
 from chatkeeper.settings import Settings
 
 
