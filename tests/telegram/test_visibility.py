@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
+
+from click.testing import CliRunner
 
 from archive.journal import Monitored
 from archive.journal.sqlite import SqliteJournal
@@ -11,6 +14,7 @@ from bots.telegram import sandbox_payloads as p
 from bots.telegram.polling import PollingLoop
 from bots.telegram.sandbox import FakeBotApi
 from bots.telegram.visibility import visibility_warnings
+from chatkeeper.cli import cli
 from tests.telegram.conftest import BOT_ID, RuntimeFactory
 
 GROUP = p.supergroup()
@@ -68,3 +72,20 @@ async def test_monitored_groups_checked_at_start(
     await make_runtime(home=tmp_path)  # a restart does not repeat the warning
     assert len(visibility_warnings(tmp_path)) == 1
     assert [m["chat_id"] for m in fake.state.sent] == [GROUP["id"]]
+
+
+async def test_status_shows_the_warning(
+    tmp_path: Path, fake: FakeBotApi, journal: SqliteJournal, make_runtime: RuntimeFactory
+) -> None:
+    """`chatkeeper status` prints the limited group as a warning, and lists it in --json."""
+    home = tmp_path / "home"
+    fake.set_member(GROUP["id"], _bot(fake), "member")
+    loop = PollingLoop(await make_runtime(home=home))
+    await fake.push("my_chat_member", p.member_update(GROUP, DANA, _bot(fake), "left", "member"))
+    await loop.poll_once()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["status"], env={"CHATKEEPER_HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    assert f"warning:       telegram chat {GROUP['id']}" in result.output
+    as_json = runner.invoke(cli, ["status", "--json"], env={"CHATKEEPER_HOME": str(home)})
+    assert len(json.loads(as_json.output)["warnings"]) == 1
