@@ -25,7 +25,14 @@ from telegram.ext import BaseHandler, CommandHandler, ContextTypes, MessageHandl
 from archive.clock import Clock
 from archive.journal import Journal
 from archive.model import Actor, Platform, Source
-from bots.commands import TELEGRAM_COMMANDS, AdminAttempt, Command, parse_telegram, record_attempt
+from bots.commands import (
+    TELEGRAM_COMMANDS,
+    AdminAttempt,
+    Command,
+    admin_action_record,
+    parse_telegram,
+    record_attempt,
+)
 
 log = structlog.get_logger("chatkeeper.telegram.admin")
 
@@ -126,6 +133,9 @@ async def handle_command(policy: AdminPolicy, update: Update, message: Message) 
         captured_at=now,
         raw=current_raw.get(b""),
     )
+    # A redelivered command (crash before the acknowledgement) is recorded once and
+    # applied again (idempotent), but answered only the first time.
+    seen = bool(policy.journal.contains([admin_action_record(attempt).key]))
     await record_attempt(policy.journal, attempt)
     log.info(
         "telegram.admin_command",
@@ -133,7 +143,8 @@ async def handle_command(policy: AdminPolicy, update: Update, message: Message) 
         command=parsed.command.value,
         allowed=allowed,
     )
-    await _reply(policy, message, parsed.command, allowed)
+    if not seen:
+        await _reply(policy, message, parsed.command, allowed)
 
 
 async def _reply(policy: AdminPolicy, message: Message, command: Command, allowed: bool) -> None:
