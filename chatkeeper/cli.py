@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "chatkeeper.demo",
     "chatkeeper.serve",
     "chatkeeper.commands_slack",
+    "chatkeeper.commands_telegram",
 )
 
 

@@ -27,6 +27,7 @@ from archive.config import (
 )
 from archive.errors import ConfigError
 from bots.slack.settings import SlackSettings
+from bots.telegram.settings import TelegramSettings
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Settings:
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     log: LogSettings = field(default_factory=LogSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
 
     @property
