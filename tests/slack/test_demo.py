@@ -29,3 +29,12 @@ async def test_demo_conversation_is_captured(
     assert summary.attachments == ["stored"]
     assert summary.api_calls["conversations.join"] == 1
     assert len(summary.lines()) == 3
+
+
+async def test_demo_twice_stores_nothing_twice(journal: SqliteJournal) -> None:
+    """The demo uses fixed delivery ids, so a second run adds no record."""
+    await run_slack_demo(journal)
+    first = sum(1 for _ in journal.iter_records())
+    again = await run_slack_demo(journal)
+    assert again.acked == again.deliveries
+    assert sum(1 for _ in journal.iter_records()) == first == 9

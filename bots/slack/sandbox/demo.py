@@ -148,11 +148,15 @@ async def run_slack_demo(
     try:
         async with aiohttp.ClientSession() as session:
             sender = SlackSender(session, f"http://127.0.0.1:{runner.addresses[0][1]}", secret)
+            # fixed delivery ids: running the demo again stores nothing twice
             answers = [
-                await sender.command(team=TEAM, channel=CHANNEL, user="U0DEMOADM", text="on")
+                await sender.command(
+                    team=TEAM, channel=CHANNEL, user="U0DEMOADM", text="on", trigger_id="demo.1"
+                )
             ]
-            for event in _conversation(fake.file_url("F0DEMOPDF")):
-                answers.append(await sender.event(envelope(TEAM, event)))
+            for n, event in enumerate(_conversation(fake.file_url("F0DEMOPDF"))):
+                payload = envelope(TEAM, event, event_id=f"EvDEMO{n:04d}")
+                answers.append(await sender.event(payload))
             summary.deliveries = len(answers)
             summary.acked = sum(1 for a in answers if a.status == 200)
         if store is not None and fetch_policy is not None:

@@ -95,6 +95,7 @@ class SlackSender:
         text: str,
         name: str = "/chatkeeper",
         path: str = "/slack/commands",
+        trigger_id: str | None = None,
     ) -> Delivered:
         form = {
             "token": "unused",
@@ -105,7 +106,7 @@ class SlackSender:
             "text": text,
             "api_app_id": "A0CHATKEEP",
             "response_url": "https://hooks.slack.invalid/commands/T/1/x",
-            "trigger_id": f"{int(time.time())}.{next(_counter)}.trigger",
+            "trigger_id": trigger_id or f"{int(time.time())}.{next(_counter)}.trigger",
         }
         body = urllib.parse.urlencode(form).encode()
         return await self.post(path, body, content_type="application/x-www-form-urlencoded")
