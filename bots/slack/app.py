@@ -19,7 +19,6 @@ from typing import Any
 import structlog
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.response import BoltResponse
@@ -43,6 +42,7 @@ from bots.slack.identity import IdentityCache
 from bots.slack.payload import slack_time
 from bots.slack.recorder import EventRecorder
 from bots.slack.settings import SlackSettings, validate_slack
+from bots.slack.socket_mode import RAW_FRAME, RawFrameSocketModeHandler
 
 log = structlog.get_logger("chatkeeper.slack")
 
@@ -55,9 +55,10 @@ def source_of(request: AsyncBoltRequest) -> Source:
 
 
 def raw_body(request: AsyncBoltRequest, body: Mapping[str, Any]) -> bytes:
-    """The bytes received (HTTP); in Socket Mode the SDK hands Bolt a parsed payload."""
+    """The bytes received: the HTTP body, or the Socket Mode frame (envelope included)."""
     if request.mode == "socket_mode":
-        return canonical_json(body)
+        frame = request.context.get(RAW_FRAME)
+        return frame.encode("utf-8") if isinstance(frame, str) else canonical_json(body)
     return request.raw_body.encode("utf-8")
 
 
@@ -116,7 +117,7 @@ class SlackBot:
         self.app.event("user_change")(self._on_user_change)
         self.app.event(re.compile(r".*"))(self._on_event)
         self.app.command(settings.command_name)(self._on_command)
-        self.socket_handler: AsyncSocketModeHandler | None = None
+        self.socket_handler: RawFrameSocketModeHandler | None = None
 
     # -- capture ---------------------------------------------------------------
     async def _on_event(self, body: dict[str, Any], request: AsyncBoltRequest) -> None:
@@ -215,9 +216,9 @@ class SlackBot:
         bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
-    async def start_socket_mode(self) -> AsyncSocketModeHandler:
+    async def start_socket_mode(self) -> RawFrameSocketModeHandler:
         """Connect over Socket Mode; envelopes are acked only after the journal commit."""
-        handler = AsyncSocketModeHandler(self.app, self.settings.app_token, web_client=self.client)
+        handler = RawFrameSocketModeHandler(self.app, self.settings.app_token, self.client)
         await handler.connect_async()  # type: ignore[no-untyped-call]
         self.socket_handler = handler
         return handler

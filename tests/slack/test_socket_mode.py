@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from unittest import mock
 
@@ -42,6 +43,8 @@ async def test_event_is_acked_after_commit(
     assert ack == {"envelope_id": "env-1"}
     (record,) = journal.iter_records()
     assert record.source is Source.SOCKET_MODE and record.conversation == PUBLIC
+    frame = json.loads(record.raw)  # the exact WebSocket frame, envelope included
+    assert frame["envelope_id"] == "env-1" and frame["payload"]["event"]["ts"] == plain()["ts"]
     assert [c.method for c in fake.state.calls if c.method == "apps.connections.open"] == [
         "apps.connections.open"
     ]
