@@ -24,6 +24,7 @@ from archive.codec import canonical_json
 from archive.errors import ChatkeeperError
 from archive.journal import Journal
 from archive.model import Actor, Record, Source
+from bots.slack.files import file_task_details
 from bots.slack.identity import user_info_from
 from bots.slack.payload import Delivery, Snapshot
 from bots.slack.translate import message_record
@@ -210,8 +211,31 @@ def _flush(journal: Journal, batch: list[Record], summary: ImportSummary) -> Non
         return
     unique = list({r.key: r for r in batch}.values())
     existing = journal.contains([r.key for r in unique])
-    capture_sync(journal, [r for r in unique if r.key not in existing])
+    fresh = [r for r in unique if r.key not in existing]
+    capture_sync(journal, fresh)
+    _queue_files(journal, fresh)
     summary.messages += len(batch)
     summary.new += len(unique) - len(existing)
     summary.duplicates += len(batch) - (len(unique) - len(existing))
     batch.clear()
+
+
+def _queue_files(journal: Journal, records: list[Record]) -> None:
+    """Exports hold links, not bytes: the attachment worker fetches them like live files."""
+    for record in records:
+        if not record.attachments:
+            continue
+        message = json.loads(record.raw)
+        files = {f.get("id"): f for f in message.get("files", []) if isinstance(f, Mapping)}
+        for attachment in record.attachments:
+            details = file_task_details(
+                files.get(attachment.ref, {}), record.conversation, record.workspace
+            )
+            journal.enqueue_fetch(
+                record.key,
+                "slack",
+                attachment.ref or "",
+                attachment.name,
+                details,
+                record.captured_at,
+            )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,31 @@ def test_not_a_zip(journal: SqliteJournal, tmp_path: Path) -> None:
     path.write_bytes(b"not a zip")
     with pytest.raises(ExportError, match="not a readable zip"):
         import_slack_export(journal, path)
+
+
+def test_exported_files_are_queued_for_download(journal: SqliteJournal, tmp_path: Path) -> None:
+    """A file in an export is a pending attachment with a fetch task carrying its Slack URL (no token)."""
+    url = "https://files.slack.com/files-pri/T0SANDBOX-F0EXPORT1/download/report.pdf"
+    shared = {
+        "type": "message",
+        "subtype": "file_share",
+        "user": "U0ALICE01",
+        "text": "",
+        "ts": "1764420000.000100",
+        "files": [
+            {
+                "id": "F0EXPORT1",
+                "name": "report.pdf",
+                "mimetype": "application/pdf",
+                "size": 10,
+                "url_private_download": url,
+            }
+        ],
+    }
+    extra = {"general/2025-12-02.json": json.dumps([shared]).encode()}
+    path = write_export(tmp_path / "export.zip", extra)
+    import_slack_export(journal, path)
+    import_slack_export(journal, path)
+    (task,) = journal.claim_fetches(datetime.now(UTC), 10)
+    assert (task.ref, task.name, task.platform) == ("F0EXPORT1", "report.pdf", "slack")
+    assert json.loads(task.details)["url"] == url and "xox" not in task.details
