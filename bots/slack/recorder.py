@@ -14,6 +14,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
+
 from archive.capture import capture
 from archive.clock import Clock
 from archive.journal import Journal
@@ -28,9 +30,10 @@ from bots.slack.payload import (
     event_conversation,
     slack_time,
 )
-from bots.slack.translate import event_record
+from bots.slack.translate import event_record, untranslated_record
 
 _MONITORED_CACHE_SECONDS = 5.0
+log = structlog.get_logger("chatkeeper.slack")
 
 
 class EventRecorder:
@@ -61,7 +64,13 @@ class EventRecorder:
             conversation_name=conversation.name if conversation else None,
             conversation_type=conversation.type if conversation else None,
         )
-        record = event_record(envelope, delivery, snapshot)
+        try:
+            record = event_record(envelope, delivery, snapshot)
+        except Exception as exc:  # never lose a delivery to a translation bug: keep the raw
+            log.error(
+                "slack.translate_failed", event_id=delivery.event_id, error=type(exc).__name__
+            )
+            record = untranslated_record(envelope, delivery, exc)
         await capture(self.journal, [record])
         await self._queue_files(record, event)
         return record

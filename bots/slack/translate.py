@@ -13,6 +13,7 @@ import of the same message collapse into one record:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -240,3 +241,23 @@ def event_record(envelope: Mapping[str, Any], delivery: Delivery, snapshot: Snap
         if subtype != "message_replied" and "message" not in event and event.get("ts"):
             return message_record(event_conversation(event), event, delivery, snapshot)
     return _event_record(event, delivery, snapshot)
+
+
+def untranslated_record(
+    envelope: Mapping[str, Any], delivery: Delivery, error: Exception
+) -> Record:
+    """The raw delivery as ``other`` when translation failed (the evidence is kept regardless)."""
+    event = mapping_of(envelope.get("event"))
+    identity = delivery.event_id or hashlib.sha256(delivery.raw).hexdigest()
+    return Record(
+        key=record_key(SLACK, delivery.team, "untranslated", identity),
+        platform=Platform.SLACK,
+        workspace=delivery.team,
+        conversation=event_conversation(event) if isinstance(event.get("channel"), str) else "",
+        kind=Kind.OTHER,
+        source=delivery.source,
+        occurred_at=delivery.event_time or delivery.captured_at,
+        captured_at=delivery.captured_at,
+        details={"event": str(event.get("type", "")), "translate_error": type(error).__name__},
+        raw=delivery.raw,
+    )

@@ -209,3 +209,14 @@ def test_http_mode_refuses_to_start_without_signing_secret(journal: SqliteJourna
         SlackBot(SlackSettings(bot_token="xoxb-1", signing_secret="  "), journal)
     with pytest.raises(ConfigError, match="app_token"):
         SlackBot(SlackSettings(bot_token="xoxb-1", mode="socket", app_token=""), journal)
+
+
+async def test_translation_bug_still_keeps_the_delivery(harness: Harness) -> None:
+    """If translation raises, the raw delivery is journaled as other and acked (never lost)."""
+    payload = envelope(TEAM, plain())
+    with mock.patch("bots.slack.recorder.event_record", side_effect=KeyError("boom")):
+        delivered = await harness.sender.event(payload)
+    assert delivered.status == 200
+    (record,) = _records(harness)
+    assert record.kind is Kind.OTHER and record.details["translate_error"] == "KeyError"
+    assert record.raw == delivered.payload
