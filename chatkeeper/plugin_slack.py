@@ -1,5 +1,5 @@
 """The Slack server plugin: the Events API and slash command routes (HTTP mode) or a Socket
-Mode connection, and the Slack file downloader."""
+Mode connection, the reconciliation job, and the Slack file downloader."""
 
 from __future__ import annotations
 
@@ -18,16 +18,10 @@ def slack_plugin(settings: Settings, journal: Journal) -> Plugin:
         admin_user_ids=settings.capture.admin_user_ids,
         stream=settings.archive.stream,
     )
-    socket = settings.slack.mode == "socket"
-
-    async def start() -> None:
-        if socket:
-            await bot.start_socket_mode()
-
     return Plugin(
         name="slack",
-        routes=[] if socket else bot.routes(),
+        routes=[] if settings.slack.mode == "socket" else bot.routes(),
         downloader=bot.downloader(),
-        start=start,
+        start=bot.start,
         stop=bot.stop,
     )

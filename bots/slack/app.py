@@ -10,6 +10,7 @@ with ``app.event("message")`` so edits and deletes are not skipped.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -30,16 +31,11 @@ from archive.codec import canonical_json
 from archive.journal import Journal
 from archive.model import Source
 from bots.slack.admin import AdminDesk, AdminRequest
-from bots.slack.backfill import (
-    CompletenessReport,
-    HistoryRun,
-    backfill_channel,
-    history_client,
-    reconcile_monitored,
-)
+from bots.slack.backfill import HistoryRun, backfill_channel, history_client
 from bots.slack.files import SlackFileDownloader
 from bots.slack.identity import IdentityCache
 from bots.slack.payload import slack_time
+from bots.slack.reconciliation import CompletenessReport, ReconcileJob, reconcile_monitored
 from bots.slack.recorder import EventRecorder
 from bots.slack.settings import SlackSettings, validate_slack
 from bots.slack.socket_mode import RAW_FRAME, RawFrameSocketModeHandler
@@ -118,6 +114,7 @@ class SlackBot:
         self.app.event(re.compile(r".*"))(self._on_event)
         self.app.command(settings.command_name)(self._on_command)
         self.socket_handler: RawFrameSocketModeHandler | None = None
+        self._reconciler: asyncio.Task[None] | None = None
 
     # -- capture ---------------------------------------------------------------
     async def _on_event(self, body: dict[str, Any], request: AsyncBoltRequest) -> None:
@@ -223,7 +220,29 @@ class SlackBot:
         self.socket_handler = handler
         return handler
 
+    def reconcile_job(self) -> ReconcileJob:
+        s = self.settings
+        return ReconcileJob(
+            self.journal,
+            history_client(s.bot_token, s.api_base_url),
+            interval_seconds=s.reconcile_interval_seconds,
+            window=timedelta(days=s.reconcile_days),
+            page_size=s.backfill_page_size,
+            requests_per_minute=s.backfill_requests_per_minute,
+            clock=self.clock,
+        )
+
+    async def start(self) -> None:
+        """Socket Mode (if configured) and the periodic reconciliation job (if enabled)."""
+        if self.settings.mode == "socket":
+            await self.start_socket_mode()
+        if self.settings.reconcile_interval_seconds > 0:
+            self._reconciler = asyncio.create_task(self.reconcile_job().run_forever())
+
     async def stop(self) -> None:
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            self._reconciler = None
         if self.socket_handler is not None:
             await self.socket_handler.close_async()  # type: ignore[no-untyped-call]
             self.socket_handler = None

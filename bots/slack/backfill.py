@@ -5,10 +5,7 @@ capture already holds is not stored twice. 429 answers are retried after
 ``Retry-After`` (slack_sdk's rate-limit handler) and calls are paced to the
 method's tier (``slack.backfill_requests_per_minute``; Tier 3 is 50/min).
 
-Reconciliation compares recent history with the journal: messages live
-capture missed are captured with ``details.recovered = true``; what history
-cannot give back (edits and deletions that happened while chatkeeper was
-blind) is reported, never invented.
+Reconciliation (``bots/slack/reconciliation.py``) builds on it.
 """
 
 from __future__ import annotations
@@ -30,9 +27,9 @@ from archive.clock import Clock, SystemClock
 from archive.codec import canonical_json
 from archive.errors import ChatkeeperError
 from archive.journal import Journal
-from archive.model import Kind, Record, Source, record_key
+from archive.model import Record, Source
 from bots.slack.identity import IdentityCache
-from bots.slack.payload import SLACK, Delivery, Snapshot
+from bots.slack.payload import Delivery, Snapshot
 from bots.slack.translate import message_record
 
 log = structlog.get_logger("chatkeeper.slack.backfill")
@@ -171,114 +168,3 @@ async def backfill_channel(
         "slack.backfill_done", channel=channel, fetched=run.fetched, new=run.new, pages=run.pages
     )
     return run
-
-
-@dataclass
-class CompletenessReport:
-    channel: str
-    since: datetime
-    checked: int = 0
-    recovered: list[str] = field(default_factory=list)  # ts captured now (missed live)
-    unrecoverable_edits: list[str] = field(default_factory=list)  # ts edited while blind
-    unrecoverable_deletes: list[str] = field(default_factory=list)  # ts deleted while blind
-
-    @property
-    def complete(self) -> bool:
-        return not (self.recovered or self.unrecoverable_edits or self.unrecoverable_deletes)
-
-
-async def reconcile_channel(
-    journal: Journal,
-    client: AsyncWebClient,
-    *,
-    team: str,
-    channel: str,
-    since: datetime,
-    page_size: int = 200,
-    requests_per_minute: float = 50.0,
-    clock: Clock | None = None,
-) -> CompletenessReport:
-    """Compare history since ``since`` with the journal; capture what was missed, report the rest."""
-    report = CompletenessReport(channel, since)
-    run = await backfill_channel(
-        journal,
-        client,
-        team=team,
-        channel=channel,
-        oldest=since,
-        page_size=page_size,
-        requests_per_minute=requests_per_minute,
-        clock=clock,
-        recovered=True,
-    )
-    report.checked = run.fetched
-    report.recovered = sorted(run.stored)
-    journaled = await asyncio.to_thread(_journaled_messages, journal, team, channel, since)
-    for ts, message in sorted(run.seen.items()):
-        edited = message.get("edited")
-        if isinstance(edited, Mapping) and edited.get("ts"):
-            edit_key = record_key(SLACK, team, "edit", channel, ts, str(edited["ts"]))
-            if not await asyncio.to_thread(journal.contains, [edit_key]):
-                report.unrecoverable_edits.append(ts)
-    deleted = await asyncio.to_thread(_deleted_ts, journal, channel)
-    for ts in sorted(journaled):
-        if ts not in run.seen and ts not in deleted:
-            report.unrecoverable_deletes.append(ts)
-    return report
-
-
-async def reconcile_monitored(
-    journal: Journal,
-    client: AsyncWebClient,
-    *,
-    since: datetime,
-    page_size: int = 200,
-    requests_per_minute: float = 50.0,
-    clock: Clock | None = None,
-) -> list[CompletenessReport]:
-    """The reconciliation job: every Slack conversation with capture on, since it was turned on."""
-    entries = await asyncio.to_thread(journal.monitoring, SLACK)
-    reports = []
-    for entry in entries:
-        if not entry.enabled:
-            continue
-        try:
-            report = await reconcile_channel(
-                journal,
-                client,
-                team=entry.workspace,
-                channel=entry.conversation,
-                since=max(since, entry.changed_at),
-                page_size=page_size,
-                requests_per_minute=requests_per_minute,
-                clock=clock,
-            )
-        except BackfillError as exc:
-            log.warning("slack.reconcile_failed", channel=entry.conversation, error=str(exc))
-            continue
-        reports.append(report)
-    return reports
-
-
-def _journaled_messages(
-    journal: Journal, team: str, channel: str, since: datetime
-) -> dict[str, Record]:
-    found: dict[str, Record] = {}
-    for record in journal.iter_records():
-        if (
-            record.workspace == team
-            and record.conversation == channel
-            and record.kind is Kind.MESSAGE
-            and record.message_id
-            and record.occurred_at >= since
-        ):
-            found.setdefault(record.message_id, record)
-    return found
-
-
-def _deleted_ts(journal: Journal, channel: str) -> set[str | None]:
-    return {
-        r.message_id
-        for r in journal.iter_records()
-        if r.conversation == channel and r.kind is Kind.DELETE
-    }

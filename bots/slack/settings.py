@@ -33,6 +33,7 @@ class SlackSettings:
     backfill_page_size: int = 200
     backfill_requests_per_minute: float = 50.0
     reconcile_days: int = 2
+    reconcile_interval_seconds: float = 6 * 3600.0
     import_max_entry_bytes: int = 256 * 1024 * 1024
     import_max_total_bytes: int = 4 * 1024 * 1024 * 1024
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from archive.model import Kind, Source
-from bots.slack.backfill import backfill_channel, history_client, reconcile_channel
+from bots.slack.backfill import backfill_channel, history_client
+from bots.slack.reconciliation import reconcile_channel
 from bots.slack.sandbox import envelope
 from tests.slack.conftest import PUBLIC, TEAM, Harness
 from tests.slack.payloads import plain
@@ -149,3 +150,20 @@ async def test_reconcile_job_covers_monitored_channels_since_turned_on(opt_in: H
     assert report.channel == PUBLIC and report.checked == 2
     assert report.recovered == [missed["ts"]]
     assert report.unrecoverable_edits == report.unrecoverable_deletes == []
+
+
+async def test_reconcile_job_runs_on_one_replica_at_a_time(opt_in: Harness) -> None:
+    """Two replicas' jobs share a journal lease: the second pass is skipped while the first holds it."""
+    await opt_in.sender.command(team=TEAM, channel=PUBLIC, user="U0ADMIN01", text="on")
+    missed = {
+        "type": "message",
+        "user": "U0BOB0001",
+        "text": "missed",
+        "ts": f"{time.time() + 1:.6f}",
+    }
+    opt_in.state.history[PUBLIC] = [missed]
+    first, second = opt_in.bot.reconcile_job(), opt_in.bot.reconcile_job()
+    reports = await first.run_once()
+    assert reports is not None and [r.recovered for r in reports] == [[missed["ts"]]]
+    assert await second.run_once() is None
+    assert len(opt_in.state.calls_to("conversations.history")) == 1
