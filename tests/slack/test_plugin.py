@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import aiohttp
 from aiohttp import web
 
@@ -40,3 +42,20 @@ async def test_serve_mounts_slack_routes(journal: SqliteJournal) -> None:
 async def test_disabled_slack_adds_nothing(journal: SqliteJournal) -> None:
     """Without slack.enabled no Slack plugin is built (and no secret is required)."""
     assert await build_plugins(Settings(), journal) == []
+
+
+async def test_socket_mode_plugin_connects_and_stops(journal: SqliteJournal) -> None:
+    """In Socket Mode the plugin has no routes; start connects over the WebSocket, stop closes it."""
+    fake = await serve_fake_slack(sandbox_state())
+    slack = slack_settings(fake, mode="socket", signing_secret="", app_token=fake.state.app_token)
+    (plugin,) = await build_plugins(
+        Settings(slack=replace(slack, reconcile_interval_seconds=0)), journal
+    )
+    assert plugin.routes == [] and plugin.start is not None and plugin.stop is not None
+    await plugin.start()
+    await fake.api.wait_for_socket()
+    await fake.api.push("events_api", envelope(TEAM, plain()), "env-p1")
+    assert await fake.api.wait_for_ack("env-p1") == {"envelope_id": "env-p1"}
+    await plugin.stop()
+    await fake.close()
+    assert [r.kind.value for r in journal.iter_records()] == []  # opt_in: channel not captured
