@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -97,8 +98,18 @@ class SlackBot:
             capture_mode=capture_mode,
             on_backfill=on_backfill or self.backfill,
         )
+        token = settings.bot_token
+
+        async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+            # One workspace, one bot token: no auth.test per process. Bolt's single-team
+            # authorization answers 200 without running listeners when auth.test fails
+            # (revoked token, rate limit), which would acknowledge an event never journaled.
+            return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
         self.app = AsyncApp(
-            client=self.client,
+            # a client without a token makes Bolt use ``authorize`` (see above)
+            client=AsyncWebClient(base_url=settings.api_base_url, timeout=self.client.timeout),
+            authorize=authorize,
             signing_secret=settings.signing_secret or None,
             process_before_response=True,
             ignoring_self_events_enabled=False,

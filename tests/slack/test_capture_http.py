@@ -220,3 +220,14 @@ async def test_translation_bug_still_keeps_the_delivery(harness: Harness) -> Non
     (record,) = _records(harness)
     assert record.kind is Kind.OTHER and record.details["translate_error"] == "KeyError"
     assert record.raw == delivered.payload
+
+
+async def test_capture_does_not_depend_on_the_web_api(harness: Harness) -> None:
+    """With users.info/conversations.info failing (revoked token), events are still journaled and acked."""
+    harness.state.token = "xoxb-revoked"  # every Web API call now answers not_authed
+    delivered = await harness.sender.event(envelope(TEAM, plain()))
+    assert delivered.status == 200
+    (record,) = _records(harness)
+    assert record.actor is not None and (record.actor.id, record.actor.name) == ("U0ALICE01", None)
+    assert record.conversation_name is None
+    assert harness.state.calls_to("auth.test") == []
