@@ -292,7 +292,10 @@ class _KeepPayloadsWithoutListener(AsyncMiddleware):
     ) -> BoltResponse | None:
         body = req.body
         kind = body.get("type")
-        if "command" in body or kind in _LISTENER_TYPES or not isinstance(kind, str):
+        malformed = kind == "event_callback" and not isinstance(body.get("event"), Mapping)
+        if not malformed and (
+            "command" in body or kind in _LISTENER_TYPES or not isinstance(kind, str)
+        ):
             return await next()
         await self._bot.recorder.keep_payload(body, raw_body(req, body), source_of(req))
         return BoltResponse(status=200, body="")
