@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -99,25 +99,44 @@ async def _pages(
 
 
 async def fetch_history(
-    client: AsyncWebClient, channel: str, oldest: datetime, page_size: int, pacer: Pacer
+    client: AsyncWebClient,
+    channel: str,
+    oldest: datetime,
+    page_size: int,
+    pacer: Pacer,
+    threads: Iterable[str] = (),
 ) -> HistoryRun:
-    """Every message since ``oldest``: parents from history, replies from each thread."""
+    """Every message since ``oldest``: parents from history, replies from each thread.
+
+    ``threads`` adds parents older than ``oldest`` whose recent replies are wanted
+    (history lists a thread under its parent's time).
+    """
     run = HistoryRun(channel)
     base = {"channel": channel, "oldest": f"{oldest.timestamp():.6f}", "limit": page_size}
-    threads: list[str] = []
+    parents: dict[str, None] = {}
     async for page in _pages(client, pacer, "conversations.history", base, run):
         for message in page:
             ts = str(message.get("ts", ""))
             run.seen[ts] = message
             if message.get("reply_count") or message.get("thread_ts") == ts:
-                threads.append(ts)
-    for parent in threads:
+                parents[ts] = None
+    parents.update(dict.fromkeys(threads))
+    for parent in parents:
         params = {"channel": channel, "ts": parent, "limit": page_size}
         async for page in _pages(client, pacer, "conversations.replies", params, run):
             for message in page:
-                run.seen.setdefault(str(message.get("ts", "")), message)
+                ts = str(message.get("ts", ""))
+                if _after(ts, oldest):
+                    run.seen.setdefault(ts, message)
     run.fetched = len(run.seen)
     return run
+
+
+def _after(ts: str, oldest: datetime) -> bool:
+    try:
+        return float(ts) >= oldest.timestamp()
+    except ValueError:
+        return False
 
 
 async def _records_for(
@@ -154,10 +173,12 @@ async def backfill_channel(
     identity: IdentityCache | None = None,
     clock: Clock | None = None,
     recovered: bool = False,
+    threads: Iterable[str] = (),
 ) -> HistoryRun:
     """Store every message of ``channel`` since ``oldest`` that the journal lacks."""
     clock = clock or SystemClock()
-    run = await fetch_history(client, channel, oldest, page_size, Pacer(requests_per_minute))
+    pacer = Pacer(requests_per_minute)
+    run = await fetch_history(client, channel, oldest, page_size, pacer, threads)
     records = await _records_for(run, team, identity, clock, recovered)
     existing = await asyncio.to_thread(journal.contains, [r.key for r in records])
     fresh = [r for r in records if r.key not in existing]

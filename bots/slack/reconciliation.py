@@ -22,7 +22,7 @@ from archive.clock import Clock, SystemClock
 from archive.journal import Journal
 from archive.model import Kind, Record, record_key
 from bots.slack.backfill import BackfillError, backfill_channel
-from bots.slack.payload import SLACK
+from bots.slack.payload import SLACK, slack_time
 
 log = structlog.get_logger("chatkeeper.slack.reconciliation")
 
@@ -54,6 +54,9 @@ async def reconcile_channel(
 ) -> CompletenessReport:
     """Compare history since ``since`` with the journal; capture what was missed, report the rest."""
     report = CompletenessReport(channel, since)
+    journaled = await asyncio.to_thread(_journaled_messages, journal, team, channel, since)
+    # replies captured in the window may belong to threads started before it
+    threads = sorted({r.reply_to for r in journaled.values() if r.reply_to})
     run = await backfill_channel(
         journal,
         client,
@@ -64,13 +67,14 @@ async def reconcile_channel(
         requests_per_minute=requests_per_minute,
         clock=clock,
         recovered=True,
+        threads=threads,
     )
     report.checked = run.fetched
     report.recovered = sorted(run.stored)
-    journaled = await asyncio.to_thread(_journaled_messages, journal, team, channel, since)
     for ts, message in sorted(run.seen.items()):
         edited = message.get("edited")
-        if isinstance(edited, Mapping) and edited.get("ts"):
+        edited_at = slack_time(edited.get("ts")) if isinstance(edited, Mapping) else None
+        if isinstance(edited, Mapping) and edited_at is not None and edited_at >= since:
             edit_key = record_key(SLACK, team, "edit", channel, ts, str(edited["ts"]))
             if not await asyncio.to_thread(journal.contains, [edit_key]):
                 report.unrecoverable_edits.append(ts)

@@ -167,3 +167,23 @@ async def test_reconcile_job_runs_on_one_replica_at_a_time(opt_in: Harness) -> N
     assert reports is not None and [r.recovered for r in reports] == [[missed["ts"]]]
     assert await second.run_once() is None
     assert len(opt_in.state.calls_to("conversations.history")) == 1
+
+
+async def test_reconcile_follows_threads_started_before_the_window(harness: Harness) -> None:
+    """A reply captured live in an old thread is not reported deleted; a missed one there is recovered."""
+    old_parent = _message(1, reply_count=2)
+    old_parent["thread_ts"] = old_parent["ts"]
+    since = datetime.fromtimestamp(float(old_parent["ts"]) + 100, tz=UTC)
+    live_reply = _message(500, thread_ts=old_parent["ts"])
+    missed_reply = _message(600, thread_ts=old_parent["ts"])
+    await harness.sender.event(envelope(TEAM, dict(live_reply, channel=PUBLIC)))
+    harness.state.history[PUBLIC] = [old_parent, live_reply, missed_reply]
+    client = history_client(harness.state.token, harness.fake.api_base_url)
+    report = await reconcile_channel(
+        harness.journal, client, team=TEAM, channel=PUBLIC, since=since, requests_per_minute=6000
+    )
+    assert report.unrecoverable_deletes == []
+    assert report.recovered == [missed_reply["ts"]]  # the parent is older than the window
+    assert [c.params["ts"] for c in harness.state.calls_to("conversations.replies")] == [
+        old_parent["ts"]
+    ]
