@@ -81,7 +81,10 @@ class _Reader:
         self._budget -= len(data)
         if self._budget < 0:
             raise ExportError("export is larger than slack.import_max_total_bytes")
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise ExportError(f"entry {info.filename[:80]!r} is not valid JSON") from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,3 +179,10 @@ def test_exported_files_are_queued_for_download(journal: SqliteJournal, tmp_path
     (task,) = journal.claim_fetches(datetime.now(UTC), 10)
     assert (task.ref, task.name, task.platform) == ("F0EXPORT1", "report.pdf", "slack")
     assert json.loads(task.details)["url"] == url and "xox" not in task.details
+
+
+def test_broken_json_is_a_clear_error(journal: SqliteJournal, tmp_path: Path) -> None:
+    """A day file that is not JSON stops the import with an ExportError naming the entry."""
+    path = write_export(tmp_path / "export.zip", {"general/2025-12-03.json": b"[{not json"})
+    with pytest.raises(ExportError, match=r"general/2025-12-03.json.*not valid JSON"):
+        import_slack_export(journal, path)
