@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from archive.attachments import FetchPolicy
 from archive.journal.sqlite import SqliteJournal
 from archive.seal import SealPolicy
 from archive.store.s3 import S3ArchiveStore
@@ -13,9 +12,7 @@ async def test_demo_conversation_is_captured(
     journal: SqliteJournal, store: S3ArchiveStore, policy: SealPolicy
 ) -> None:
     """Every demo delivery is acked; the journal holds the admin action, edit, delete, reaction and stored file."""
-    summary = await run_slack_demo(
-        journal, store=store, fetch_policy=FetchPolicy(layout=policy.layout, retention_days=1)
-    )
+    summary = await run_slack_demo(journal, store=store, layout=policy.layout, retention_days=1)
     assert summary.acked == summary.deliveries == 8
     assert summary.kinds == {
         "admin_action": 1,

@@ -18,6 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from archive.attachments import AttachmentFetcher, FetchPolicy
+from archive.bundle import Layout
 from archive.clock import SystemClock
 from archive.journal import Journal
 from archive.store import ArchiveStore
@@ -128,9 +129,17 @@ async def run_slack_demo(
     *,
     capture_mode: str = "opt_in",
     store: ArchiveStore | None = None,
+    layout: Layout | None = None,
+    retention_days: int = 1,
     fetch_policy: FetchPolicy | None = None,
 ) -> SlackDemoSummary:
-    """Run the demo conversation through the real Bolt app over loopback HTTP."""
+    """Run the demo conversation through the real Bolt app over loopback HTTP.
+
+    With ``store`` and ``layout`` (or a full ``fetch_policy``) the attachment
+    worker then stores the shared file as a locked blob.
+    """
+    if fetch_policy is None and layout is not None:
+        fetch_policy = FetchPolicy(layout=layout, retention_days=retention_days)
     fake = await serve_fake_slack(_state())
     secret = secrets.token_hex(16)
     settings = SlackSettings(
