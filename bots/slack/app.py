@@ -60,10 +60,12 @@ def raw_body(request: AsyncBoltRequest, body: Mapping[str, Any]) -> bytes:
 
 
 def web_client(settings: SlackSettings) -> AsyncWebClient:
+    """The bot's Web API client; no SDK retries (callers on the ack path have a deadline)."""
     return AsyncWebClient(
         token=settings.bot_token,
         base_url=settings.api_base_url,
-        timeout=max(1, int(settings.api_timeout_seconds)),
+        timeout=max(1, round(settings.api_timeout_seconds)),
+        retry_handlers=[],
     )
 
 
@@ -88,7 +90,9 @@ class SlackBot:
         self.clock = clock or SystemClock()
         self.client = web_client(settings)
         self.identity = IdentityCache(self.client, self.clock, settings.identity_cache_seconds)
-        self.recorder = EventRecorder(journal, self.identity, self.clock, capture_mode)
+        self.recorder = EventRecorder(
+            journal, self.identity, self.clock, capture_mode, settings.api_timeout_seconds
+        )
         self.admin = AdminDesk(
             journal,
             self.client,

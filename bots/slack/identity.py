@@ -8,7 +8,7 @@ A failing lookup never blocks capture: the record keeps the bare id.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,30 +82,25 @@ class IdentityCache:
         self._ttl = ttl_seconds
         self._users: dict[str, tuple[float, UserInfo | None]] = {}
         self._conversations: dict[str, tuple[float, ConversationInfo | None]] = {}
-        self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._inflight: dict[str, asyncio.Task[Any]] = {}
 
     def _fresh(self, entry: tuple[float, object]) -> bool:
         # a failed lookup (None) is retried after a minute, a good one after the TTL
         ttl = self._ttl if entry[1] is not None else min(self._ttl, _RETRY_FAILED_SECONDS)
         return self._clock.now().timestamp() - entry[0] < ttl
 
-    async def _once(self, key: str, lookup: Callable[[], Awaitable[Any]]) -> Any:
-        """Concurrent lookups of one id share a single API call (no thundering herd)."""
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            result = await lookup()
-            future.set_result(result)
-            return result
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it
-            raise
-        finally:
-            del self._inflight[key]
+    async def _once(self, key: str, lookup: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+        """Concurrent lookups of one id share a single API call (no thundering herd).
+
+        The call runs as its own task: a caller that stops waiting (its ack deadline)
+        does not cancel it, and the answer still fills the cache for the next event.
+        """
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.create_task(lookup())
+            self._inflight[key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(task)
 
     async def user(self, user_id: str) -> UserInfo | None:
         cached = self._users.get(user_id)

@@ -38,9 +38,15 @@ log = structlog.get_logger("chatkeeper.slack")
 
 class EventRecorder:
     def __init__(
-        self, journal: Journal, identity: IdentityCache, clock: Clock, capture_mode: str
+        self,
+        journal: Journal,
+        identity: IdentityCache,
+        clock: Clock,
+        capture_mode: str,
+        lookup_seconds: float = 1.5,
     ) -> None:
         self.journal = journal
+        self.lookup_seconds = lookup_seconds
         self.identity = identity
         self.clock = clock
         self.capture_mode = capture_mode
@@ -58,12 +64,11 @@ class EventRecorder:
             return None
         if event.get("type") in {"channel_rename", "group_rename"}:
             self.identity.forget_conversation(channel)
-        conversation = await self.identity.conversation(channel)
-        snapshot = Snapshot(
-            actors=await self.identity.actors([event_actor(event)]),
-            conversation_name=conversation.name if conversation else None,
-            conversation_type=conversation.type if conversation else None,
-        )
+        try:
+            snapshot = await asyncio.wait_for(self._snapshot(event, channel), self.lookup_seconds)
+        except TimeoutError:  # the ack must not wait on a slow Web API: keep the bare ids
+            log.warning("slack.snapshot_timeout", event_id=delivery.event_id)
+            snapshot = Snapshot()
         try:
             record = event_record(envelope, delivery, snapshot)
         except Exception as exc:  # never lose a delivery to a translation bug: keep the raw
@@ -74,6 +79,16 @@ class EventRecorder:
         await capture(self.journal, [record])
         await self._queue_files(record, event)
         return record
+
+    async def _snapshot(self, event: Mapping[str, Any], channel: str) -> Snapshot:
+        conversation, actors = await asyncio.gather(
+            self.identity.conversation(channel), self.identity.actors([event_actor(event)])
+        )
+        return Snapshot(
+            actors=actors,
+            conversation_name=conversation.name if conversation else None,
+            conversation_type=conversation.type if conversation else None,
+        )
 
     async def keep_payload(self, body: Mapping[str, Any], raw: bytes, source: Source) -> Record:
         """A verified payload without an inner event (``app_rate_limited``, ...) as ``other``."""

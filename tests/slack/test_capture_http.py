@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from unittest import mock
@@ -14,7 +15,7 @@ from archive.model import Kind
 from bots.slack.app import SlackBot
 from bots.slack.sandbox import envelope
 from bots.slack.settings import SlackSettings
-from tests.slack.conftest import PUBLIC, TEAM, Harness
+from tests.slack.conftest import PUBLIC, TEAM, Harness, start_harness
 from tests.slack.payloads import EVENTS, EXPECTED_KIND, plain
 
 
@@ -241,3 +242,17 @@ async def test_event_callback_without_event_is_kept(harness: Harness) -> None:
     assert delivered.status == 200
     (record,) = _records(harness)
     assert record.kind is Kind.OTHER and record.details["event"] == "event_callback"
+
+
+async def test_slow_web_api_does_not_delay_the_ack(journal: SqliteJournal) -> None:
+    """A slow users.info is not waited for past slack.api_timeout_seconds; its answer serves the next event."""
+    async for h in start_harness(journal, api_timeout_seconds=0.3):
+        h.state.delays["users.info"] = 0.6
+        first = await h.sender.event(envelope(TEAM, plain()))
+        assert first.status == 200 and first.seconds < 0.55
+        await asyncio.sleep(0.5)  # the lookup finishes in the background and fills the cache
+        await h.sender.event(envelope(TEAM, plain(ts="1764410001.000100")))
+        early, late = _records(h)
+        assert early.actor is not None and early.actor.name is None
+        assert late.actor is not None and late.actor.name == "Alice"
+        assert len(h.state.calls_to("users.info")) == 1

@@ -47,6 +47,7 @@ class FakeSlackState:
     files: dict[str, FakeFile] = field(default_factory=dict)
     rate_limit: dict[str, int] = field(default_factory=dict)  # method -> 429s still to send
     download_failures: dict[str, int] = field(default_factory=dict)  # file id -> 503s still to send
+    delays: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering
     calls: list[ApiCall] = field(default_factory=list)
     downloads: list[tuple[str, bool]] = field(default_factory=list)  # (path, had token)
     posted: list[dict[str, Any]] = field(default_factory=list)
@@ -125,6 +126,8 @@ class FakeSlackApi:
         token = self.state.app_token if method == "apps.connections.open" else self.state.token
         authorized = request.headers.get("Authorization") == f"Bearer {token}"
         self.state.calls.append(ApiCall(method, params, authorized))
+        if method in self.state.delays:
+            await asyncio.sleep(self.state.delays[method])
         if self.state.rate_limit.get(method, 0) > 0:
             self.state.rate_limit[method] -= 1
             return web.json_response(
