@@ -80,8 +80,9 @@ class AdminDesk:
 
     async def handle(self, request: AdminRequest) -> str:
         parsed = parse_words(request.text)
-        user = await self._identity.user(request.user)
-        conversation = await self._identity.conversation(request.channel)
+        user, conversation = await asyncio.gather(
+            self._identity.user(request.user), self._identity.conversation(request.channel)
+        )
         actor = user.actor if user else Actor(id=request.user)
         platform_admin = bool(user and user.is_admin)
         authorized = is_authorized(
