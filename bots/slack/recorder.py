@@ -33,6 +33,7 @@ from bots.slack.payload import (
 from bots.slack.translate import event_record, untranslated_record
 
 _MONITORED_CACHE_SECONDS = 5.0
+_ALARMS = frozenset({"app_rate_limited", "tokens_revoked", "app_uninstalled"})
 log = structlog.get_logger("chatkeeper.slack")
 
 
@@ -78,6 +79,8 @@ class EventRecorder:
             record = untranslated_record(envelope, delivery, exc)
         await capture(self.journal, [record])
         await self._queue_files(record, event)
+        if event.get("type") in _ALARMS:
+            log.warning("slack.alarm", alarm=event.get("type"), team=delivery.team)
         return record
 
     async def _snapshot(self, event: Mapping[str, Any], channel: str) -> Snapshot:
@@ -107,6 +110,8 @@ class EventRecorder:
             raw=raw,
         )
         await capture(self.journal, [record])
+        if body.get("type") in _ALARMS:  # Slack is dropping events: operators must know
+            log.warning("slack.alarm", alarm=body.get("type"), team=team)
         return record
 
     def forget_monitoring(self, team: str, channel: str) -> None:
