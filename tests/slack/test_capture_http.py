@@ -8,6 +8,7 @@ import time
 from unittest import mock
 
 import pytest
+from structlog.testing import capture_logs
 
 from archive.errors import ConfigError, JournalError
 from archive.journal.sqlite import SqliteJournal
@@ -156,7 +157,7 @@ async def test_bots_own_posts_are_kept(harness: Harness) -> None:
 
 
 async def test_top_level_unknown_payload_is_kept(harness: Harness) -> None:
-    """app_rate_limited (no inner event) is kept as other, not answered with 404."""
+    """app_rate_limited (no inner event) is kept as other, raises an alarm, and is not answered 404."""
     payload = {
         "token": "x",
         "type": "app_rate_limited",
@@ -164,10 +165,17 @@ async def test_top_level_unknown_payload_is_kept(harness: Harness) -> None:
         "minute_rate_limited": 1764412800,
         "api_app_id": "A0CHATKEEP",
     }
-    delivered = await harness.sender.event(payload)
+    with capture_logs() as logs:
+        delivered = await harness.sender.event(payload)
     assert delivered.status == 200
     (record,) = _records(harness)
     assert record.kind is Kind.OTHER and record.details["event"] == "app_rate_limited"
+    assert {
+        "event": "slack.alarm",
+        "alarm": "app_rate_limited",
+        "team": TEAM,
+        "log_level": "warning",
+    } in logs
 
 
 async def test_url_verification_is_answered(harness: Harness) -> None:
