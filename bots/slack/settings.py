@@ -25,8 +25,6 @@ class SlackSettings:
     commands_path: str = "/slack/commands"
     command_name: str = "/chatkeeper"
     file_hosts: tuple[str, ...] = ("files.slack.com", "files.slack-gov.com")
-    file_max_attempts: int = 5
-    file_retry_seconds: float = 30.0
     api_timeout_seconds: float = 1.5
     identity_cache_seconds: float = 3600.0
     backfill_days: int = 30

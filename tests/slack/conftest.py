@@ -57,7 +57,6 @@ def slack_settings(fake: RunningFakeSlack, **changes: object) -> SlackSettings:
         bot_token=fake.state.token,
         api_base_url=fake.api_base_url,
         file_hosts=(fake.file_host,),
-        file_retry_seconds=0.0,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
