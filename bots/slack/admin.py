@@ -122,7 +122,7 @@ class AdminDesk:
             )
         if parsed.command is Command.ON:
             return await self._turn_on(
-                request, conversation_type(conversation), parsed.backfill_days
+                request, conversation.type if conversation else None, parsed.backfill_days
             )
         if parsed.command is Command.OFF:
             return "Capture is now *off* for this conversation. Earlier records stay archived."
@@ -184,8 +184,3 @@ class AdminDesk:
         return (
             "Captured conversations:\n" + "\n".join(names) if names else "Nothing is captured yet."
         )
-
-
-def conversation_type(conversation: object) -> str | None:
-    kind = getattr(conversation, "type", None)
-    return kind if isinstance(kind, str) else None
