@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -137,7 +138,7 @@ class AdminDesk:
         if kind == "public_channel":
             try:
                 await self._client.conversations_join(channel=request.channel)
-            except (SlackApiError, SlackClientError, OSError) as exc:
+            except (SlackApiError, SlackClientError, OSError, ClientError, TimeoutError) as exc:
                 log.warning("slack.join_failed", channel=request.channel, error=type(exc).__name__)
                 lines.append("I could not join this channel; please `/invite` me.")
         elif kind in {"private_channel", "mpim"}:

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from aiohttp import web
+from aiohttp import ClientError, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.authorization import AuthorizeResult
@@ -211,7 +211,13 @@ class SlackBot:
         self.recorder.forget_monitoring(str(body.get("team_id", "")), channel)
         try:
             await self.client.chat_postEphemeral(channel=channel, user=user, text=reply)
-        except (SlackApiError, SlackClientError, OSError) as exc:  # the attempt is journaled
+        except (
+            SlackApiError,
+            SlackClientError,
+            OSError,
+            ClientError,
+            TimeoutError,
+        ) as exc:  # the attempt is journaled
             log.warning("slack.reply_failed", channel=channel, error=type(exc).__name__)
 
     # -- HTTP ------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -118,7 +119,7 @@ class IdentityCache:
             user = response.get("user")
             if isinstance(user, Mapping):
                 info = user_info_from(user)
-        except (TimeoutError, SlackApiError, SlackClientError, OSError) as exc:
+        except (TimeoutError, SlackApiError, SlackClientError, OSError, ClientError) as exc:
             log.warning("slack.users_info_failed", user=user_id, error=type(exc).__name__)
         self._users[user_id] = (self._clock.now().timestamp(), info)
         return info
@@ -161,7 +162,7 @@ class IdentityCache:
                     is_member=bool(channel.get("is_member")),
                     is_archived=bool(channel.get("is_archived")),
                 )
-        except (TimeoutError, SlackApiError, SlackClientError, OSError) as exc:
+        except (TimeoutError, SlackApiError, SlackClientError, OSError, ClientError) as exc:
             log.warning(
                 "slack.conversations_info_failed", channel=channel_id, error=type(exc).__name__
             )
