@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -87,7 +88,7 @@ async def _pages(
             if exc.response.get("error") == "thread_not_found":
                 return
             raise BackfillError(f"{method} failed: {exc.response.get('error')}") from exc
-        except SlackClientError as exc:
+        except (SlackClientError, ClientError, OSError, TimeoutError) as exc:
             raise BackfillError(f"{method} failed: {type(exc).__name__}") from exc
         run.pages += 1
         messages = response.get("messages") or []
