@@ -7,8 +7,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from archive.model import Kind, Source
-from bots.slack.backfill import backfill_channel, history_client
+from bots.slack.backfill import BackfillError, backfill_channel, history_client
 from bots.slack.reconciliation import reconcile_channel
 from bots.slack.sandbox import envelope
 from tests.slack.conftest import PUBLIC, TEAM, Harness
@@ -187,3 +189,13 @@ async def test_reconcile_follows_threads_started_before_the_window(harness: Harn
     assert [c.params["ts"] for c in harness.state.calls_to("conversations.replies")] == [
         old_parent["ts"]
     ]
+
+
+async def test_backfill_of_unknown_channel_is_a_clear_error(harness: Harness) -> None:
+    """Slack's channel_not_found becomes a BackfillError naming the method and error."""
+    client = history_client(harness.state.token, harness.fake.api_base_url)
+    with pytest.raises(BackfillError, match=r"conversations\.history failed: channel_not_found"):
+        await backfill_channel(
+            harness.journal, client, team=TEAM, channel="C0NOPE000", oldest=SINCE
+        )
+    assert list(harness.journal.iter_records()) == []
