@@ -193,6 +193,7 @@ def _export_jsonl(
             handle.write(
                 b'{"bundle":'
                 + str(info.number).encode()
+                + b","
                 + line[1:-1]
                 + b',"verified":'
                 + verified

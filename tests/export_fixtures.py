@@ -406,6 +406,7 @@ def run(
     *,
     source: Any = None,
     blobs: Any = None,
+    at: datetime = EXPORT_TIME,
     **request: Any,
 ) -> Any:
     """Run one export of the sample archive with fixed custody facts."""
@@ -419,5 +420,5 @@ def run(
         generator="chatkeeper 0.1.0",
         tool_version="0.1.0",
         operator="officer@example.com",
-        now=lambda: EXPORT_TIME,
+        now=lambda: at,
     )

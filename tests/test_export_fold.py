@@ -95,7 +95,9 @@ def test_edit_of_unarchived_message_becomes_an_orphan(tmp_path: Path) -> None:
     """An edit of a message the archive never saw keeps both texts and is flagged."""
     orphan = _message(_store(tmp_path), TG_GROUP, "corrected figure: 42")
     assert orphan.orphan
-    assert [(e.previous, e.new) for e in orphan.edits] == [("wrong figure: 24", "corrected figure: 42")]
+    assert [(e.previous, e.new) for e in orphan.edits] == [
+        ("wrong figure: 24", "corrected figure: 42")
+    ]
 
 
 def test_conversations_are_listed_with_type(tmp_path: Path) -> None:
