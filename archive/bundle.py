@@ -1,0 +1,221 @@
+"""Format ``chatkeeper-bundle/1``: object keys, the records object, the manifest.
+
+A bundle is a records object (sealed lines, newline-terminated, zstd) and a
+manifest (canonical JSON, Ed25519-signed) written last. docs/archive-format.md
+is the normative description; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO
+
+import zstandard
+
+from archive import merkle
+from archive.codec import canonical_json, format_time, sealed_line
+from archive.keys import ALGORITHM, PublicKey, Signer
+
+FORMAT = "chatkeeper-bundle/1"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a stream's objects live in the bucket."""
+
+    stream: str
+    prefix: str = ""
+
+    def bundle_dir(self, number: int) -> str:
+        return f"{self.prefix}streams/{self.stream}/bundles/{number:010d}/"
+
+    @property
+    def bundles_prefix(self) -> str:
+        return f"{self.prefix}streams/{self.stream}/bundles/"
+
+    def records_key(self, number: int) -> str:
+        return self.bundle_dir(number) + "records.jsonl.zst"
+
+    def manifest_key(self, number: int) -> str:
+        return self.bundle_dir(number) + "manifest.json"
+
+    def public_key_key(self, key_id: str) -> str:
+        return f"{self.prefix}streams/{self.stream}/keys/{key_id}.pub.json"
+
+    @property
+    def keys_prefix(self) -> str:
+        return f"{self.prefix}streams/{self.stream}/keys/"
+
+    def blob_key(self, sha256_hex: str) -> str:
+        return f"{self.prefix}blobs/sha256/{sha256_hex[:2]}/{sha256_hex}"
+
+    def parse_bundle_key(self, key: str) -> tuple[int, str] | None:
+        """(number, object name) for a key under the bundles prefix."""
+        rest = key.removeprefix(self.bundles_prefix)
+        if rest == key:
+            return None
+        number, _, name = rest.partition("/")
+        if not number.isdigit() or len(number) != 10:
+            return None
+        return int(number), name
+
+
+@dataclass(frozen=True)
+class RecordsObject:
+    data: bytes
+    sha256: str
+    size: int
+    record_count: int
+    merkle_root: str
+
+
+def build_records_object(rows: Iterable[tuple[int, bytes]], level: int) -> RecordsObject:
+    """Compress journal rows (seq, body) into the records object, hashing as we go."""
+    sink = io.BytesIO()
+    leaves: list[bytes] = []
+    compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
+    with compressor.stream_writer(sink, closefd=False) as writer:
+        chunk: list[bytes] = []
+        for seq, body in rows:
+            line = sealed_line(seq, body)
+            leaves.append(merkle.leaf_hash(line))
+            chunk.append(line)
+            if len(chunk) >= 512:
+                chunk.append(b"")
+                writer.write(b"\n".join(chunk))
+                chunk = []
+        if chunk:
+            chunk.append(b"")
+            writer.write(b"\n".join(chunk))
+    data = sink.getvalue()
+    return RecordsObject(
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        record_count=len(leaves),
+        merkle_root=merkle.root(leaves).hex(),
+    )
+
+
+class HashingReader(io.RawIOBase):
+    """Wraps a stream, counting and hashing every byte read through it."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.inner.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.digest.update(data)
+        self.size += n
+        return n
+
+
+def iter_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """Decompress a records object and yield its lines without the newline."""
+    reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+    buffered = io.BufferedReader(reader, buffer_size=1 << 20)
+    for line in buffered:
+        yield line[:-1] if line.endswith(b"\n") else line
+
+
+def line_seq(line: bytes) -> int:
+    """The seq at the end of a sealed line, ``...,"seq":123}``."""
+    head, sep, tail = line.rpartition(b',"seq":')
+    if not sep or not tail.endswith(b"}") or not head.startswith(b'{"record":{'):
+        raise ValueError("not a sealed line")
+    return int(tail[:-1])
+
+
+def build_manifest(
+    *,
+    stream: str,
+    number: int,
+    created_at: datetime,
+    seq_first: int,
+    seq_last: int,
+    first_occurred_at: datetime | None,
+    last_occurred_at: datetime | None,
+    conversations: Iterable[str],
+    records_key: str,
+    records: RecordsObject,
+    records_version: str,
+    blobs: Iterable[tuple[str, str]],
+    previous_manifest_sha256: str | None,
+    retention_mode: str,
+    retain_until: datetime,
+) -> dict[str, Any]:
+    """The unsigned manifest body."""
+    return {
+        "format": FORMAT,
+        "stream": stream,
+        "bundle": number,
+        "created_at": format_time(created_at),
+        "seq_first": seq_first,
+        "seq_last": seq_last,
+        "record_count": records.record_count,
+        "first_occurred_at": format_time(first_occurred_at) if first_occurred_at else None,
+        "last_occurred_at": format_time(last_occurred_at) if last_occurred_at else None,
+        "conversations": sorted(conversations),
+        "records": {
+            "key": records_key,
+            "version_id": records_version,
+            "sha256": records.sha256,
+            "size": records.size,
+            "encoding": "zstd",
+            "merkle_root": records.merkle_root,
+        },
+        "blobs": [{"sha256": h, "key": k} for h, k in sorted(blobs)],
+        "previous_manifest_sha256": previous_manifest_sha256,
+        "retention": {"mode": retention_mode, "retain_until": format_time(retain_until)},
+    }
+
+
+def sign_manifest(body: dict[str, Any], signer: Signer) -> bytes:
+    """The manifest object's bytes: the body plus a signature over its canonical form."""
+    signature = signer.sign(canonical_json(body))
+    signed = {
+        **body,
+        "signature": {
+            "alg": ALGORITHM,
+            "key_id": signer.public.key_id,
+            "value": base64.b64encode(signature).decode("ascii"),
+        },
+    }
+    return canonical_json(signed)
+
+
+def parse_manifest(data: bytes) -> dict[str, Any]:
+    """Parse manifest bytes; ValueError if it is not a chatkeeper manifest."""
+    doc = json.loads(data)
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} manifest")
+    return doc
+
+
+def check_signature(doc: dict[str, Any], keys: dict[str, PublicKey]) -> str | None:
+    """None if the signature is valid under a trusted key, else the problem."""
+    signature = doc.get("signature")
+    if not isinstance(signature, dict) or signature.get("alg") != ALGORITHM:
+        return "missing or unknown signature"
+    key = keys.get(str(signature.get("key_id")))
+    if key is None:
+        return f"signed by untrusted key {signature.get('key_id')!r}"
+    body = {k: v for k, v in doc.items() if k != "signature"}
+    try:
+        value = base64.b64decode(str(signature.get("value")), validate=True)
+    except ValueError:
+        return "signature is not base64"
+    return None if key.verify(value, canonical_json(body)) else "signature does not verify"

@@ -1,0 +1,110 @@
+"""Read sealed bundles back, verified on read (for exporters and search).
+
+Each bundle's manifest is checked (signature, chain link to the previous
+manifest) and its records object is spooled to a temporary file while its
+SHA-256, size and Merkle root are checked. Only then are its records yielded.
+A bundle that fails raises IntegrityError unless ``allow_unverified``, in which
+case it is yielded with its problems attached so that the output can say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from archive.bundle import Layout, iter_lines
+from archive.codec import decode_line
+from archive.errors import IntegrityError
+from archive.keys import PublicKey
+from archive.model import Record
+from archive.store import ArchiveStore
+from archive.verify import check_manifest, check_records, original_version, resolve_records
+
+_SPOOL_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SealedBundle:
+    number: int
+    manifest: dict[str, Any]
+    manifest_sha256: str
+    problems: tuple[str, ...]
+
+    @property
+    def verified(self) -> bool:
+        return not self.problems
+
+
+def bundle_numbers(store: ArchiveStore, layout: Layout) -> list[int]:
+    """Numbers of the bundles that have a manifest in the store, ascending."""
+    numbers = set()
+    for version in store.versions(layout.bundles_prefix):
+        parsed = layout.parse_bundle_key(version.key)
+        if parsed is not None and parsed[1] == "manifest.json" and not version.is_delete_marker:
+            numbers.add(parsed[0])
+    return sorted(numbers)
+
+
+def _manifest_bytes(store: ArchiveStore, layout: Layout, number: int) -> bytes | None:
+    key = layout.manifest_key(number)
+    version = original_version([v for v in store.versions(key) if v.key == key])
+    return None if version is None else store.get(key, version.version_id)
+
+
+def read_bundles(
+    store: ArchiveStore,
+    layout: Layout,
+    keys: dict[str, PublicKey],
+    *,
+    first: int = 1,
+    last: int | None = None,
+    allow_unverified: bool = False,
+) -> Iterator[tuple[SealedBundle, Iterator[Record]]]:
+    """Yield (bundle, its records in seq order) for bundles ``first..last``.
+
+    Consume each records iterator before advancing to the next bundle.
+    """
+    numbers = [
+        n for n in bundle_numbers(store, layout) if n >= first and (last is None or n <= last)
+    ]
+    previous_sha: str | None = None
+    if numbers and numbers[0] > 1:
+        before = _manifest_bytes(store, layout, numbers[0] - 1)
+        previous_sha = hashlib.sha256(before).hexdigest() if before is not None else None
+    expected = numbers[0] if numbers else first
+    for number in numbers:
+        problems: list[str] = []
+        if number != expected:
+            problems.append(f"bundles {expected}..{number - 1} are missing")
+        expected = number + 1
+        data = _manifest_bytes(store, layout, number)
+        assert data is not None
+        doc, found = check_manifest(data, number, layout.stream, previous_sha, keys)
+        problems += found
+        previous_sha = hashlib.sha256(data).hexdigest()
+        if doc is None:
+            _refuse_or_warn(number, problems, allow_unverified)
+            continue
+        records_key = layout.records_key(number)
+        versions = [v for v in store.versions(records_key) if v.key == records_key]
+        resolved, found = resolve_records(doc, versions, layout, number)
+        problems += found
+        if resolved is None:
+            _refuse_or_warn(number, problems, allow_unverified)
+            continue
+        doc = resolved
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+            result = check_records(store, doc, copy_to=spool)  # type: ignore[arg-type]
+            problems += result.problems
+            _refuse_or_warn(number, problems, allow_unverified)
+            spool.seek(0)
+            bundle = SealedBundle(number, doc, previous_sha, tuple(problems))
+            yield bundle, (decode_line(line) for line in iter_lines(spool))  # type: ignore[arg-type]
+
+
+def _refuse_or_warn(number: int, problems: list[str], allow_unverified: bool) -> None:
+    if problems and not allow_unverified:
+        raise IntegrityError(f"bundle {number} failed verification: {'; '.join(problems)}")

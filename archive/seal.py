@@ -1,0 +1,244 @@
+"""Sealing: journal -> bundle -> store. Idempotent and resumable.
+
+A bundle goes through three durable states in the journal:
+
+1. OPEN: the journal assigned records to bundle N (their content is fixed).
+2. RECORDS_STORED: the records object is on S3 and its version id is known.
+3. SEALED: the signed manifest is on S3 and its version id is known.
+
+A crash anywhere leaves the bundle in one of these states; the next run
+rebuilds the same bytes and *adopts* an object it finds on S3 if its content is
+what we would write, or uploads it if absent. Content that differs is a
+StoreConflictError: we never write a second, different version of an archive key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import structlog
+
+from archive.bundle import (
+    Layout,
+    RecordsObject,
+    build_manifest,
+    build_records_object,
+    iter_lines,
+    sign_manifest,
+)
+from archive.clock import Clock
+from archive.errors import ObjectLockError, SealError, StoreConflictError
+from archive.journal import BundleRow, BundleState, Journal
+from archive.keys import Signer
+from archive.merkle import leaf_hash, root
+from archive.store import ArchiveStore, Retention
+
+log = structlog.get_logger("chatkeeper.seal")
+
+
+@dataclass(frozen=True)
+class SealPolicy:
+    layout: Layout
+    retention_mode: str = "COMPLIANCE"
+    retention_days: int = 2557
+    min_retention_days: int = 2190
+    max_records: int = 100_000
+    max_bytes: int = 64 * 1024 * 1024
+    zstd_level: int = 3
+
+
+@dataclass(frozen=True)
+class SealReport:
+    bundles: tuple[BundleRow, ...]
+
+    @property
+    def records(self) -> int:
+        return sum(b.record_count for b in self.bundles)
+
+
+def check_bucket(store: ArchiveStore, policy: SealPolicy) -> None:
+    """Fail closed: versioning and Object Lock on, retention long enough."""
+    info = store.lock_info()
+    if not info.versioning or not info.object_lock:
+        raise ObjectLockError(
+            f"bucket {store.bucket!r} does not have Object Lock enabled "
+            f"(versioning={'on' if info.versioning else 'off'}, "
+            f"object lock={'on' if info.object_lock else 'off'}); refusing to seal. "
+            "Create the bucket with Object Lock (see docs/operations.md)."
+        )
+    if policy.retention_days < policy.min_retention_days:
+        raise ObjectLockError(
+            f"configured retention ({policy.retention_days} days) is below the minimum "
+            f"({policy.min_retention_days} days); refusing to seal"
+        )
+
+
+def _retain_until(created_at: datetime, days: int) -> datetime:
+    return (created_at + timedelta(days=days)).replace(microsecond=0)
+
+
+def seal(
+    journal: Journal, store: ArchiveStore, signer: Signer, policy: SealPolicy, clock: Clock
+) -> SealReport:
+    """Seal every unsealed record into bundles; return the bundles sealed by this run."""
+    check_bucket(store, policy)
+    stream = policy.layout.stream
+    _check_stream_start(journal, store, policy.layout)
+    _publish_key(store, signer, policy, clock)
+    sealed: list[BundleRow] = []
+    while True:
+        row = journal.unfinished_bundle(stream)
+        if row is None:
+            created = clock.now().replace(microsecond=0)
+            row = journal.open_bundle(
+                stream,
+                max_records=policy.max_records,
+                max_bytes=policy.max_bytes,
+                created_at=created,
+                retain_until=_retain_until(created, policy.retention_days),
+            )
+        if row is None:
+            return SealReport(tuple(sealed))
+        sealed.append(_seal_bundle(journal, store, signer, policy, row))
+
+
+def _check_stream_start(journal: Journal, store: ArchiveStore, layout: Layout) -> None:
+    if journal.bundles(layout.stream):
+        return
+    for version in store.versions(layout.bundles_prefix):
+        raise SealError(
+            f"stream {layout.stream!r} already has bundles in bucket {store.bucket!r} "
+            f"(found {version.key}) but this journal has sealed none: refusing to fork the "
+            "chain. Use the journal that sealed them, or another stream name."
+        )
+
+
+def _publish_key(store: ArchiveStore, signer: Signer, policy: SealPolicy, clock: Clock) -> None:
+    key = policy.layout.public_key_key(signer.public.key_id)
+    if any(v.key == key and not v.is_delete_marker for v in store.versions(key)):
+        return
+    data = signer.public.to_json()
+    created = clock.now().replace(microsecond=0)
+    store.put(
+        key,
+        data,
+        sha256_hex=hashlib.sha256(data).hexdigest(),
+        retention=Retention(policy.retention_mode, _retain_until(created, policy.retention_days)),
+    )
+
+
+def _existing_versions(store: ArchiveStore, key: str) -> list[str]:
+    return [v.version_id for v in store.versions(key) if v.key == key and not v.is_delete_marker]
+
+
+def _store_records(
+    store: ArchiveStore, key: str, records: RecordsObject, retention: Retention
+) -> str:
+    for version in _existing_versions(store, key):
+        body = store.open(key, version)
+        try:
+            leaves = [leaf_hash(line) for line in iter_lines(body)]
+        finally:
+            body.close()
+        if root(leaves).hex() == records.merkle_root and len(leaves) == records.record_count:
+            log.info("bundle.records_adopted", key=key, version=version)
+            return version
+        raise StoreConflictError(f"{key} already holds different records (version {version})")
+    return store.put(key, records.data, sha256_hex=records.sha256, retention=retention)
+
+
+def _store_manifest(store: ArchiveStore, key: str, data: bytes, retention: Retention) -> str:
+    for version in _existing_versions(store, key):
+        if store.get(key, version) == data:
+            log.info("bundle.manifest_adopted", key=key, version=version)
+            return version
+        raise StoreConflictError(f"{key} already holds a different manifest (version {version})")
+    return store.put(key, data, sha256_hex=hashlib.sha256(data).hexdigest(), retention=retention)
+
+
+def _lock_blobs(
+    store: ArchiveStore, layout: Layout, hashes: tuple[str, ...], retention: Retention
+) -> list[tuple[str, str]]:
+    """Check every referenced blob exists and is locked at least as long as the bundle."""
+    found: list[tuple[str, str]] = []
+    for digest in hashes:
+        key = layout.blob_key(digest)
+        versions = _existing_versions(store, key)
+        if not versions:
+            raise SealError(f"record references blob {digest} that is not in the store")
+        current = store.retention(key, versions[0])
+        if current is None or current.retain_until < retention.retain_until:
+            store.extend_retention(key, versions[0], retention)
+        found.append((digest, key))
+    return found
+
+
+def _seal_bundle(
+    journal: Journal, store: ArchiveStore, signer: Signer, policy: SealPolicy, row: BundleRow
+) -> BundleRow:
+    layout = policy.layout
+    previous_sha: str | None = None
+    if row.number > 1:
+        previous = journal.bundles(layout.stream)[row.number - 2]
+        if previous.state is not BundleState.SEALED or previous.manifest_sha256 is None:
+            raise SealError(f"bundle {row.number - 1} is not sealed; cannot chain {row.number}")
+        previous_sha = previous.manifest_sha256
+    retention = Retention(policy.retention_mode, row.retain_until)
+    records = build_records_object(
+        journal.bundle_lines(layout.stream, row.number), policy.zstd_level
+    )
+    records_key = layout.records_key(row.number)
+    if row.state is BundleState.OPEN:
+        version = _store_records(store, records_key, records, retention)
+        row = replace(
+            row,
+            state=BundleState.RECORDS_STORED,
+            records_sha256=records.sha256,
+            records_size=records.size,
+            records_version=version,
+        )
+        journal.update_bundle(row)
+    assert row.records_version and row.records_sha256 and row.records_size is not None
+    # On a resumed run the rebuilt bytes may differ (another zstd build); the content
+    # does not, and the manifest describes the object that is actually stored.
+    stored = replace(records, sha256=row.records_sha256, size=row.records_size)
+    summary = journal.bundle_summary(layout.stream, row.number)
+    blobs = _lock_blobs(store, layout, summary.blobs, retention)
+    manifest = sign_manifest(
+        build_manifest(
+            stream=layout.stream,
+            number=row.number,
+            created_at=row.created_at,
+            seq_first=row.seq_first,
+            seq_last=row.seq_last,
+            first_occurred_at=summary.first_occurred_at,
+            last_occurred_at=summary.last_occurred_at,
+            conversations=summary.conversations,
+            records_key=records_key,
+            records=stored,
+            records_version=row.records_version,
+            blobs=blobs,
+            previous_manifest_sha256=previous_sha,
+            retention_mode=policy.retention_mode,
+            retain_until=row.retain_until,
+        ),
+        signer,
+    )
+    manifest_version = _store_manifest(store, layout.manifest_key(row.number), manifest, retention)
+    row = replace(
+        row,
+        state=BundleState.SEALED,
+        manifest_sha256=hashlib.sha256(manifest).hexdigest(),
+        manifest_version=manifest_version,
+    )
+    journal.update_bundle(row)
+    log.info(
+        "bundle.sealed",
+        stream=layout.stream,
+        bundle=row.number,
+        records=row.record_count,
+        size=row.records_size,
+    )
+    return row

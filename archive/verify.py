@@ -1,0 +1,343 @@
+"""Verify a sealed stream end to end, reading only the store.
+
+Checks, per DESIGN.md: bundle numbering has no gaps; every manifest links to
+the previous one; signatures verify under trusted keys; the records object's
+SHA-256 and size; the Merkle root and record count; seqs increase; every
+version is locked at least until the manifest's retain-until; and, with
+``deep``, every referenced blob exists with the right hash and lock. Archive
+keys must hold exactly one version: a second version or a delete marker is
+reported as tampering (the locked original is what we verify).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from archive import merkle
+from archive.bundle import (
+    HashingReader,
+    Layout,
+    check_signature,
+    iter_lines,
+    line_seq,
+    parse_manifest,
+)
+from archive.codec import parse_time
+from archive.keys import PublicKey
+from archive.store import ArchiveStore, ObjectVersion
+
+
+@dataclass(frozen=True)
+class Finding:
+    bundle: int | None
+    check: str
+    message: str
+
+
+@dataclass
+class VerifyReport:
+    stream: str
+    trust: str  # "trusted keys" or "keys published in the store"
+    bundles: int = 0
+    records: int = 0
+    bytes: int = 0
+    last_bundle: int | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "ok": self.ok,
+            "trust": self.trust,
+            "bundles": self.bundles,
+            "records": self.records,
+            "bytes": self.bytes,
+            "last_bundle": self.last_bundle,
+            "findings": [f.__dict__ for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class RecordsCheck:
+    problems: tuple[str, ...]
+    records: int
+    size: int
+
+
+def original_version(versions: list[ObjectVersion]) -> ObjectVersion | None:
+    """The first real version of a key: the one sealed, whatever came after."""
+    real = [v for v in versions if not v.is_delete_marker]
+    return real[0] if real else None
+
+
+def version_problems(name: str, versions: list[ObjectVersion]) -> list[str]:
+    problems = []
+    if any(v.is_delete_marker for v in versions):
+        problems.append(f"{name} has a delete marker (someone tried to delete it)")
+    if len([v for v in versions if not v.is_delete_marker]) > 1:
+        problems.append(f"{name} has extra versions written after sealing")
+    return problems
+
+
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "bundle": int,
+    "stream": str,
+    "seq_first": int,
+    "seq_last": int,
+    "record_count": int,
+    "records": dict,
+    "blobs": list,
+    "retention": dict,
+    "signature": dict,
+}
+_RECORDS_FIELDS: dict[str, type] = {
+    "key": str,
+    "version_id": str,
+    "sha256": str,
+    "size": int,
+    "merkle_root": str,
+}
+
+
+def _shape_problems(doc: dict[str, Any]) -> list[str]:
+    wrong = [name for name, kind in _FIELDS.items() if not isinstance(doc.get(name), kind)]
+    if not wrong:
+        records = doc["records"]
+        wrong = [
+            f"records.{n}"
+            for n, kind in _RECORDS_FIELDS.items()
+            if not isinstance(records.get(n), kind)
+        ]
+        retention = doc["retention"]
+        if not isinstance(retention.get("mode"), str) or not isinstance(
+            retention.get("retain_until"), str
+        ):
+            wrong.append("retention")
+    return [f"manifest fields missing or malformed: {', '.join(wrong)}"] if wrong else []
+
+
+def check_manifest(
+    data: bytes, number: int, stream: str, previous_sha: str | None, keys: dict[str, PublicKey]
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """Parse and check one manifest: format, identity, signature, chain link."""
+    try:
+        doc = parse_manifest(data)
+    except ValueError as exc:
+        return None, [f"manifest is not valid JSON of the bundle format: {exc}"]
+    missing = _shape_problems(doc)
+    if missing:
+        return None, missing
+    problems = []
+    if doc.get("bundle") != number or doc.get("stream") != stream:
+        problems.append(f"manifest claims bundle {doc.get('bundle')} of {doc.get('stream')!r}")
+    signature_problem = check_signature(doc, keys)
+    if signature_problem:
+        problems.append(signature_problem)
+    if doc.get("previous_manifest_sha256") != previous_sha:
+        problems.append(
+            "chain broken: previous_manifest_sha256 does not match the previous manifest"
+        )
+    return doc, problems
+
+
+def check_records(
+    store: ArchiveStore, doc: dict[str, Any], copy_to: BinaryIO | None = None
+) -> RecordsCheck:
+    """Stream the pinned records object: hash, size, count, seq order, Merkle root."""
+    spec = doc["records"]
+    body = store.open(spec["key"], spec["version_id"])
+    hashing = HashingReader(body)
+    source: Any = hashing
+    if copy_to is not None:
+        source = _Tee(hashing, copy_to)
+    leaves: list[bytes] = []
+    problems: list[str] = []
+    last_seq = 0
+    try:
+        for line in iter_lines(source):
+            leaves.append(merkle.leaf_hash(line))
+            try:
+                seq = line_seq(line)
+            except ValueError:
+                problems.append(f"record {len(leaves)} is not a sealed line")
+                continue
+            if seq <= last_seq or not doc["seq_first"] <= seq <= doc["seq_last"]:
+                problems.append(f"record {len(leaves)} has seq {seq} out of order or range")
+            last_seq = seq
+    except Exception as exc:
+        problems.append(f"records object cannot be decompressed: {exc}")
+    finally:
+        body.close()
+    if hashing.digest.hexdigest() != spec["sha256"]:
+        problems.append("records object SHA-256 does not match the manifest")
+    if hashing.size != spec["size"]:
+        problems.append(f"records object is {hashing.size} bytes, manifest says {spec['size']}")
+    if len(leaves) != doc["record_count"]:
+        problems.append(f"{len(leaves)} records, manifest says {doc['record_count']}")
+    if merkle.root(leaves).hex() != spec["merkle_root"]:
+        problems.append("Merkle root of the records does not match the manifest")
+    return RecordsCheck(tuple(problems), len(leaves), hashing.size)
+
+
+class _Tee:
+    def __init__(self, inner: Any, sink: BinaryIO) -> None:
+        self.inner, self.sink = inner, sink
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.inner.read(size)
+        self.sink.write(data)
+        return data
+
+
+def resolve_records(
+    doc: dict[str, Any], versions: list[ObjectVersion], layout: Layout, number: int
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """Point ``doc`` at the records object to check: the pinned version if present.
+
+    A copy of the bucket (not a replica) has new version ids: that is reported,
+    and the original version at the expected key is checked instead.
+    """
+    key = layout.records_key(number)
+    problems = []
+    if doc["records"].get("key") != key:
+        problems.append(f"manifest names records object {doc['records'].get('key')!r}")
+    original = original_version(versions)
+    if original is None:
+        return None, [*problems, "records object is missing"]
+    pinned = doc["records"].get("version_id")
+    if pinned not in {v.version_id for v in versions}:
+        problems.append("pinned records version is missing")
+        pinned = original.version_id
+    return {**doc, "records": {**doc["records"], "key": key, "version_id": pinned}}, problems
+
+
+def check_lock(store: ArchiveStore, key: str, version: str, doc: dict[str, Any]) -> list[str]:
+    wanted = doc["retention"]
+    current = store.retention(key, version)
+    if current is None:
+        return [f"{key} is not locked"]
+    problems = []
+    if current.mode != wanted["mode"]:
+        problems.append(f"{key} is locked in {current.mode}, manifest says {wanted['mode']}")
+    if current.retain_until < parse_time(wanted["retain_until"]):
+        problems.append(f"{key} is locked only until {current.retain_until.isoformat()}")
+    return problems
+
+
+def check_blob(store: ArchiveStore, blob: dict[str, str], doc: dict[str, Any]) -> list[str]:
+    versions = list(store.versions(blob["key"]))
+    original = original_version(versions)
+    if original is None:
+        return [f"blob {blob['sha256']} is missing"]
+    problems = version_problems(blob["key"], versions)
+    body = store.open(blob["key"], original.version_id)
+    digest = hashlib.sha256()
+    try:
+        while chunk := body.read(1 << 20):
+            digest.update(chunk)
+    finally:
+        body.close()
+    if digest.hexdigest() != blob["sha256"]:
+        problems.append(f"blob {blob['sha256']} content does not match its hash")
+    return problems + check_lock(store, blob["key"], original.version_id, doc)
+
+
+def _verify_bundle(
+    store: ArchiveStore,
+    layout: Layout,
+    keys: dict[str, PublicKey],
+    number: int,
+    objects: dict[str, list[ObjectVersion]],
+    data: bytes,
+    previous_sha: str | None,
+    deep: bool,
+) -> tuple[dict[str, Any] | None, list[Finding]]:
+    """Every check of one bundle whose manifest bytes are ``data``."""
+    found = [
+        Finding(number, "versions", p)
+        for name, versions in sorted(objects.items())
+        for p in version_problems(name, versions)
+    ]
+    doc, problems = check_manifest(data, number, layout.stream, previous_sha, keys)
+    found += [Finding(number, "manifest", p) for p in problems]
+    if doc is None:
+        return None, found
+    resolved, problems = resolve_records(doc, objects.get("records.jsonl.zst", []), layout, number)
+    found += [Finding(number, "records", p) for p in problems]
+    if resolved is not None:
+        result = check_records(store, resolved)
+        found += [Finding(number, "records", p) for p in result.problems]
+        manifest_version = original_version(objects["manifest.json"])
+        assert manifest_version is not None
+        pinned = (
+            (manifest_version.key, manifest_version.version_id),
+            (resolved["records"]["key"], resolved["records"]["version_id"]),
+        )
+        found += [
+            Finding(number, "lock", p) for k, v in pinned for p in check_lock(store, k, v, doc)
+        ]
+    if deep:
+        for blob in doc["blobs"]:
+            found += [Finding(number, "blob", p) for p in check_blob(store, blob, doc)]
+    return doc, found
+
+
+def verify_stream(
+    store: ArchiveStore,
+    layout: Layout,
+    keys: dict[str, PublicKey],
+    *,
+    trust: str = "trusted keys",
+    deep: bool = False,
+    expected_last: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    report = VerifyReport(stream=layout.stream, trust=trust)
+    by_bundle: dict[int, dict[str, list[ObjectVersion]]] = defaultdict(lambda: defaultdict(list))
+    for version in store.versions(layout.bundles_prefix):
+        parsed = layout.parse_bundle_key(version.key)
+        if parsed is None or parsed[1] not in {"manifest.json", "records.jsonl.zst"}:
+            report.findings.append(Finding(None, "layout", f"unexpected object {version.key}"))
+            continue
+        by_bundle[parsed[0]][parsed[1]].append(version)
+    last = max(by_bundle, default=0)
+    report.last_bundle = last or None
+    if expected_last is not None and expected_last > last:
+        report.findings.append(
+            Finding(None, "gap", f"bundles {last + 1}..{expected_last} are missing from the store")
+        )
+    previous_sha: str | None = None
+    previous_seq = 0
+    for number in range(1, last + 1):
+        objects = by_bundle.get(number, {})
+        manifest_version = original_version(objects.get("manifest.json", []))
+        if manifest_version is None:
+            report.findings.append(Finding(number, "gap", f"bundle {number} is missing"))
+            previous_sha = None
+            continue
+        data = store.get(manifest_version.key, manifest_version.version_id)
+        doc, findings = _verify_bundle(
+            store, layout, keys, number, objects, data, previous_sha, deep
+        )
+        previous_sha = hashlib.sha256(data).hexdigest()
+        if doc is not None:
+            if doc["seq_first"] <= previous_seq:
+                findings.append(
+                    Finding(number, "records", "seq range overlaps the previous bundle")
+                )
+            previous_seq = doc["seq_last"]
+            report.records += doc["record_count"]
+            report.bytes += doc["records"]["size"] + len(data)
+        report.findings += findings
+        report.bundles += 1
+        if progress is not None:
+            progress(number)
+    return report
