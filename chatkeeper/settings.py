@@ -26,6 +26,7 @@ from archive.config import (
     validate_core,
 )
 from archive.errors import ConfigError
+from exporters.settings import ExportSettings
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    export: ExportSettings = field(default_factory=ExportSettings)
 
     @property
     def journal_path(self) -> Path:

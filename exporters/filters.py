@@ -97,3 +97,27 @@ def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:
     if end_of_day and len(text) == 10:
         moment = moment + timedelta(days=1)
     return moment.astimezone(UTC)
+
+
+def parse_bundle_range(text: str) -> tuple[int | None, int | None]:
+    """``7`` -> (7, 7); ``3-9`` -> (3, 9); ``5-`` -> (5, None); ``-4`` -> (None, 4)."""
+    first, dash, last = text.strip().partition("-")
+    try:
+        low = int(first) if first else None
+        high = int(last) if last else None
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a bundle number or range like 3-9") from exc
+    if not dash:
+        high = low
+    if (low is not None and low < 1) or (low and high and high < low):
+        raise ValueError(f"{text!r} is not a valid bundle range")
+    return low, high
+
+
+def parse_slice(text: str) -> int:
+    """``1d``, ``7d``, ``6h`` or ``30m`` as seconds."""
+    units = {"d": 86_400, "h": 3_600, "m": 60}
+    value, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{text!r} is not a slice like 1d, 6h or 30m")
+    return int(value) * units[unit]
