@@ -120,7 +120,11 @@ class OutputDir:
         return sorted(self._entries.values(), key=lambda e: e.path)
 
     def finish(self) -> None:
-        """Close the progress log and remove it (the custody manifest replaces it)."""
+        """Keep the complete files of earlier runs that nothing asked for again (the
+        attachments of a skipped transcript), then close and remove the progress log
+        (the custody manifest replaces it)."""
+        for relative in sorted(set(self._previous) - set(self._entries)):
+            self.done(relative)
         self._progress.close()
         (self.root / PROGRESS_NAME).unlink(missing_ok=True)
 
