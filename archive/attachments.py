@@ -211,14 +211,12 @@ class AttachmentFetcher:
         )
 
     def _upload(self, spool: BinaryIO, sink: Sink) -> None:
-        key = self.policy.layout.blob_key(sink.sha256)
-        if any(v.key == key and not v.is_delete_marker for v in self.store.versions(key)):
-            return  # content-addressed: already stored
         until = (self.clock.now() + timedelta(days=self.policy.retention_days)).replace(
             microsecond=0
         )
-        self.store.put_stream(
-            key,
+        store_blob(
+            self.store,
+            self.policy.layout,
             spool,
             size=sink.size,
             sha256_hex=sink.sha256,
@@ -256,6 +254,22 @@ class AttachmentFetcher:
             self.journal.retry_fetch, task.id, self.clock.now() + timedelta(seconds=delay), reason
         )
         log.warning("attachment.retry", task=task.id, attempts=attempts, delay=delay)
+
+
+def store_blob(
+    store: ArchiveStore,
+    layout: Layout,
+    data: BinaryIO,
+    *,
+    size: int,
+    sha256_hex: str,
+    retention: Retention,
+) -> str:
+    """Upload a content-addressed, locked blob unless it is already there; return its key."""
+    key = layout.blob_key(sha256_hex)
+    if not any(v.key == key and not v.is_delete_marker for v in store.versions(key)):
+        store.put_stream(key, data, size=size, sha256_hex=sha256_hex, retention=retention)
+    return key
 
 
 def task_details(**fields: str | int | None) -> str:

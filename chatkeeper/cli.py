@@ -17,7 +17,7 @@ from archive.errors import ChatkeeperError
 from chatkeeper import __version__
 from chatkeeper.settings import Settings, load_settings
 
-_COMMAND_MODULES = ("chatkeeper.commands_core",)
+_COMMAND_MODULES = ("chatkeeper.commands_core", "chatkeeper.demo")
 
 
 @dataclass

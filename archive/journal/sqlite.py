@@ -9,7 +9,6 @@ the writer writes.
 
 from __future__ import annotations
 
-import queue
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -20,6 +19,7 @@ from typing import Any
 
 from archive.codec import decode_body, encode_body, format_time, parse_time
 from archive.errors import JournalError, SealError
+from archive.journal.group_commit import GroupCommitter
 from archive.journal.port import (
     BundleRow,
     BundleRowsSummary,
@@ -31,19 +31,11 @@ from archive.journal.port import (
 from archive.journal.sqlite_schema import MIGRATIONS
 from archive.model import Record
 
-_MAX_BATCH_RECORDS = 10_000
 _CLAIM_SECONDS = 300
 
 
-class _Stop:
-    pass
-
-
-_STOP = _Stop()
-_Request = tuple[list[tuple[Any, ...]], "Future[list[int]]"]
-
-
-def _row_params(record: Record) -> tuple[Any, ...]:
+def record_row(record: Record) -> tuple[Any, ...]:
+    """The journal columns of a record: key, platform, ..., size, body."""
     body = encode_body(record)
     return (
         record.key,
@@ -67,7 +59,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _bundle_from_row(row: sqlite3.Row | tuple[Any, ...]) -> BundleRow:
+def bundle_from_row(row: sqlite3.Row | tuple[Any, ...]) -> BundleRow:
     (stream, number, state, created, retain, count, first, last, rsha, rsize, rver, msha, mver) = (
         row
     )
@@ -88,10 +80,28 @@ def _bundle_from_row(row: sqlite3.Row | tuple[Any, ...]) -> BundleRow:
     )
 
 
-_BUNDLE_COLUMNS = (
+BUNDLE_COLUMNS = (
     "stream, number, state, created_at, retain_until, record_count, seq_first, seq_last,"
     " records_sha256, records_size, records_version, manifest_sha256, manifest_version"
 )
+
+
+def bundle_params(row: BundleRow) -> tuple[Any, ...]:
+    return (
+        row.stream,
+        row.number,
+        row.state.value,
+        format_time(row.created_at),
+        format_time(row.retain_until),
+        row.record_count,
+        row.seq_first,
+        row.seq_last,
+        row.records_sha256,
+        row.records_size,
+        row.records_version,
+        row.manifest_sha256,
+        row.manifest_version,
+    )
 
 
 class SqliteJournal:
@@ -107,9 +117,7 @@ class SqliteJournal:
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open journal {path}: {exc}") from exc
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[_Request | _Stop] = queue.SimpleQueue()
-        self._writer = threading.Thread(target=self._write_loop, name="journal-writer", daemon=True)
-        self._writer.start()
+        self._committer = GroupCommitter(self._commit)
         self._closed = False
 
     # -- schema ---------------------------------------------------------------
@@ -127,49 +135,23 @@ class SqliteJournal:
 
     # -- capture: group commit --------------------------------------------------
     def submit(self, records: Sequence[Record]) -> Future[list[int]]:
-        future: Future[list[int]] = Future()
-        if self._closed:
-            future.set_exception(JournalError("journal is closed"))
-            return future
         try:
-            params = [_row_params(r) for r in records]
+            params = [record_row(r) for r in records]
         except (TypeError, ValueError) as exc:
+            future: Future[list[int]] = Future()
             future.set_exception(JournalError(f"record cannot be serialized: {exc}"))
             return future
-        self._queue.put((params, future))
-        return future
+        return self._committer.submit(params)
 
     def append(self, records: Sequence[Record]) -> list[int]:
         return self.submit(records).result()
 
-    def _write_loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if isinstance(first, _Stop):
-                return
-            batch = [first]
-            size = len(first[0])
-            stop = False
-            while size < _MAX_BATCH_RECORDS:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if isinstance(item, _Stop):
-                    stop = True
-                    break
-                batch.append(item)
-                size += len(item[0])
-            self._commit(batch)
-            if stop:
-                return
-
-    def _commit(self, batch: list[_Request]) -> None:
+    def _commit(self, batch: list[list[tuple[Any, ...]]]) -> list[list[int]]:
         conn = self._writer_conn
         results: list[list[int]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for params, _ in batch:
+            for params in batch:
                 seqs = []
                 for row in params:
                     cur = conn.execute(
@@ -190,12 +172,8 @@ class SqliteJournal:
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            error = JournalError(f"journal append failed, nothing was stored: {exc}")
-            for _, future in batch:
-                future.set_exception(error)
-            return
-        for (_, future), seqs in zip(batch, results, strict=True):
-            future.set_result(seqs)
+            raise JournalError(f"journal append failed, nothing was stored: {exc}") from exc
+        return results
 
     # -- reads ----------------------------------------------------------------
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -247,7 +225,7 @@ class SqliteJournal:
             "SELECT count(*), min(captured_at) FROM records WHERE bundle IS NULL"
         )[0]
         sealed = self._query(
-            f"SELECT {_BUNDLE_COLUMNS} FROM bundles WHERE stream = ? AND state = ?"  # noqa: S608
+            f"SELECT {BUNDLE_COLUMNS} FROM bundles WHERE stream = ? AND state = ?"  # noqa: S608
             " ORDER BY number DESC LIMIT 1",
             (stream, BundleState.SEALED.value),
         )
@@ -255,7 +233,7 @@ class SqliteJournal:
             records=total,
             unsealed=unsealed,
             oldest_unsealed_captured_at=parse_time(oldest) if oldest else None,
-            last_sealed=_bundle_from_row(sealed[0]) if sealed else None,
+            last_sealed=bundle_from_row(sealed[0]) if sealed else None,
         )
 
     # -- sealing --------------------------------------------------------------
@@ -271,11 +249,11 @@ class SqliteJournal:
 
     def unfinished_bundle(self, stream: str) -> BundleRow | None:
         rows = self._query(
-            f"SELECT {_BUNDLE_COLUMNS} FROM bundles WHERE stream = ? AND state != ?"  # noqa: S608
+            f"SELECT {BUNDLE_COLUMNS} FROM bundles WHERE stream = ? AND state != ?"  # noqa: S608
             " ORDER BY number LIMIT 1",
             (stream, BundleState.SEALED.value),
         )
-        return _bundle_from_row(rows[0]) if rows else None
+        return bundle_from_row(rows[0]) if rows else None
 
     def open_bundle(
         self,
@@ -325,8 +303,8 @@ class SqliteJournal:
                     seq_last=last,
                 )
                 conn.execute(
-                    f"INSERT INTO bundles ({_BUNDLE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
-                    self._bundle_params(row),
+                    f"INSERT INTO bundles ({BUNDLE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+                    bundle_params(row),
                 )
                 conn.execute("COMMIT")
                 return row
@@ -337,24 +315,6 @@ class SqliteJournal:
             except SealError:
                 conn.execute("ROLLBACK")
                 raise
-
-    @staticmethod
-    def _bundle_params(row: BundleRow) -> tuple[Any, ...]:
-        return (
-            row.stream,
-            row.number,
-            row.state.value,
-            format_time(row.created_at),
-            format_time(row.retain_until),
-            row.record_count,
-            row.seq_first,
-            row.seq_last,
-            row.records_sha256,
-            row.records_size,
-            row.records_version,
-            row.manifest_sha256,
-            row.manifest_version,
-        )
 
     def bundle_lines(self, stream: str, number: int) -> Iterator[tuple[int, bytes]]:
         conn = _connect(self.path)
@@ -389,7 +349,7 @@ class SqliteJournal:
         )
 
     def update_bundle(self, row: BundleRow) -> None:
-        params = self._bundle_params(row)
+        params = bundle_params(row)
         self._write(
             "UPDATE bundles SET state=?, records_sha256=?, records_size=?, records_version=?,"
             " manifest_sha256=?, manifest_version=? WHERE stream = ? AND number = ?",
@@ -398,10 +358,10 @@ class SqliteJournal:
 
     def bundles(self, stream: str) -> list[BundleRow]:
         rows = self._query(
-            f"SELECT {_BUNDLE_COLUMNS} FROM bundles WHERE stream = ? ORDER BY number",  # noqa: S608
+            f"SELECT {BUNDLE_COLUMNS} FROM bundles WHERE stream = ? ORDER BY number",  # noqa: S608
             (stream,),
         )
-        return [_bundle_from_row(r) for r in rows]
+        return [bundle_from_row(r) for r in rows]
 
     # -- monitoring -----------------------------------------------------------
     def set_monitoring(self, entry: Monitored) -> None:
@@ -507,8 +467,7 @@ class SqliteJournal:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
-        self._writer.join()
+        self._committer.close()
         self._writer_conn.close()
         with self._lock:
             self._control.close()

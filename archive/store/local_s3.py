@@ -132,6 +132,15 @@ class LocalS3:
         self._log: IO[bytes] | None = None
         self.endpoint: LocalS3Endpoint | None = None
 
+    def attach(self) -> LocalS3Endpoint | None:
+        """Use a LocalS3 that another process already runs on this state directory."""
+        url = running_endpoint(self.state_dir)
+        if url is None:
+            return None
+        creds = _load_identities(self.state_dir / "identities.json")
+        self.endpoint = LocalS3Endpoint(url, creds["admin"], creds["archiver"], creds["auditor"])
+        return self.endpoint
+
     def start(self) -> LocalS3Endpoint:
         data = self.state_dir / "data"
         data.mkdir(parents=True, exist_ok=True)
@@ -244,3 +253,17 @@ class LocalS3:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def running_endpoint(state_dir: Path) -> str | None:
+    """The URL of a LocalS3 already serving this state directory, if one answers."""
+    try:
+        url = str(json.loads((state_dir / "endpoint.json").read_text())["url"])
+    except (OSError, ValueError, KeyError):
+        return None
+    host, _, port = url.removeprefix("http://").partition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.5):
+            return url
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,71 @@
+"""Versioned schema of the PostgreSQL journal. Append a migration; never edit one."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE records (
+        seq          BIGSERIAL PRIMARY KEY,
+        key          TEXT    NOT NULL UNIQUE,
+        platform     TEXT    NOT NULL,
+        workspace    TEXT    NOT NULL,
+        conversation TEXT    NOT NULL,
+        kind         TEXT    NOT NULL,
+        occurred_at  TEXT    NOT NULL,
+        captured_at  TEXT    NOT NULL,
+        blobs        TEXT    NOT NULL DEFAULT '',
+        size         INTEGER NOT NULL,
+        body         BYTEA   NOT NULL,
+        bundle       BIGINT
+    );
+    CREATE INDEX records_unsealed ON records(seq) WHERE bundle IS NULL;
+    CREATE INDEX records_bundle ON records(bundle, seq) WHERE bundle IS NOT NULL;
+    CREATE INDEX records_conversation ON records(platform, workspace, conversation, seq);
+    CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE bundles (
+        stream           TEXT    NOT NULL,
+        number           BIGINT  NOT NULL,
+        state            TEXT    NOT NULL,
+        created_at       TEXT    NOT NULL,
+        retain_until     TEXT    NOT NULL,
+        record_count     INTEGER NOT NULL,
+        seq_first        BIGINT  NOT NULL,
+        seq_last         BIGINT  NOT NULL,
+        records_sha256   TEXT,
+        records_size     BIGINT,
+        records_version  TEXT,
+        manifest_sha256  TEXT,
+        manifest_version TEXT,
+        PRIMARY KEY (stream, number)
+    );
+    CREATE TABLE monitoring (
+        platform          TEXT NOT NULL,
+        workspace         TEXT NOT NULL,
+        conversation      TEXT NOT NULL,
+        conversation_name TEXT,
+        enabled           BOOLEAN NOT NULL,
+        changed_by        TEXT NOT NULL,
+        changed_at        TEXT NOT NULL,
+        PRIMARY KEY (platform, workspace, conversation)
+    );
+    CREATE TABLE fetch_queue (
+        id            BIGSERIAL PRIMARY KEY,
+        record_key    TEXT    NOT NULL,
+        platform      TEXT    NOT NULL,
+        ref           TEXT    NOT NULL,
+        name          TEXT    NOT NULL,
+        details       TEXT    NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        not_before    TEXT    NOT NULL,
+        claimed_until TEXT,
+        done          BOOLEAN NOT NULL DEFAULT FALSE,
+        last_error    TEXT,
+        UNIQUE (record_key, ref)
+    );
+    CREATE TABLE leases (
+        name        TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        expires_at  TEXT NOT NULL
+    );
+    """,
+)
