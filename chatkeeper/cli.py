@@ -17,7 +17,11 @@ from archive.errors import ChatkeeperError
 from chatkeeper import __version__
 from chatkeeper.settings import Settings, load_settings
 
-_COMMAND_MODULES = ("chatkeeper.commands_core", "chatkeeper.demo")
+_COMMAND_MODULES = (
+    "chatkeeper.commands_core",
+    "chatkeeper.demo",
+    "chatkeeper.commands_export",
+)
 
 
 @dataclass
