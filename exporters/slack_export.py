@@ -43,7 +43,7 @@ def export_slack(context: RenderContext) -> None:
     """Write ``slack-export.zip`` (day slices are required)."""
     if context.out.done(FILE_NAME):
         return
-    users: dict[str, Actor] = {}
+    users: dict[str, tuple[Actor, str]] = {}
     with context.out.create(FILE_NAME) as handle, zipfile.ZipFile(handle, "w") as archive:
         channels: list[dict[str, Any]] = []
         dms: list[dict[str, Any]] = []
@@ -69,7 +69,7 @@ def export_slack(context: RenderContext) -> None:
             ).append(info)
         _write_json(archive, "channels.json", channels)
         _write_json(archive, "dms.json", dms)
-        _write_json(archive, "users.json", [_user(a) for _, a in sorted(users.items())])
+        _write_json(archive, "users.json", [_user(*users[key]) for key in sorted(users)])
 
 
 def _entry(name: str) -> zipfile.ZipInfo:
@@ -109,12 +109,12 @@ def _objects(
     context: RenderContext,
     conversation: Conversation,
     number: int,
-    users: dict[str, Actor],
+    users: dict[str, tuple[Actor, str]],
     members: dict[str, None],
 ) -> Iterator[dict[str, Any]]:
     for item in context.items(conversation, number):
         if item.actor is not None:
-            users[item.actor.id] = item.actor
+            users[item.actor.id] = (item.actor, conversation.workspace)
             members.setdefault(item.actor.id)
         if isinstance(item, Message):
             yield message_object(conversation, item)
@@ -227,13 +227,14 @@ def _conversation_info(
     }
 
 
-def _user(actor: Actor) -> dict[str, Any]:
+def _user(actor: Actor, workspace: str) -> dict[str, Any]:
     name = actor.name or actor.id
     profile: dict[str, Any] = {"real_name": name, "display_name": actor.name or ""}
     if actor.email:
         profile["email"] = actor.email
     return {
         "id": actor.id,
+        "team_id": workspace,
         "name": name,
         "real_name": name,
         "deleted": False,
