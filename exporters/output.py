@@ -10,13 +10,13 @@ directory is refused so two exports never mix.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from archive.codec import canonical_json
 from archive.errors import ConfigError
@@ -47,6 +47,26 @@ def request_fingerprint(request: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(dict(request))).hexdigest()
 
 
+class HashingWriter(io.BufferedIOBase):
+    """A write-only stream that hashes and counts what passes through it."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        super().__init__()
+        self.target = target
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.digest.update(view)
+        self.target.write(view)
+        self.size += len(view)
+        return len(view)
+
+
 class OutputDir:
     """Writes an export's files; knows which are already complete."""
 
@@ -60,6 +80,7 @@ class OutputDir:
         if self._progress.tell() == 0:
             self._log({"request": self.fingerprint})
         self.skipped = 0
+        self._directories: set[Path] = set()
 
     def _load_previous(self) -> dict[str, FileEntry]:
         manifest = self.root / MANIFEST_NAME
@@ -93,17 +114,29 @@ class OutputDir:
         return True
 
     @contextmanager
-    def create(self, relative: str) -> Iterator[BinaryIO]:
-        """Open ``relative`` for writing; it appears only once complete."""
+    def create(self, relative: str, *, seekable: bool = False) -> Iterator[BinaryIO]:
+        """Open ``relative`` for writing; it appears only once complete.
+
+        The SHA-256 is computed while writing; a writer that seeks (a zip file)
+        asks for ``seekable`` and the file is hashed once closed instead. No
+        fsync: a re-run re-hashes every file before trusting it.
+        """
         path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._directories:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._directories.add(path.parent)
         partial = path.with_name(path.name + ".part")
         with partial.open("wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+            if seekable:
+                yield handle
+            else:
+                writer = HashingWriter(handle)
+                yield cast(BinaryIO, writer)
         partial.replace(path)
-        sha256, size = file_sha256(path)
+        if seekable:
+            sha256, size = file_sha256(path)
+        else:
+            sha256, size = writer.digest.hexdigest(), writer.size
         self._record(FileEntry(relative, sha256, size))
 
     def _record(self, entry: FileEntry) -> None:

@@ -7,20 +7,23 @@ SQLite file as they stream in (memory stays bounded by one insert batch),
 then routes each record to the slice of the message it is about and reads a
 slice back ordered by message, so folding holds one message at a time.
 
-Records are stored without their ``raw`` payload: the renderers never need
-it, and the jsonl format, which keeps it, streams records directly.
+Records are stored as marshal tuples without their ``raw`` payload: the
+renderers never need it, and the jsonl format, which keeps it, streams
+records directly.
 """
 
 from __future__ import annotations
 
+import json
+import marshal
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from archive.codec import decode_body, encode_body
-from archive.model import Kind, Platform, Record
+from archive.model import Actor, Attachment, AttachmentState, Kind, Platform, Record, Source
 from exporters.fold import Item, Row, fold_items, target_of
 
 DAY_SECONDS = 86_400
@@ -64,8 +67,79 @@ class Conversation:
         return self.name or self.conversation
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+_ONE_MICROSECOND = timedelta(microseconds=1)
+_PLATFORMS = {p.value: p for p in Platform}
+_KINDS = {k.value: k for k in Kind}
+_SOURCES = {s.value: s for s in Source}
+_STATES = {s.value: s for s in AttachmentState}
+
+
 def micros(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000)
+    """Microseconds since the epoch, exactly."""
+    return (moment - _EPOCH) // _ONE_MICROSECOND
+
+
+def pack(record: Record, at: int) -> bytes:
+    """The record without ``raw``, as marshal bytes of plain values.
+
+    marshal is the fastest serializer of plain tuples in the standard library;
+    the bytes only ever travel between this process and its own private
+    temporary file, so nothing untrusted is ever loaded.
+    """
+    actor = record.actor
+    return marshal.dumps(
+        (
+            record.key,
+            record.platform.value,
+            record.workspace,
+            record.conversation,
+            record.conversation_name,
+            record.kind.value,
+            record.source.value,
+            at,
+            micros(record.captured_at),
+            record.message_id,
+            record.thread_id,
+            record.reply_to,
+            None if actor is None else (actor.id, actor.name, actor.email, actor.is_bot),
+            record.text,
+            record.previous_text,
+            tuple(
+                (a.name, a.state.value, a.sha256, a.mime, a.size, a.reason, a.ref)
+                for a in record.attachments
+            ),
+            json.dumps(record.details, ensure_ascii=False) if record.details else "",
+        )
+    )
+
+
+def unpack(data: bytes, seq: int) -> Record:
+    values: tuple[Any, ...] = marshal.loads(data)  # noqa: S302 (our own temporary file)
+    actor = values[12]
+    return Record(
+        key=values[0],
+        platform=_PLATFORMS[values[1]],
+        workspace=values[2],
+        conversation=values[3],
+        conversation_name=values[4],
+        kind=_KINDS[values[5]],
+        source=_SOURCES[values[6]],
+        occurred_at=_EPOCH + timedelta(microseconds=values[7]),
+        captured_at=_EPOCH + timedelta(microseconds=values[8]),
+        raw=b"",
+        message_id=values[9],
+        thread_id=values[10],
+        reply_to=values[11],
+        actor=None if actor is None else Actor(*actor),
+        text=values[13],
+        previous_text=values[14],
+        attachments=tuple(Attachment(a[0], _STATES[a[1]], *a[2:]) for a in values[15]),
+        details=json.loads(values[16]) if values[16] else {},
+        seq=seq,
+    )
 
 
 class PartitionStore:
@@ -101,7 +175,7 @@ class PartitionStore:
             ref_key = next(
                 (str(record.details[k]) for k in _REFERENCE_KEYS if k in record.details), None
             )
-        body = encode_body(replace(record, raw=b""))
+        body = pack(record, at)
         self._pending.append(
             (
                 known[0],
@@ -183,7 +257,7 @@ class PartitionStore:
             (conversation.number, number),
         )
         for body, seq, target, bundle, verified in cursor:
-            yield Row(decode_body(body, seq), target, bundle, bool(verified))
+            yield Row(unpack(body, seq), target, bundle, bool(verified))
 
     def items(self, conversation: Conversation, number: int) -> Iterator[Item]:
         """The folded messages and events of one slice, in time order."""

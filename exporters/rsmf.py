@@ -69,7 +69,7 @@ def _write(
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         attached = 0
         with zipfile.ZipFile(spool, "w") as archive:
-            manifest = json.dumps(builder.manifest(), ensure_ascii=False, indent=1)
+            manifest = json.dumps(builder.manifest(), ensure_ascii=False, separators=(",", ":"))
             archive.writestr(_zip_entry("rsmf_manifest.json"), manifest.encode("utf-8"))
             for name, (sha256, _size) in sorted(builder.files.items()):
                 source = context.blobs.open_blob(sha256)
@@ -102,7 +102,8 @@ def _write_message(
     boundary = (
         "rsmf-" + hashlib.sha256(f"{builder.collection_id}/{label}".encode()).hexdigest()[:32]
     )
-    names = "; ".join(str(p.get("display", p["id"])) for p in builder.participants.values())
+    names = ", ".join(str(p.get("display", p["id"])) for p in builder.participants.values())
+    references = sum(len(e.get("attachments", ())) for e in builder.events)
     headers = [
         ("From", "chatkeeper export <export@chatkeeper.invalid>"),
         ("Subject", f"{conversation.display} ({_APPLICATIONS[conversation.platform]}) {label}"),
@@ -115,7 +116,7 @@ def _write_message(
         ("X-RSMF-EventCount", str(len(builder.events))),
         ("X-RSMF-Application", _APPLICATIONS[conversation.platform]),
         ("X-RSMF-Participants", names),
-        ("X-RSMF-AttachmentCount", str(attached)),
+        ("X-RSMF-AttachmentCount", str(references)),
         ("X-RSMF-EventCollectionID", builder.collection_id),
         ("X-Chatkeeper-Verification", context.verification_line()),
         ("Content-Type", f'multipart/mixed; boundary="{boundary}"'),

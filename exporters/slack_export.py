@@ -44,7 +44,10 @@ def export_slack(context: RenderContext) -> None:
     if context.out.done(FILE_NAME):
         return
     users: dict[str, tuple[Actor, str]] = {}
-    with context.out.create(FILE_NAME) as handle, zipfile.ZipFile(handle, "w") as archive:
+    with (
+        context.out.create(FILE_NAME, seekable=True) as handle,
+        zipfile.ZipFile(handle, "w") as archive,
+    ):
         channels: list[dict[str, Any]] = []
         dms: list[dict[str, Any]] = []
         folders: set[str] = set()

@@ -71,7 +71,11 @@ def test_rsmf_headers_and_manifest_validate_against_the_schema(tmp_path: Path) -
         assert message["X-RSMF-EventCollectionID"] == manifest["eventcollectionid"]
         collections.add((manifest["conversations"][0]["id"], manifest["eventcollectionid"]))
         names = set(archive.namelist()) - {"rsmf_manifest.json"}
-        assert int(message["X-RSMF-AttachmentCount"]) == len(names)
+        references = [a for e in manifest["events"] for a in e.get("attachments", [])]
+        assert int(message["X-RSMF-AttachmentCount"]) == len(references)
+        assert {a["id"] for a in references} == names
+        displays = [p.get("display", p["id"]) for p in manifest["participants"]]
+        assert message["X-RSMF-Participants"] == ", ".join(displays)
         _assert_references_resolve(manifest, names)
     assert len({c for c, _ in collections}) == len({e for _, e in collections}) == 4
 
