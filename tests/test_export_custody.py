@@ -121,3 +121,24 @@ def test_a_file_changed_since_the_first_run_is_rewritten(tmp_path: Path) -> None
     assert again.skipped == 0
     assert path.read_bytes() == good
     assert len(archive_records()) == again.records_read
+
+
+def test_progress_counts_every_record_read(tmp_path: Path) -> None:
+    """The progress callback (the CLI's tqdm bar) is told about every record read."""
+    from exporters.pipeline import ExportRequest, run_export
+    from tests.export_fixtures import EXPORT_TIME, ListBundleSource
+
+    counts: list[int] = []
+    run_export(
+        ListBundleSource(archive_records()),
+        DictBlobs(),
+        ExportRequest("rsmf"),
+        tmp_path,
+        generator="chatkeeper 0.1.0",
+        tool_version="0.1.0",
+        operator="officer@example.com",
+        now=lambda: EXPORT_TIME,
+        progress=counts.append,
+    )
+    assert sum(counts) == 29
+    assert counts == [10, 10, 9]
