@@ -19,7 +19,8 @@ from typing import Any, BinaryIO
 import zstandard
 
 from archive import merkle
-from archive.codec import canonical_json, format_time, sealed_line
+from archive.codec import canonical_json, format_time, parse_time, sealed_line
+from archive.journal.port import SealRow
 from archive.keys import ALGORITHM, PublicKey, Signer
 
 FORMAT = "chatkeeper-bundle/1"
@@ -73,19 +74,40 @@ class RecordsObject:
     size: int
     record_count: int
     merkle_root: str
+    first_occurred_at: datetime | None = None
+    last_occurred_at: datetime | None = None
+    conversations: tuple[str, ...] = ()
+    blobs: tuple[str, ...] = ()
 
 
-def build_records_object(rows: Iterable[tuple[int, bytes]], level: int) -> RecordsObject:
-    """Compress journal rows (seq, body) into the records object, hashing as we go."""
+def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
+    """Compress journal rows into the records object in one pass.
+
+    Hashes every line for the Merkle tree and gathers the manifest's summary
+    (time range, conversations, referenced blobs) on the way.
+    """
     sink = io.BytesIO()
     leaves: list[bytes] = []
-    compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
+    conversations: set[str] = set()
+    blobs: set[str] = set()
+    first = last = ""
+    # Multi-threaded zstd compresses on the other cores, outside the GIL, while this
+    # thread reads and hashes. Resumed sealing adopts by content, so the exact bytes
+    # of a rebuilt object never matter.
+    compressor = zstandard.ZstdCompressor(level=level, write_checksum=True, threads=-1)
     with compressor.stream_writer(sink, closefd=False) as writer:
         chunk: list[bytes] = []
-        for seq, body in rows:
+        for seq, body, occurred_at, conversation, blob_text in rows:
             line = sealed_line(seq, body)
             leaves.append(merkle.leaf_hash(line))
             chunk.append(line)
+            conversations.add(conversation)
+            if blob_text:
+                blobs.update(blob_text.split())
+            if not first or occurred_at < first:
+                first = occurred_at
+            if occurred_at > last:
+                last = occurred_at
             if len(chunk) >= 512:
                 chunk.append(b"")
                 writer.write(b"\n".join(chunk))
@@ -100,6 +122,10 @@ def build_records_object(rows: Iterable[tuple[int, bytes]], level: int) -> Recor
         size=len(data),
         record_count=len(leaves),
         merkle_root=merkle.root(leaves).hex(),
+        first_occurred_at=parse_time(first) if first else None,
+        last_occurred_at=parse_time(last) if last else None,
+        conversations=tuple(sorted(conversations)),
+        blobs=tuple(sorted(blobs)),
     )
 
 

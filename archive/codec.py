@@ -15,6 +15,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from archive.model import (
     Actor,
     Attachment,
@@ -27,15 +29,25 @@ from archive.model import (
 
 
 def canonical_json(value: Any) -> bytes:
-    """Serialize ``value`` canonically (sorted keys, compact, UTF-8)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    """Serialize ``value`` canonically (sorted keys, compact, UTF-8).
+
+    orjson and the standard library give the same bytes for our values (strings,
+    integers, booleans, null, lists, objects); orjson is several times faster on
+    the capture path. Values orjson refuses (integers beyond 64 bits) fall back.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode("utf-8")
 
 
 def format_time(moment: datetime) -> str:
     """ISO 8601 in UTC with microseconds and a ``Z``: sorts as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:
@@ -135,7 +147,7 @@ def decode_body(body: bytes, seq: int | None = None) -> Record:
 
 def sealed_line(seq: int, body: bytes) -> bytes:
     """The canonical sealed line for a journal row (no trailing newline)."""
-    return b'{"record":' + body + b',"seq":' + str(seq).encode("ascii") + b"}"
+    return b'{"record":%b,"seq":%d}' % (body, seq)
 
 
 def decode_line(line: bytes) -> Record:

@@ -10,9 +10,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+_LEAF = hashlib.sha256(b"\x00")
+
 
 def leaf_hash(line: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + line).digest()
+    """SHA-256(0x00 || line), without copying the line."""
+    digest = _LEAF.copy()
+    digest.update(line)
+    return digest.digest()
 
 
 def _node(left: bytes, right: bytes) -> bytes:

@@ -15,6 +15,7 @@ StoreConflictError: we never write a second, different version of an archive key
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -88,20 +89,33 @@ def seal(
     _check_stream_start(journal, store, policy.layout)
     _publish_key(store, signer, policy, clock)
     sealed: list[BundleRow] = []
-    while True:
-        row = journal.unfinished_bundle(stream)
-        if row is None:
-            created = clock.now().replace(microsecond=0)
-            row = journal.open_bundle(
-                stream,
-                max_records=policy.max_records,
-                max_bytes=policy.max_bytes,
-                created_at=created,
-                retain_until=_retain_until(created, policy.retention_days),
+    # Bundle N is uploaded and signed on a worker thread while N+1 is read and
+    # compressed here. One worker keeps manifests in order along the chain.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-upload") as uploads:
+        finishing: Future[BundleRow] | None = None
+        resume = journal.unfinished_bundles(stream)  # a crashed run's work comes first
+        while True:
+            row = resume.pop(0) if resume else None
+            if row is None:
+                created = clock.now().replace(microsecond=0)
+                row = journal.open_bundle(
+                    stream,
+                    max_records=policy.max_records,
+                    max_bytes=policy.max_bytes,
+                    created_at=created,
+                    retain_until=_retain_until(created, policy.retention_days),
+                )
+            if row is None:
+                break
+            records = build_records_object(
+                journal.bundle_rows(stream, row.number), policy.zstd_level
             )
-        if row is None:
-            return SealReport(tuple(sealed))
-        sealed.append(_seal_bundle(journal, store, signer, policy, row))
+            if finishing is not None:
+                sealed.append(finishing.result())
+            finishing = uploads.submit(_finish_bundle, journal, store, signer, policy, row, records)
+        if finishing is not None:
+            sealed.append(finishing.result())
+    return SealReport(tuple(sealed))
 
 
 def _check_stream_start(journal: Journal, store: ArchiveStore, layout: Layout) -> None:
@@ -175,9 +189,15 @@ def _lock_blobs(
     return found
 
 
-def _seal_bundle(
-    journal: Journal, store: ArchiveStore, signer: Signer, policy: SealPolicy, row: BundleRow
+def _finish_bundle(
+    journal: Journal,
+    store: ArchiveStore,
+    signer: Signer,
+    policy: SealPolicy,
+    row: BundleRow,
+    records: RecordsObject,
 ) -> BundleRow:
+    """Store the built records object and the signed manifest, recording each step."""
     layout = policy.layout
     previous_sha: str | None = None
     if row.number > 1:
@@ -187,7 +207,7 @@ def _seal_bundle(
         previous_sha = previous.manifest_sha256
     retention = Retention(policy.retention_mode, row.retain_until)
     records = build_records_object(
-        journal.bundle_lines(layout.stream, row.number), policy.zstd_level
+        journal.bundle_rows(layout.stream, row.number), policy.zstd_level
     )
     records_key = layout.records_key(row.number)
     if row.state is BundleState.OPEN:
@@ -204,8 +224,7 @@ def _seal_bundle(
     # On a resumed run the rebuilt bytes may differ (another zstd build); the content
     # does not, and the manifest describes the object that is actually stored.
     stored = replace(records, sha256=row.records_sha256, size=row.records_size)
-    summary = journal.bundle_summary(layout.stream, row.number)
-    blobs = _lock_blobs(store, layout, summary.blobs, retention)
+    blobs = _lock_blobs(store, layout, records.blobs, retention)
     manifest = sign_manifest(
         build_manifest(
             stream=layout.stream,
@@ -213,9 +232,9 @@ def _seal_bundle(
             created_at=row.created_at,
             seq_first=row.seq_first,
             seq_last=row.seq_last,
-            first_occurred_at=summary.first_occurred_at,
-            last_occurred_at=summary.last_occurred_at,
-            conversations=summary.conversations,
+            first_occurred_at=records.first_occurred_at,
+            last_occurred_at=records.last_occurred_at,
+            conversations=records.conversations,
             records_key=records_key,
             records=stored,
             records_version=row.records_version,

@@ -8,35 +8,20 @@ from __future__ import annotations
 
 import importlib
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from archive.errors import ChatkeeperError
 from chatkeeper import __version__
-from chatkeeper.settings import Settings, load_settings
+from chatkeeper.context import AppContext
 
 _COMMAND_MODULES = (
     "chatkeeper.commands_core",
     "chatkeeper.demo",
+    "chatkeeper.serve",
     "chatkeeper.commands_export",
 )
-
-
-@dataclass
-class AppContext:
-    """What every command gets: where the state lives and the settings, loaded once."""
-
-    config: Path | None
-    home: Path | None
-    _settings: Settings | None = field(default=None, init=False)
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config, self.home)
-        return self._settings
 
 
 class ChatkeeperGroup(click.Group):

@@ -25,7 +25,7 @@ from archive.store import ArchiveStore
 from archive.store.local_s3 import LocalS3
 from archive.verify import VerifyReport, verify_stream
 from chatkeeper import runtime
-from chatkeeper.cli import AppContext
+from chatkeeper.context import AppContext
 from chatkeeper.settings import Settings
 
 

@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from archive.errors import ConfigError, IntegrityError
 from chatkeeper import __version__, runtime
-from chatkeeper.cli import AppContext
 from chatkeeper.commands_core import trusted_keys
+from chatkeeper.context import AppContext
 from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource
 from exporters.custody import verify_export
 from exporters.filters import Filters, parse_bundle_range, parse_moment, parse_slice

@@ -22,7 +22,7 @@ from archive.seal import seal
 from archive.store import Retention
 from archive.verify import verify_stream
 from chatkeeper import runtime
-from chatkeeper.cli import AppContext
+from chatkeeper.context import AppContext
 from chatkeeper.demo_data import TERM_SHEET, sample_conversation
 
 

@@ -30,6 +30,12 @@ from exporters.settings import ExportSettings
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path = Path(".chatkeeper")
     journal: JournalSettings = field(default_factory=JournalSettings)
@@ -38,6 +44,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
 
     @property

@@ -94,9 +94,10 @@ class JournalContract:
             seqs[0],
             seqs[3],
         )
-        lines = list(journal.bundle_lines(STREAM, 1))
-        assert [s for s, _ in lines] == seqs[:4]
-        assert decode_body(lines[0][1]).key == slack_message(0).key
+        rows = list(journal.bundle_rows(STREAM, 1))
+        assert [row[0] for row in rows] == seqs[:4]
+        assert decode_body(rows[0][1]).key == slack_message(0).key
+        assert rows[0][3] == "slack:T0001:C0123ABCD"
         second = _open(journal)
         assert second is not None and second.number == 2 and second.record_count == 6
 
@@ -114,7 +115,7 @@ class JournalContract:
         """An opened bundle is unfinished until it is updated to SEALED."""
         journal.append([slack_message(1)])
         row = _open(journal)
-        assert journal.unfinished_bundle(STREAM) == row
+        assert journal.unfinished_bundles(STREAM) == [row]
         from dataclasses import replace
 
         assert row is not None
@@ -128,7 +129,7 @@ class JournalContract:
             manifest_version="v2",
         )
         journal.update_bundle(sealed)
-        assert journal.unfinished_bundle(STREAM) is None
+        assert journal.unfinished_bundles(STREAM) == []
         assert journal.bundles(STREAM) == [sealed]
         stats = journal.stats(STREAM)
         assert stats.last_sealed == sealed and stats.unsealed == 0
@@ -148,16 +149,27 @@ class JournalContract:
                 retain_until=BASE_TIME,
             )
 
-    def test_bundle_summary(self, journal: Journal) -> None:
-        """The summary gives time range, conversations and referenced blobs."""
+    def test_bundle_rows_carry_what_the_manifest_needs(self, journal: Journal) -> None:
+        """Rows give occurred_at, the conversation and referenced blob hashes."""
         att = stored_attachment(b"%PDF-1.7 term sheet")
         journal.append([slack_message(1), slack_message(2, channel="C0OTHER", attachments=(att,))])
         _open(journal)
-        summary = journal.bundle_summary(STREAM, 1)
-        assert summary.conversations == ("slack:T0001:C0123ABCD", "slack:T0001:C0OTHER")
-        assert summary.blobs == (att.sha256,)
-        assert summary.first_occurred_at == BASE_TIME + timedelta(seconds=1)
-        assert summary.last_occurred_at == BASE_TIME + timedelta(seconds=2)
+        rows = list(journal.bundle_rows(STREAM, 1))
+        assert [(r[3], r[4]) for r in rows] == [
+            ("slack:T0001:C0123ABCD", ""),
+            ("slack:T0001:C0OTHER", att.sha256),
+        ]
+        assert rows[0][2] == "2026-11-02T09:30:01.000000Z"
+
+    def test_records_after_a_bundle_go_to_the_next(self, journal: Journal) -> None:
+        """Records appended after a bundle was opened are unsealed and go to the next bundle."""
+        journal.append([slack_message(1), slack_message(2)])
+        first = _open(journal)
+        journal.append([slack_message(3)])
+        assert journal.stats(STREAM).unsealed == 1
+        second = _open(journal)
+        assert first is not None and second is not None
+        assert second.seq_first > first.seq_last and second.record_count == 1
 
     def test_stats_oldest_unsealed(self, journal: Journal) -> None:
         """Stats report the backlog and the capture time of its oldest record."""

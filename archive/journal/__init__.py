@@ -7,6 +7,15 @@ from archive.journal.port import (
     Journal,
     JournalStats,
     Monitored,
+    SealRow,
 )
 
-__all__ = ["BundleRow", "BundleState", "FetchTask", "Journal", "JournalStats", "Monitored"]
+__all__ = [
+    "BundleRow",
+    "BundleState",
+    "FetchTask",
+    "Journal",
+    "JournalStats",
+    "Monitored",
+    "SealRow",
+]

@@ -42,14 +42,8 @@ class BundleRow:
     manifest_version: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BundleRowsSummary:
-    """Aggregates over the records of one bundle, computed by the journal."""
-
-    first_occurred_at: datetime | None
-    last_occurred_at: datetime | None
-    conversations: tuple[str, ...]
-    blobs: tuple[str, ...]
+SealRow = tuple[int, bytes, str, str, str]
+"""One journal row for sealing: (seq, canonical body, occurred_at, "platform:workspace:conversation", blob hashes separated by spaces)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +106,8 @@ class Journal(Protocol):
     def stats(self, stream: str) -> JournalStats: ...
 
     # -- sealing --------------------------------------------------------------
-    def unfinished_bundle(self, stream: str) -> BundleRow | None:
-        """The bundle a previous run left half-done, if any."""
+    def unfinished_bundles(self, stream: str) -> list[BundleRow]:
+        """Bundles a previous run left half-done, in number order."""
         ...
 
     def open_bundle(
@@ -127,16 +121,16 @@ class Journal(Protocol):
     ) -> BundleRow | None:
         """Assign the oldest unsealed records to the next bundle number.
 
-        Returns None when nothing is unsealed. Selects unsealed rows, never
-        seq ranges, so a record that commits late with a lower seq is not skipped.
+        Returns None when nothing is unsealed. A bundle is the seq range after the
+        previous bundle's ``seq_last``: adapters guarantee that seqs become
+        visible in increasing order (one writer, or appends serialized by a lock),
+        so no record can commit later with a lower seq and be skipped.
         """
         ...
 
-    def bundle_lines(self, stream: str, number: int) -> Iterator[tuple[int, bytes]]:
-        """(seq, canonical body) of the bundle's records in seq order."""
+    def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
+        """The bundle's records in seq order, streamed."""
         ...
-
-    def bundle_summary(self, stream: str, number: int) -> BundleRowsSummary: ...
 
     def update_bundle(self, row: BundleRow) -> None:
         """Store new state/hashes/versions of a bundle (durably)."""

@@ -15,12 +15,10 @@ MIGRATIONS: tuple[str, ...] = (
         captured_at  TEXT    NOT NULL,
         blobs        TEXT    NOT NULL DEFAULT '',
         size         INTEGER NOT NULL,
-        body         BYTEA   NOT NULL,
-        bundle       BIGINT
+        body         BYTEA   NOT NULL
     );
-    CREATE INDEX records_unsealed ON records(seq) WHERE bundle IS NULL;
-    CREATE INDEX records_bundle ON records(bundle, seq) WHERE bundle IS NOT NULL;
-    CREATE INDEX records_conversation ON records(platform, workspace, conversation, seq);
+    -- (seq, size) lets a bundle's byte limit be computed without reading bodies.
+    CREATE INDEX records_seq_size ON records(seq, size);
     CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE bundles (
         stream           TEXT    NOT NULL,

@@ -40,6 +40,10 @@ _ARCHIVER_ACTIONS = [
 ]
 
 
+class _EarlyExitError(Exception):
+    """SeaweedFS died while starting (typically a port taken by someone else meanwhile)."""
+
+
 @dataclass(frozen=True)
 class Credentials:
     access_key: str
@@ -141,7 +145,17 @@ class LocalS3:
         self.endpoint = LocalS3Endpoint(url, creds["admin"], creds["archiver"], creds["auditor"])
         return self.endpoint
 
-    def start(self) -> LocalS3Endpoint:
+    def start(self, attempts: int = 3) -> LocalS3Endpoint:
+        """Start SeaweedFS; a start that dies (a port taken meanwhile) is retried on new ports."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once()
+            except _EarlyExitError as exc:
+                if attempt == attempts:
+                    raise StoreUnavailableError(str(exc)) from exc
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> LocalS3Endpoint:
         data = self.state_dir / "data"
         data.mkdir(parents=True, exist_ok=True)
         self.state_dir.chmod(0o700)
@@ -193,9 +207,10 @@ class LocalS3:
         while time.monotonic() < deadline:
             assert self._process is not None
             if self._process.poll() is not None:
-                raise StoreUnavailableError(
-                    f"SeaweedFS exited with {self._process.returncode}; "
-                    f"see {self.state_dir / 'seaweedfs.log'}"
+                code = self._process.returncode
+                self.stop()
+                raise _EarlyExitError(
+                    f"SeaweedFS exited with {code} during start-up: {self._log_tail()}"
                 )
             try:
                 client.list_buckets()
@@ -207,6 +222,13 @@ class LocalS3:
         raise StoreUnavailableError(
             f"SeaweedFS did not answer within {self.startup_timeout}s: {last}"
         )
+
+    def _log_tail(self) -> str:
+        try:
+            lines = (self.state_dir / "seaweedfs.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return " | ".join(line.strip() for line in lines[-3:])
 
     def ensure_bucket(self, bucket: str, *, mode: str = "COMPLIANCE", days: int = 1) -> None:
         """Create ``bucket`` with Object Lock and a default retention, as admin."""

@@ -1,0 +1,98 @@
+"""The HTTP server of ``chatkeeper serve``: the bots' endpoints, /healthz and /metrics.
+
+Each platform contributes a ``Plugin``: aiohttp routes (webhooks), background
+tasks (polling loops, Socket Mode) and an attachment downloader. The server
+runs them beside the attachment worker and the sealing scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from archive.attachments import Downloader
+from archive.errors import JournalError
+from archive.journal import Journal
+from archive.schedule import SealJob
+
+
+@dataclass
+class Plugin:
+    """What one platform adapter adds to the server."""
+
+    name: str
+    routes: list[web.RouteDef] = field(default_factory=list)
+    downloader: Downloader | None = None
+    start: Callable[[], Awaitable[None]] | None = None
+    stop: Callable[[], Awaitable[None]] | None = None
+
+
+class JournalCollector(Collector):
+    """Prometheus figures read from the journal at scrape time."""
+
+    def __init__(self, journal: Journal, stream: str, job: SealJob | None) -> None:
+        self.journal = journal
+        self.stream = stream
+        self.job = job
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = self.journal.stats(self.stream)
+        yield GaugeMetricFamily(
+            "chatkeeper_journal_records", "Records in the journal.", stats.records
+        )
+        yield GaugeMetricFamily(
+            "chatkeeper_backlog_records", "Records not yet sealed.", stats.unsealed
+        )
+        oldest = stats.oldest_unsealed_captured_at
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily(
+            "chatkeeper_backlog_age_seconds", "Age of the oldest unsealed record.", age
+        )
+        last = stats.last_sealed.number if stats.last_sealed else 0
+        yield GaugeMetricFamily(
+            "chatkeeper_last_sealed_bundle", "Number of the last sealed bundle.", last
+        )
+        if self.job is not None:
+            yield GaugeMetricFamily(
+                "chatkeeper_seal_consecutive_failures",
+                "Sealing attempts failed in a row (0 when healthy).",
+                self.job.failures,
+            )
+
+
+def build_app(
+    journal: Journal, stream: str, job: SealJob | None, plugins: list[Plugin]
+) -> web.Application:
+    registry = CollectorRegistry()
+    registry.register(JournalCollector(journal, stream, job))
+
+    async def healthz(_: web.Request) -> web.Response:
+        try:
+            stats = await asyncio.to_thread(journal.stats, stream)
+        except JournalError as exc:
+            return web.json_response({"status": "error", "journal": str(exc)}, status=503)
+        body = {
+            "status": "ok" if job is None or job.failures == 0 else "degraded",
+            "backlog": stats.unsealed,
+            "last_bundle": stats.last_sealed.number if stats.last_sealed else None,
+            "seal_failures": job.failures if job else 0,
+        }
+        return web.json_response(body, dumps=lambda v: json.dumps(v, sort_keys=True))
+
+    async def metrics(_: web.Request) -> web.Response:
+        data = await asyncio.to_thread(generate_latest, registry)
+        return web.Response(body=data, content_type="text/plain", charset="utf-8")
+
+    app = web.Application()
+    app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
+    for plugin in plugins:
+        app.add_routes(plugin.routes)
+    return app
