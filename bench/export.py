@@ -28,8 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archive.bundle import build_records_object, iter_lines
-from archive.codec import decode_line, encode_body
+import zstandard
+
+from archive.bundle import iter_lines
+from archive.codec import decode_line, encode_body, sealed_line
 from archive.model import Actor, Kind, Platform, Record, Source, record_key
 from exporters.pipeline import ExportRequest, run_export
 from exporters.source import BundleInfo, BundleRecords, NoBlobs
@@ -91,9 +93,11 @@ def seal_bundles(count: int, directory: Path) -> list[Path]:
     stream = records(count)
     for number in range(1, (count + BUNDLE - 1) // BUNDLE + 1):
         size = min(BUNDLE, count - (number - 1) * BUNDLE)
-        rows = ((r.seq or 0, encode_body(r)) for r in (next(stream) for _ in range(size)))
         path = directory / f"{number:010d}.jsonl.zst"
-        path.write_bytes(build_records_object(rows, 3).data)
+        compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
+        with path.open("wb") as handle, compressor.stream_writer(handle) as writer:
+            for record in (next(stream) for _ in range(size)):
+                writer.write(sealed_line(record.seq or 0, encode_body(record)) + b"\n")
         paths.append(path)
     return paths
 

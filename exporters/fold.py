@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from archive.model import Actor, Attachment, Kind, Platform, Record
 
@@ -209,8 +210,7 @@ def to_event(record: Record, bundle: int | None, verified: bool) -> Event:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """A record as stored for folding: the message it is about, its bundle and status."""
 
     record: Record

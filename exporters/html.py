@@ -110,7 +110,7 @@ def _header(context: RenderContext, conversation: Conversation) -> str:
 
 
 def _time(item: Item) -> str:
-    return item.occurred_at.strftime("%H:%M:%S")
+    return item.occurred_at.time().isoformat("seconds")
 
 
 def _message(context: RenderContext, message: Message) -> str:
