@@ -35,10 +35,12 @@ from archive.codec import decode_line, encode_body, sealed_line
 from archive.model import Actor, Kind, Platform, Record, Source, record_key
 from exporters.pipeline import ExportRequest, run_export
 from exporters.source import BundleInfo, BundleRecords, NoBlobs
+from exporters.workers import default_workers
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 CONVERSATIONS = 200
 BUNDLE = 100_000
+WORKERS = default_workers()
 USERS = [Actor(f"U{n:07d}", f"Trader {n}", f"trader{n}@example.com") for n in range(300)]
 
 
@@ -119,7 +121,10 @@ class SealedFiles:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The peak RSS of the largest process: this one or any render worker it forked."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, workers) / 1024
 
 
 Queue = multiprocessing.Queue  # type alias for the result queue
@@ -147,6 +152,7 @@ def export(fmt: str, paths: list[Path], queue: Queue[tuple[str, float, float, in
             tool_version="bench",
             operator="bench",
             now=lambda: datetime.now(UTC),
+            workers=WORKERS,
         )
         elapsed = time.perf_counter() - start
         size = sum(f.size for f in result.files)
@@ -171,10 +177,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--formats", default="jsonl,html,rsmf")
+    parser.add_argument("--workers", type=int, default=default_workers())
     args = parser.parse_args()
+    global WORKERS
+    WORKERS = args.workers
     count = args.messages
     print(
-        f"records: {count:,} in {CONVERSATIONS} conversations over 30 days, bundles of {BUNDLE:,}"
+        f"records: {count:,} in {CONVERSATIONS} conversations over 30 days, bundles of {BUNDLE:,}; "
+        f"render workers: {WORKERS} ({os.cpu_count()} CPUs)"
     )
     sealed = Path(tempfile.mkdtemp(prefix="bench-export-bundles-"))
     try:

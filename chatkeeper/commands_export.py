@@ -24,6 +24,7 @@ from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource
 from exporters.custody import verify_export
 from exporters.filters import Filters, parse_bundle_range, parse_moment, parse_slice
 from exporters.pipeline import FORMATS, ExportRequest, ExportResult, run_export
+from exporters.workers import default_workers
 
 
 def _operator(configured: str) -> str:
@@ -124,6 +125,7 @@ def export_command(
                 now=lambda: datetime.now(UTC),
                 progress=lambda count: _advance(bar, count),
                 temp_dir=temp_dir,
+                workers=settings.export.workers or default_workers(),
             )
         finally:
             bar.close()

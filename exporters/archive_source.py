@@ -57,6 +57,12 @@ class ArchiveBlobs:
         self.store = store
         self.layout = layout
 
+    def after_fork(self) -> None:
+        """In a forked worker: drop the HTTP connections inherited from the parent."""
+        client = getattr(self.store, "client", None)
+        if client is not None:
+            client.close()
+
     def open_blob(self, sha256: str) -> BinaryIO | None:
         key = self.layout.blob_key(sha256)
         version = original_version([v for v in self.store.versions(key) if v.key == key])

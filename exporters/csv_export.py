@@ -44,7 +44,7 @@ def export_csv(context: RenderContext) -> None:
         text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
         writer = csv.writer(text, lineterminator="\r\n")
         writer.writerow(COLUMNS)
-        for conversation in context.store.conversations():
+        for conversation in context.conversations():
             for number in context.store.slices(conversation):
                 for item in context.items(conversation, number):
                     writer.writerow(_row(conversation, item))

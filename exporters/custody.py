@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.codec import format_time
-from exporters.output import MANIFEST_NAME, PROGRESS_NAME, FileEntry, file_sha256
+from exporters.output import MANIFEST_NAME, PARTIAL_DIR, PROGRESS_NAME, FileEntry, file_sha256
 from exporters.source import BundleInfo
 
 FORMAT = "chatkeeper-export/1"
@@ -104,6 +104,8 @@ def verify_export(root: Path) -> ExportCheck:
             problems.append(f"changed: {relative}")
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root).as_posix()
+        if relative.startswith(PARTIAL_DIR + "/"):
+            continue
         if path.is_file() and relative not in listed | {MANIFEST_NAME, PROGRESS_NAME}:
             problems.append(f"not listed: {relative}")
     verification = manifest.get("verification", {})

@@ -35,7 +35,7 @@ DIRECTORY = "eml"
 def export_eml(context: RenderContext) -> None:
     """Write ``eml/<conversation>/<day>/<time>-<key>.eml`` for every message."""
     store = context.store
-    for conversation in store.conversations():
+    for conversation in context.conversations():
         slug = conversation_slug(
             conversation.platform, conversation.workspace, conversation.conversation
         )

@@ -52,7 +52,7 @@ ul.files{margin:.2em 0;font-size:.9em}
 
 def export_html(context: RenderContext) -> None:
     """Write ``html/<conversation>.html`` for every conversation."""
-    for conversation in context.store.conversations():
+    for conversation in context.conversations():
         relative = f"{DIRECTORY}/{conversation_slug(conversation.platform, conversation.workspace, conversation.conversation)}.html"
         if context.out.done(relative):
             continue

@@ -1,6 +1,6 @@
 """The export directory: atomic files, a progress log, and resuming.
 
-Every file is written to ``<name>.part`` and renamed when complete, then its
+Every file is written under ``.export-partial/`` and renamed into place when complete, then its
 SHA-256 is appended to a progress log. A re-run with the same request reads
 the log (or the finished custody manifest) and skips every file that is
 already complete with the recorded hash; a different request into the same
@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
+import os
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from archive.codec import canonical_json
 from archive.errors import ConfigError
 
 PROGRESS_NAME = ".export-progress.jsonl"
+PARTIAL_DIR = ".export-partial"
 MANIFEST_NAME = "export-manifest.json"
 _CHUNK = 1024 * 1024
 
@@ -74,6 +78,9 @@ class OutputDir:
         self.root = root
         self.fingerprint = request_fingerprint(request)
         root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(root / PARTIAL_DIR, ignore_errors=True)
+        (root / PARTIAL_DIR).mkdir()
+        self._counter = itertools.count()
         self._entries: dict[str, FileEntry] = {}
         self._previous = self._load_previous()
         self._progress = (root / PROGRESS_NAME).open("a", encoding="utf-8")
@@ -125,7 +132,7 @@ class OutputDir:
         if path.parent not in self._directories:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._directories.add(path.parent)
-        partial = path.with_name(path.name + ".part")
+        partial = self.root / PARTIAL_DIR / f"{os.getpid()}-{next(self._counter)}"
         with partial.open("wb") as handle:
             if seekable:
                 yield handle
@@ -144,6 +151,14 @@ class OutputDir:
             self._entries[entry.path] = entry
             self._log({"path": entry.path, "sha256": entry.sha256, "size": entry.size})
 
+    def adopt_logged(self) -> None:
+        """Take in the files that forked workers logged to the shared progress log."""
+        with (self.root / PROGRESS_NAME).open(encoding="utf-8") as log:
+            for line in log:
+                value = json.loads(line)
+                if "path" in value and value["path"] not in self._entries:
+                    self._entries[value["path"]] = FileEntry(**value)
+
     def has(self, relative: str) -> bool:
         """Whether this run already produced or kept ``relative``."""
         return relative in self._entries
@@ -159,6 +174,7 @@ class OutputDir:
         for relative in sorted(set(self._previous) - set(self._entries)):
             self.done(relative)
         self._progress.close()
+        shutil.rmtree(self.root / PARTIAL_DIR, ignore_errors=True)
         (self.root / PROGRESS_NAME).unlink(missing_ok=True)
 
     def abort(self) -> None:

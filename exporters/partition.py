@@ -149,7 +149,8 @@ class PartitionStore:
         if slice_seconds < 60:
             raise ValueError("slice must be at least one minute")
         self.slice_seconds = slice_seconds
-        self._db = sqlite3.connect(directory / "partition.sqlite3", isolation_level=None)
+        self.path = directory / "partition.sqlite3"
+        self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
             "PRAGMA temp_store=FILE;" + _SCHEMA
@@ -234,6 +235,17 @@ class PartitionStore:
             if isinstance(number, int)
         ]
         return sorted(found, key=lambda c: (c.platform.value, c.workspace, c.conversation))
+
+    def record_counts(self) -> dict[int, int]:
+        """Records per conversation number (to share rendering out evenly)."""
+        self._require_finished()
+        rows = self._db.execute("SELECT conv, COUNT(*) FROM rec GROUP BY conv")
+        return {int(conv): int(count) for conv, count in rows}
+
+    def reopen(self) -> None:
+        """Use a connection of this process's own (in a forked worker, never the parent's)."""
+        self._require_finished()
+        self._db = sqlite3.connect(self.path, isolation_level=None)
 
     def slices(self, conversation: Conversation) -> list[int]:
         """The slice numbers of a conversation that hold records, in order."""

@@ -29,6 +29,7 @@ from exporters.render import RenderContext
 from exporters.rsmf import export_rsmf
 from exporters.slack_export import export_slack
 from exporters.source import BlobSource, BundleInfo, BundleSource
+from exporters.workers import render_in_workers
 
 JSONL_NAME = "records.jsonl"
 _RENDERERS: dict[str, Callable[[RenderContext], None]] = {
@@ -39,6 +40,7 @@ _RENDERERS: dict[str, Callable[[RenderContext], None]] = {
     "csv": export_csv,
 }
 FORMATS = ("rsmf", "eml", "html", "slack", "jsonl", "csv")
+_PER_CONVERSATION = frozenset({"rsmf", "eml", "html"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +91,12 @@ def run_export(
     now: Callable[[], datetime],
     progress: Progress | None = None,
     temp_dir: Path | None = None,
+    workers: int = 1,
 ) -> ExportResult:
-    """Export what ``request`` selects into ``out_dir`` and write its custody manifest."""
+    """Export what ``request`` selects into ``out_dir`` and write its custody manifest.
+
+    rsmf, eml and html render conversations in up to ``workers`` forked processes.
+    """
     description = request.describe()
     out = OutputDir(out_dir, description)
     bundles: list[BundleInfo] = []
@@ -106,7 +112,11 @@ def run_export(
                     context = RenderContext(
                         store, out, request.filters, tuple(bundles), blobs, generator
                     )
-                    _RENDERERS[request.format](context)
+                    renderer = _RENDERERS[request.format]
+                    if request.format in _PER_CONVERSATION:
+                        render_in_workers(context, renderer, workers)
+                    else:
+                        renderer(context)
                 finally:
                     store.close()
     except BaseException:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from exporters.filters import Filters
 from exporters.fold import Item
@@ -20,6 +20,15 @@ class RenderContext:
     bundles: tuple[BundleInfo, ...]
     blobs: BlobSource
     generator: str
+    only: frozenset[int] | None = None
+
+    def conversations(self) -> list[Conversation]:
+        """The conversations this renderer handles (all, or one worker's share)."""
+        every = self.store.conversations()
+        return every if self.only is None else [c for c in every if c.number in self.only]
+
+    def share(self, numbers: frozenset[int]) -> RenderContext:
+        return replace(self, only=numbers)
 
     @property
     def verified(self) -> bool:

@@ -35,7 +35,7 @@ _APPLICATIONS = {Platform.SLACK: "Slack", Platform.TELEGRAM: "Telegram"}
 def export_rsmf(context: RenderContext) -> None:
     """Write ``rsmf/<conversation>/<slice>.rsmf`` for every slice with events."""
     store = context.store
-    for conversation in store.conversations():
+    for conversation in context.conversations():
         slug = conversation_slug(
             conversation.platform, conversation.workspace, conversation.conversation
         )

@@ -51,7 +51,7 @@ def export_slack(context: RenderContext) -> None:
         channels: list[dict[str, Any]] = []
         dms: list[dict[str, Any]] = []
         folders: set[str] = set()
-        for conversation in context.store.conversations():
+        for conversation in context.conversations():
             folder = _folder(conversation, folders)
             members: dict[str, None] = {}
             created: float | None = None

@@ -54,7 +54,11 @@ class BundleSource(Protocol):
 
 
 class BlobSource(Protocol):
-    """Attachment bytes by SHA-256; None when the blob is not in the store."""
+    """Attachment bytes by SHA-256; None when the blob is not in the store.
+
+    A source holding network connections may also define ``after_fork()``,
+    called first thing in each forked render worker.
+    """
 
     def open_blob(self, sha256: str) -> BinaryIO | None: ...
 

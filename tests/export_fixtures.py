@@ -407,6 +407,7 @@ def run(
     source: Any = None,
     blobs: Any = None,
     at: datetime = EXPORT_TIME,
+    workers: int = 1,
     **request: Any,
 ) -> Any:
     """Run one export of the sample archive with fixed custody facts."""
@@ -421,4 +422,5 @@ def run(
         tool_version="0.1.0",
         operator="officer@example.com",
         now=lambda: at,
+        workers=workers,
     )

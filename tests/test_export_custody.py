@@ -142,3 +142,24 @@ def test_progress_counts_every_record_read(tmp_path: Path) -> None:
     )
     assert sum(counts) == 29
     assert counts == [10, 10, 9]
+
+
+class _BrokenBlobs(DictBlobs):
+    """Blobs that fail in every worker (the fault that stops a forked render)."""
+
+    def open_blob(self, sha256: str) -> BinaryIO | None:
+        raise OSError("blob store went away")
+
+
+def test_failed_render_worker_stops_the_export_and_it_resumes(tmp_path: Path) -> None:
+    """A worker's failure is raised in the parent; a re-run finishes with every file."""
+    from exporters.workers import RenderWorkerError
+
+    with pytest.raises(RenderWorkerError, match="blob store went away"):
+        run("html", tmp_path / "out", blobs=_BrokenBlobs(), workers=2)
+    assert not (tmp_path / "out" / MANIFEST_NAME).exists()
+    finished = run("html", tmp_path / "out", workers=2)
+    assert finished.skipped >= 1  # the transcripts without attachments were kept
+    clean = run("html", tmp_path / "clean")
+    assert [(f.path, f.sha256) for f in finished.files] == [(f.path, f.sha256) for f in clean.files]
+    assert verify_export(tmp_path / "out").ok

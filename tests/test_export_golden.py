@@ -40,3 +40,12 @@ def test_same_archive_gives_byte_identical_output(tmp_path: Path, fmt: str) -> N
         "2026-11-20T15:00:00.000000Z",
     )
     assert a == b
+
+
+@pytest.mark.parametrize("fmt", ["rsmf", "eml", "html"])
+def test_forked_render_workers_give_the_golden_bytes(tmp_path: Path, fmt: str) -> None:
+    """Rendering conversations in three worker processes changes no byte of the output."""
+    result = run(fmt, tmp_path / fmt, workers=3)
+    assert result.skipped == 0
+    assert not (tmp_path / fmt / ".export-partial").exists()
+    assert_golden(tmp_path / fmt, f"export-{fmt}")
