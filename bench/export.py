@@ -14,6 +14,7 @@ messages/s, peak RSS and the ratio to the baseline.
 from __future__ import annotations
 
 import argparse
+import os
 import hashlib
 import json
 import multiprocessing
