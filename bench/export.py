@@ -14,10 +14,10 @@ messages/s, peak RSS and the ratio to the baseline.
 from __future__ import annotations
 
 import argparse
-import os
 import hashlib
 import json
 import multiprocessing
+import os
 import resource
 import shutil
 import sys
