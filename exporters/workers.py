@@ -15,8 +15,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.queues import Queue
+from queue import Empty
 
 from exporters.render import RenderContext
 
@@ -54,6 +55,23 @@ def _work(context: RenderContext, renderer: Renderer, queue: Queue[tuple[str, in
         queue.put((traceback.format_exc(limit=5), 0))
 
 
+def _collect(
+    queue: Queue[tuple[str, int]], processes: Sequence[multiprocessing.process.BaseProcess]
+) -> list[tuple[str, int]]:
+    """Every worker's outcome; a worker that died without one (killed) counts as failed."""
+    outcomes: list[tuple[str, int]] = []
+    while len(outcomes) < len(processes):
+        try:
+            outcomes.append(queue.get(timeout=1.0))
+        except Empty:
+            if all(not p.is_alive() for p in processes) and queue.empty():
+                codes = ", ".join(str(p.exitcode) for p in processes)
+                outcomes += [(f"a worker died (exit codes {codes})", 0)] * (
+                    len(processes) - len(outcomes)
+                )
+    return outcomes
+
+
 def render_in_workers(context: RenderContext, renderer: Renderer, workers: int) -> None:
     """Render ``context`` with up to ``workers`` processes (in this one when 1)."""
     groups = shares(context.store.record_counts(), workers) if workers > 1 else []
@@ -68,7 +86,7 @@ def render_in_workers(context: RenderContext, renderer: Renderer, workers: int) 
     ]
     for process in processes:
         process.start()
-    outcomes = [queue.get() for _ in processes]
+    outcomes = _collect(queue, processes)
     for process in processes:
         process.join()
     context.out.adopt_logged()

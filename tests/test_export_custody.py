@@ -163,3 +163,21 @@ def test_failed_render_worker_stops_the_export_and_it_resumes(tmp_path: Path) ->
     clean = run("html", tmp_path / "clean")
     assert [(f.path, f.sha256) for f in finished.files] == [(f.path, f.sha256) for f in clean.files]
     assert verify_export(tmp_path / "out").ok
+
+
+class _DyingBlobs(DictBlobs):
+    """Blobs whose reader kills its process outright (as the OOM killer would)."""
+
+    def open_blob(self, sha256: str) -> BinaryIO | None:
+        import os
+
+        os._exit(9)
+
+
+def test_killed_render_worker_is_reported_not_waited_for(tmp_path: Path) -> None:
+    """A worker that dies without a word fails the export instead of hanging it."""
+    from exporters.workers import RenderWorkerError
+
+    with pytest.raises(RenderWorkerError, match="exit codes"):
+        run("html", tmp_path / "out", blobs=_DyingBlobs(), workers=2)
+    assert (tmp_path / "out" / PROGRESS_NAME).exists()
