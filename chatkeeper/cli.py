@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "chatkeeper.commands_core",
     "chatkeeper.demo",
     "chatkeeper.serve",
+    "chatkeeper.commands_telegram",
     "chatkeeper.commands_export",
 )
 

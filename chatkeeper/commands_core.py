@@ -24,6 +24,7 @@ from archive.seal import seal
 from archive.store import ArchiveStore
 from archive.store.local_s3 import LocalS3
 from archive.verify import VerifyReport, verify_stream
+from bots.telegram.visibility import visibility_warnings
 from chatkeeper import runtime
 from chatkeeper.context import AppContext
 from chatkeeper.settings import Settings
@@ -163,6 +164,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
             }
             for m in monitored
         ],
+        "warnings": visibility_warnings(settings.home),
     }
 
 
@@ -196,6 +198,8 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
             f"  [{state}] {m['platform']}:{m['workspace']}:{m['conversation']} "
             f"{m['name'] or ''} since {m['since']} by {m['by']}"
         )
+    for warning in data["warnings"]:
+        click.echo(f"warning:       {warning}")
 
 
 @click.command("local-s3")

@@ -21,6 +21,7 @@ from archive.logs import configure
 from archive.seal import seal
 from archive.store import Retention
 from archive.verify import verify_stream
+from bots.telegram.demo import run_telegram_demo
 from chatkeeper import runtime
 from chatkeeper.context import AppContext
 from chatkeeper.demo_data import TERM_SHEET, sample_conversation
@@ -56,6 +57,19 @@ def demo_command(ctx: click.Context) -> None:
         click.echo(
             f"captured {len(records)} events through the capture API (seq {min(seqs)}..{max(seqs)}); "
             "a second run stores nothing twice"
+        )
+        telegram = asyncio.run(
+            run_telegram_demo(
+                journal,
+                store=store,
+                layout=policy.layout,
+                retention_days=settings.archive.retention_days,
+            )
+        )
+        click.echo(
+            f"telegram: the real bot ({telegram.mode} mode) took {telegram.updates_sent} updates "
+            f"from the sandbox Bot API: {_kinds(telegram.by_kind)}; archiving turned on by an "
+            f"admin: {'yes' if telegram.monitored else 'no'}"
         )
         report = seal(journal, store, signer, policy, clock)
         for row in report.bundles:
@@ -94,6 +108,10 @@ def demo_command(ctx: click.Context) -> None:
     click.echo(f"Signing public key: {home / 'keys' / (signer.public.key_id + '.pub.json')}")
     if not verified.ok:
         ctx.exit(3)
+
+
+def _kinds(by_kind: dict[str, int]) -> str:
+    return ", ".join(f"{count} {kind}" for kind, count in sorted(by_kind.items())) or "nothing new"
 
 
 def register(cli: click.Group) -> None:

@@ -9,5 +9,9 @@ from chatkeeper.settings import Settings
 
 async def build_plugins(settings: Settings, journal: Journal) -> list[Plugin]:
     """One Plugin per configured platform."""
-    del settings, journal
-    return []
+    plugins: list[Plugin] = []
+    if settings.telegram.token:
+        from chatkeeper.plugin_telegram import telegram_plugin
+
+        plugins.append(telegram_plugin(settings, journal))
+    return plugins

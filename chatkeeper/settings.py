@@ -26,6 +26,7 @@ from archive.config import (
     validate_core,
 )
 from archive.errors import ConfigError
+from bots.telegram.settings import TelegramSettings
 from exporters.settings import ExportSettings
 
 
@@ -45,6 +46,7 @@ class Settings:
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     log: LogSettings = field(default_factory=LogSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
 
     @property
