@@ -69,7 +69,7 @@ def _row(conversation: Conversation, item: Item) -> list[str]:
             "",
             format_time(item.occurred_at),
             *sender,
-            item.text or "",
+            item.text or (f"member {item.member.id}" if item.member else ""),
             "0",
             "false",
             "",

@@ -101,6 +101,7 @@ class Event:
     text: str | None
     details: dict[str, str]
     verified: bool = True
+    member: Actor | None = None  # who joined or left, when someone else did it
 
 
 Item = Message | Event
@@ -168,17 +169,29 @@ def apply(message: Message, record: Record, verified: bool) -> None:
         message.pinned = False
 
 
+def _names(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
 def _react(message: Message, record: Record) -> None:
-    name = reaction_name(record)
-    actors = message.reactions.setdefault(name, [])
-    actor_id = record.actor.id if record.actor else None
-    if record.kind is Kind.REACTION_ADDED:
-        if record.actor is not None and all(a.id != actor_id for a in actors):
-            actors.append(record.actor)
-    else:
-        actors[:] = [a for a in actors if a.id != actor_id]
-    if not actors:
-        del message.reactions[name]
+    """One reaction (Slack: ``reaction``) or a change of several (Telegram:
+    ``added`` and ``removed`` lists)."""
+    added, removed = _names(record.details.get("added")), _names(record.details.get("removed"))
+    if not added and not removed:
+        name = reaction_name(record)
+        added, removed = ([name], []) if record.kind is Kind.REACTION_ADDED else ([], [name])
+    actor = record.actor
+    actor_id = actor.id if actor else None
+    for name in removed:
+        actors = [a for a in message.reactions.get(name, []) if a.id != actor_id]
+        if actors:
+            message.reactions[name] = actors
+        else:
+            message.reactions.pop(name, None)
+    for name in added:
+        actors = message.reactions.setdefault(name, [])
+        if actor is not None and all(a.id != actor_id for a in actors):
+            actors.append(actor)
 
 
 def _merge_attachments(message: Message, attachments: Iterable[Attachment]) -> None:
@@ -197,6 +210,14 @@ def _merge_attachments(message: Message, attachments: Iterable[Attachment]) -> N
 
 def to_event(record: Record, bundle: int | None, verified: bool) -> Event:
     details = {str(k): str(v) for k, v in sorted(record.details.items())}
+    member = None
+    member_id = record.details.get("member_id")
+    if (
+        record.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT)
+        and member_id is not None
+        and (record.actor is None or str(member_id) != record.actor.id)
+    ):
+        member = Actor(str(member_id))
     return Event(
         key=record.key,
         seq=record.seq or 0,
@@ -207,6 +228,7 @@ def to_event(record: Record, bundle: int | None, verified: bool) -> Event:
         text=record.text,
         details=details,
         verified=verified,
+        member=member,
     )
 
 

@@ -189,6 +189,11 @@ def _attachment(context: RenderContext, attachment: Attachment) -> str:
 
 def _event(event: Event) -> str:
     who = escape(actor_label(event.actor))
+    if event.member is not None:
+        member = escape(actor_label(event.member))
+        joined = event.kind.value == "member_joined"
+        what = f"added {member} to the conversation" if joined else f"removed {member}"
+        return f'<div class="event">{_time(event)} — {who} {what}</div>\n'
     what = {
         "member_joined": "joined the conversation",
         "member_left": "left the conversation",

@@ -145,7 +145,7 @@ class ManifestBuilder:
         event: dict[str, Any] = {
             "id": f"e-{item.key[:16]}",
             "type": kind,
-            "participant": self.participant(item.actor),
+            "participant": self.participant(item.member or item.actor),
             "conversation": self.conversation.conversation,
             "timestamp": stamp,
         }
@@ -154,6 +154,7 @@ class ManifestBuilder:
         event["custom"] = _custom(
             [
                 ("kind", item.kind.value),
+                ("by", item.actor.id if item.member and item.actor else None),
                 ("record_key", item.key),
                 ("seq", str(item.seq)),
                 ("bundle", None if item.bundle is None else str(item.bundle)),

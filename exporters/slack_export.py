@@ -196,7 +196,8 @@ def _extra(message: Message, slack: bool) -> dict[str, Any]:
 
 def _event_object(event: Event) -> dict[str, Any]:
     subtype, words = _EVENT_SUBTYPES[event.kind]
-    user = event.actor.id if event.actor else ""
+    subject = event.member or event.actor
+    user = subject.id if subject else ""
     value: dict[str, Any] = {
         "type": "message",
         "subtype": subtype,
@@ -204,6 +205,8 @@ def _event_object(event: Event) -> dict[str, Any]:
         "text": f"<@{user}> {words}",
         "ts": slack_ts(event.occurred_at),
     }
+    if event.member is not None and event.actor is not None:
+        value["inviter"] = event.actor.id
     if event.kind is Kind.CONVERSATION_RENAMED and event.text:
         value["name"] = event.text
     value["chatkeeper"] = {"record_key": event.key, "seq": event.seq, "bundle": event.bundle}

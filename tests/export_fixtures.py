@@ -305,7 +305,15 @@ def archive_records() -> list[Record]:
     )
     # a Telegram group: reply threads, an edit, emoji reactions, right-to-left text
     g = "Desk Chat 🇫🇷"
-    b.add(t, TG_GROUP, Kind.MEMBER_JOINED, 50, TG_NOA, name=g)
+    b.add(
+        t,
+        TG_GROUP,
+        Kind.MEMBER_JOINED,
+        50,
+        TG_IVAN,
+        name=g,
+        details={"member_id": int(TG_NOA.id), "old_status": "left", "new_status": "member"},
+    )
     b.add(t, TG_GROUP, Kind.MESSAGE, 51, TG_IVAN, name=g, text="Привет! Sending the order now")
     b.add(t, TG_GROUP, Kind.MESSAGE, 52, TG_NOA, name=g, text="שלום, קיבלתי", thread_at=51)
     b.add(
@@ -320,7 +328,14 @@ def archive_records() -> list[Record]:
         previous=None,
     )
     b.add(
-        t, TG_GROUP, Kind.REACTION_ADDED, 54, TG_NOA, name=g, message_at=51, details={"emoji": "🔥"}
+        t,
+        TG_GROUP,
+        Kind.REACTION_ADDED,
+        54,
+        TG_NOA,
+        name=g,
+        message_at=51,
+        details={"added": ["🔥"], "removed": []},
     )
     # an edit of a message sent before capture started (not in the archive)
     b.add(

@@ -110,3 +110,34 @@ def test_conversations_are_listed_with_type(tmp_path: Path) -> None:
         "D0DM00001": ("D0DM00001", True),
         TG_GROUP: ("Desk Chat 🇫🇷", False),
     }
+
+
+def test_telegram_reaction_changes_replace_a_users_reaction() -> None:
+    """Telegram's added/removed lists: 👍 replaced by 🔥 leaves only 🔥 for that user."""
+    from dataclasses import replace
+
+    from exporters.fold import Row, fold_items
+    from tests.export_fixtures import TG_IVAN, TG_NOA
+
+    records = [r for r in archive_records() if r.conversation == TG_GROUP]
+    message = next(r for r in records if r.kind is Kind.MESSAGE and r.actor == TG_IVAN)
+    react = next(r for r in records if r.kind is Kind.REACTION_ADDED)
+    first = replace(react, details={"added": ["👍"], "removed": []})
+    change = replace(react, details={"added": ["🔥"], "removed": ["👍"]}, seq=90)
+    other = replace(react, actor=TG_IVAN, details={"added": ["👍"], "removed": []}, seq=91)
+    rows = [Row(r, message.message_id, 3, True) for r in (message, first, change, other)]
+    [folded] = list(fold_items(rows))
+    assert isinstance(folded, Message)
+    assert folded.reactions == {"🔥": [TG_NOA], "👍": [TG_IVAN]}
+
+
+def test_member_added_by_someone_else_names_both(tmp_path: Path) -> None:
+    """A Telegram join performed by another user keeps who joined and who added them."""
+    from tests.export_fixtures import TG_IVAN, TG_NOA
+
+    store = _store(tmp_path)
+    group = next(c for c in store.conversations() if c.conversation == TG_GROUP)
+    [join] = [i for i in store.items(group, store.slices(group)[0]) if isinstance(i, Event)]
+    assert join.kind is Kind.MEMBER_JOINED
+    assert join.actor == TG_IVAN
+    assert join.member is not None and join.member.id == TG_NOA.id
