@@ -29,6 +29,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/capture.py
 	$(BIN)/python bench/seal.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/export.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
