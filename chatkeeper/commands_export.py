@@ -140,7 +140,7 @@ def _print_result(result: ExportResult, trust: str) -> None:
     numbers = [b.number for b in result.bundles]
     span = f"{min(numbers)}-{max(numbers)}" if numbers else "none"
     click.echo(f"read {result.records_read} records from bundles {span} ({trust})")
-    click.echo(f"wrote {len(result.files) - result.skipped} files, kept {result.skipped} complete")
+    click.echo(f"wrote {result.file_count - result.skipped} files, kept {result.skipped} complete")
     click.echo(f"custody manifest: {result.manifest}")
     for bundle in result.bundles:
         if not bundle.verified:

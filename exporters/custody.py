@@ -10,18 +10,21 @@ deterministic for the same archive and request.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from archive.codec import format_time
-from exporters.output import MANIFEST_NAME, PARTIAL_DIR, PROGRESS_NAME, FileEntry, file_sha256
+from exporters.file_index import FileEntry, FileIndex
+from exporters.manifest_io import iter_manifest_files, read_manifest_header, write_manifest_file
+from exporters.output import MANIFEST_NAME, PARTIAL_DIR, PROGRESS_NAME, file_sha256
 from exporters.source import BundleInfo
 
 FORMAT = "chatkeeper-export/1"
+_OWN_FILES = frozenset({MANIFEST_NAME, PROGRESS_NAME})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +42,13 @@ def write_manifest(
     request: Mapping[str, Any],
     request_sha256: str,
     bundles: Sequence[BundleInfo],
-    files: Sequence[FileEntry],
+    files: Iterable[FileEntry],
     custody: Custody,
     records_read: int,
 ) -> Path:
-    """Write the custody manifest beside the exported files."""
+    """Write the custody manifest beside the exported files (files streamed, in path order)."""
     unverified = [b.number for b in bundles if not b.verified]
-    manifest = {
+    header = {
         "format": FORMAT,
         "tool": {"name": "chatkeeper", "version": custody.tool_version},
         "created_at": format_time(custody.created_at),
@@ -59,12 +62,9 @@ def write_manifest(
         },
         "bundles": [asdict(b) for b in sorted(bundles, key=lambda b: b.number)],
         "records_read": records_read,
-        "files": [asdict(f) for f in sorted(files, key=lambda f: f.path)],
     }
     path = root / MANIFEST_NAME
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    partial.replace(path)
+    write_manifest_file(path, header, files)
     return path
 
 
@@ -84,30 +84,37 @@ class ExportCheck:
 def verify_export(root: Path) -> ExportCheck:
     """Re-hash every file listed in the custody manifest of ``root``."""
     manifest_path = root / MANIFEST_NAME
-    try:
-        manifest = json.loads(manifest_path.read_text("utf-8"))
-    except FileNotFoundError:
+    if not manifest_path.is_file():
         return ExportCheck(0, (f"{MANIFEST_NAME} is missing",), ())
+    try:
+        header = read_manifest_header(manifest_path)
     except (OSError, ValueError) as exc:
         return ExportCheck(0, (f"{MANIFEST_NAME} is unreadable: {exc}",), ())
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if header.get("format") != FORMAT:
         return ExportCheck(0, (f"{MANIFEST_NAME} is not a {FORMAT} manifest",), ())
     problems: list[str] = []
-    listed: set[str] = set()
-    for entry in manifest.get("files", []):
-        relative = str(entry["path"])
-        listed.add(relative)
-        path = root / relative
-        if not path.is_file():
-            problems.append(f"missing: {relative}")
-        elif file_sha256(path) != (entry["sha256"], entry["size"]):
-            problems.append(f"changed: {relative}")
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        if relative.startswith(PARTIAL_DIR + "/"):
-            continue
-        if path.is_file() and relative not in listed | {MANIFEST_NAME, PROGRESS_NAME}:
-            problems.append(f"not listed: {relative}")
-    verification = manifest.get("verification", {})
+    with tempfile.TemporaryDirectory(prefix="chatkeeper-verify-export-") as scratch:
+        listed = FileIndex(Path(scratch) / "listed.sqlite3")
+        checked = 0
+        try:
+            for entry in iter_manifest_files(manifest_path):
+                listed.add(entry)
+                checked += 1
+                path = root / entry.path
+                if not path.is_file():
+                    problems.append(f"missing: {entry.path}")
+                elif file_sha256(path) != (entry.sha256, entry.size):
+                    problems.append(f"changed: {entry.path}")
+            for path in sorted(root.rglob("*")):
+                relative = path.relative_to(root).as_posix()
+                if relative.startswith(PARTIAL_DIR + "/") or relative in _OWN_FILES:
+                    continue
+                if path.is_file() and not listed.has(relative):
+                    problems.append(f"not listed: {relative}")
+        except (OSError, ValueError, KeyError) as exc:
+            problems.append(f"{MANIFEST_NAME} is unreadable: {exc}")
+        finally:
+            listed.close()
+    verification = header.get("verification", {})
     unverified = tuple(int(n) for n in verification.get("unverified_bundles", []))
-    return ExportCheck(len(listed), tuple(problems), unverified)
+    return ExportCheck(checked, tuple(problems), unverified)

@@ -15,26 +15,21 @@ import itertools
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from archive.codec import canonical_json
 from archive.errors import ConfigError
+from exporters.file_index import FileEntry, FileIndex
+from exporters.manifest_io import iter_manifest_files, read_manifest_header
 
 PROGRESS_NAME = ".export-progress.jsonl"
 PARTIAL_DIR = ".export-partial"
 MANIFEST_NAME = "export-manifest.json"
 _CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class FileEntry:
-    path: str
-    sha256: str
-    size: int
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
@@ -72,7 +67,13 @@ class HashingWriter(io.BufferedIOBase):
 
 
 class OutputDir:
-    """Writes an export's files; knows which are already complete."""
+    """Writes an export's files; knows which are already complete.
+
+    The bookkeeping lives in a ``FileIndex`` (SQLite) in a private temporary
+    directory, so memory does not grow with the number of files. In a forked
+    render worker (``in_worker``) files are only logged; the parent adopts them
+    from the progress log afterwards.
+    """
 
     def __init__(self, root: Path, request: Mapping[str, Any]) -> None:
         self.root = root
@@ -80,29 +81,40 @@ class OutputDir:
         root.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(root / PARTIAL_DIR, ignore_errors=True)
         (root / PARTIAL_DIR).mkdir()
+        self._scratch = Path(tempfile.mkdtemp(prefix="chatkeeper-export-index-"))
+        self.index = FileIndex(self._scratch / "files.sqlite3")
         self._counter = itertools.count()
-        self._entries: dict[str, FileEntry] = {}
-        self._previous = self._load_previous()
+        self._in_worker = False
+        self._load_previous()
         self._progress = (root / PROGRESS_NAME).open("a", encoding="utf-8")
         if self._progress.tell() == 0:
             self._log({"request": self.fingerprint})
         self.skipped = 0
         self._directories: set[Path] = set()
 
-    def _load_previous(self) -> dict[str, FileEntry]:
+    def _load_previous(self) -> None:
         manifest = self.root / MANIFEST_NAME
         progress = self.root / PROGRESS_NAME
         if progress.exists():
-            lines = [json.loads(line) for line in progress.read_text("utf-8").splitlines() if line]
-            if lines and lines[0].get("request") != self.fingerprint:
-                raise ConfigError(f"{self.root} holds an unfinished export of another request")
-            return {e["path"]: FileEntry(**e) for e in lines[1:]}
-        if manifest.exists():
-            data = json.loads(manifest.read_text("utf-8"))
-            if data.get("request_sha256") != self.fingerprint:
+            with progress.open(encoding="utf-8") as log:
+                first = log.readline()
+                if first and json.loads(first).get("request") != self.fingerprint:
+                    raise ConfigError(f"{self.root} holds an unfinished export of another request")
+                self.index.add_previous(FileEntry(**json.loads(line)) for line in log if line)
+        elif manifest.exists():
+            try:
+                header = read_manifest_header(manifest)
+            except ValueError as exc:
+                raise ConfigError(f"{self.root} holds an unreadable {MANIFEST_NAME}") from exc
+            if header.get("request_sha256") != self.fingerprint:
                 raise ConfigError(f"{self.root} already holds an export of another request")
-            return {e["path"]: FileEntry(**e) for e in data.get("files", [])}
-        return {}
+            self.index.add_previous(iter_manifest_files(manifest))
+
+    def in_worker(self) -> None:
+        """Called first in a forked render worker: own connection, log-only bookkeeping."""
+        self.index.reopen()
+        self._in_worker = True
+        self.skipped = 0
 
     def _log(self, value: Mapping[str, Any]) -> None:
         self._progress.write(json.dumps(value, sort_keys=True) + "\n")
@@ -110,7 +122,7 @@ class OutputDir:
 
     def done(self, relative: str) -> bool:
         """True if ``relative`` is complete from an earlier run (it is then kept)."""
-        entry = self._previous.get(relative)
+        entry = self.index.previous(relative)
         path = self.root / relative
         if entry is None or not path.is_file():
             return False
@@ -147,8 +159,7 @@ class OutputDir:
         self._record(FileEntry(relative, sha256, size))
 
     def _record(self, entry: FileEntry) -> None:
-        if entry.path not in self._entries:
-            self._entries[entry.path] = entry
+        if self._in_worker or self.index.add(entry):
             self._log({"path": entry.path, "sha256": entry.sha256, "size": entry.size})
 
     def adopt_logged(self) -> None:
@@ -156,22 +167,22 @@ class OutputDir:
         with (self.root / PROGRESS_NAME).open(encoding="utf-8") as log:
             for line in log:
                 value = json.loads(line)
-                if "path" in value and value["path"] not in self._entries:
-                    self._entries[value["path"]] = FileEntry(**value)
+                if "path" in value:
+                    self.index.add(FileEntry(**value))
 
     def has(self, relative: str) -> bool:
-        """Whether this run already produced or kept ``relative``."""
-        return relative in self._entries
+        """Whether this run already produced or kept ``relative`` (as far as this process knows)."""
+        return self.index.has(relative)
 
-    @property
-    def files(self) -> list[FileEntry]:
-        return sorted(self._entries.values(), key=lambda e: e.path)
+    def files(self) -> Iterator[FileEntry]:
+        """This run's files, ordered by path."""
+        return self.index.files()
 
     def finish(self) -> None:
         """Keep the complete files of earlier runs that nothing asked for again (the
         attachments of a skipped transcript), then close and remove the progress log
         (the custody manifest replaces it)."""
-        for relative in sorted(set(self._previous) - set(self._entries)):
+        for relative in self.index.previous_not_produced():
             self.done(relative)
         self._progress.close()
         shutil.rmtree(self.root / PARTIAL_DIR, ignore_errors=True)
@@ -180,3 +191,8 @@ class OutputDir:
     def abort(self) -> None:
         """Close the progress log and keep it, so a re-run resumes."""
         self._progress.close()
+        self.close()
+
+    def close(self) -> None:
+        self.index.close()
+        shutil.rmtree(self._scratch, ignore_errors=True)

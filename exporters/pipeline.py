@@ -21,9 +21,11 @@ from archive.model import Record
 from exporters.csv_export import export_csv
 from exporters.custody import Custody, write_manifest
 from exporters.eml import export_eml
+from exporters.file_index import FileEntry
 from exporters.filters import Filters
 from exporters.html import export_html
-from exporters.output import FileEntry, OutputDir
+from exporters.manifest_io import iter_manifest_files
+from exporters.output import OutputDir
 from exporters.partition import DAY_SECONDS, PartitionStore
 from exporters.render import RenderContext
 from exporters.rsmf import export_rsmf
@@ -70,10 +72,15 @@ class ExportRequest:
 @dataclass(frozen=True, slots=True)
 class ExportResult:
     manifest: Path
-    files: tuple[FileEntry, ...]
+    file_count: int
     skipped: int
     bundles: tuple[BundleInfo, ...]
     records_read: int
+
+    @property
+    def files(self) -> tuple[FileEntry, ...]:
+        """Every file produced, read back from the custody manifest (small exports, tests)."""
+        return tuple(iter_manifest_files(self.manifest))
 
 
 Progress = Callable[[int], None]
@@ -122,17 +129,21 @@ def run_export(
     except BaseException:
         out.abort()
         raise
-    out.finish()
-    manifest = write_manifest(
-        out_dir,
-        request=description,
-        request_sha256=out.fingerprint,
-        bundles=bundles,
-        files=out.files,
-        custody=Custody(tool_version, operator, now()),
-        records_read=read,
-    )
-    return ExportResult(manifest, tuple(out.files), out.skipped, tuple(bundles), read)
+    try:
+        out.finish()
+        manifest = write_manifest(
+            out_dir,
+            request=description,
+            request_sha256=out.fingerprint,
+            bundles=bundles,
+            files=out.files(),
+            custody=Custody(tool_version, operator, now()),
+            records_read=read,
+        )
+        count = out.index.count()
+    finally:
+        out.close()
+    return ExportResult(manifest, count, out.skipped, tuple(bundles), read)
 
 
 def _records(

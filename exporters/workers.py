@@ -46,6 +46,7 @@ def shares(counts: dict[int, int], workers: int) -> list[frozenset[int]]:
 def _work(context: RenderContext, renderer: Renderer, queue: Queue[tuple[str, int]]) -> None:
     try:
         context.store.reopen()
+        context.out.in_worker()
         after_fork = getattr(context.blobs, "after_fork", None)
         if after_fork is not None:
             after_fork()

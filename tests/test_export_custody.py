@@ -181,3 +181,33 @@ def test_killed_render_worker_is_reported_not_waited_for(tmp_path: Path) -> None
     with pytest.raises(RenderWorkerError, match="exit codes"):
         run("html", tmp_path / "out", blobs=_DyingBlobs(), workers=2)
     assert (tmp_path / "out" / PROGRESS_NAME).exists()
+
+
+def test_manifest_file_list_streams_and_stays_json(tmp_path: Path) -> None:
+    """Thousands of entries are written and read back line by line, as valid JSON."""
+    from exporters.file_index import FileEntry
+    from exporters.manifest_io import (
+        iter_manifest_files,
+        read_manifest_header,
+        write_manifest_file,
+    )
+
+    entries = [FileEntry(f"eml/c/{n:05d}.eml", f"{n:064x}", n) for n in range(3000)]
+    path = tmp_path / "m.json"
+    write_manifest_file(path, {"format": "x", "nested": {"a": [1, 2]}}, iter(entries))
+    assert list(iter_manifest_files(path)) == entries
+    assert read_manifest_header(path) == {"format": "x", "nested": {"a": [1, 2]}}
+    assert json.loads(path.read_text("utf-8"))["files"][2999]["path"] == "eml/c/02999.eml"
+    write_manifest_file(path, {"format": "x"}, iter([]))
+    assert json.loads(path.read_text("utf-8")) == {"format": "x", "files": []}
+
+
+def test_export_that_matches_nothing_is_intact_and_empty(tmp_path: Path) -> None:
+    """A filter that selects no record gives no files, a manifest, and verify-export passes."""
+    from exporters.filters import Filters
+
+    result = run("html", tmp_path, filters=Filters(conversations=("C0NOSUCH",)))
+    assert result.file_count == 0
+    assert result.files == ()
+    check = verify_export(tmp_path)
+    assert check.ok and check.files_checked == 0
