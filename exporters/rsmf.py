@@ -70,7 +70,9 @@ def _write(
         attached = 0
         with zipfile.ZipFile(spool, "w") as archive:
             manifest = json.dumps(builder.manifest(), ensure_ascii=False, separators=(",", ":"))
-            archive.writestr(_zip_entry("rsmf_manifest.json"), manifest.encode("utf-8"))
+            archive.writestr(
+                _zip_entry("rsmf_manifest.json"), manifest.encode("utf-8"), compresslevel=1
+            )
             for name, (sha256, _size) in sorted(builder.files.items()):
                 source = context.blobs.open_blob(sha256)
                 if source is None:
