@@ -85,8 +85,9 @@ def read_bundles(
         doc, found = check_manifest(data, number, layout.stream, previous_sha, keys)
         problems += found
         previous_sha = hashlib.sha256(data).hexdigest()
-        if doc is None:
+        if doc is None:  # no readable manifest: nothing to read, but say which bundle
             _refuse_or_warn(number, problems, allow_unverified)
+            yield SealedBundle(number, {}, previous_sha, tuple(problems)), iter(())
             continue
         records_key = layout.records_key(number)
         versions = [v for v in store.versions(records_key) if v.key == records_key]
@@ -94,6 +95,7 @@ def read_bundles(
         problems += found
         if resolved is None:
             _refuse_or_warn(number, problems, allow_unverified)
+            yield SealedBundle(number, doc, previous_sha, tuple(problems)), iter(())
             continue
         doc = resolved
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:

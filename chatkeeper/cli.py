@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "chatkeeper.serve",
     "chatkeeper.commands_slack",
     "chatkeeper.commands_telegram",
+    "chatkeeper.commands_export",
 )
 
 

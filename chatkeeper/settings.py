@@ -28,6 +28,7 @@ from archive.config import (
 from archive.errors import ConfigError
 from bots.slack.settings import SlackSettings
 from bots.telegram.settings import TelegramSettings
+from exporters.settings import ExportSettings
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
+    export: ExportSettings = field(default_factory=ExportSettings)
 
     @property
     def journal_path(self) -> Path:

@@ -254,3 +254,21 @@ def test_policy_replace_unused() -> None:
 
     base = SealPolicy(layout=Layout("s"))
     assert replace(base, max_records=5).max_records == 5 and base.max_records == 100_000
+
+
+def test_read_bundles_reports_unreadable_manifest(
+    sealed: S3ArchiveStore, local_s3: object, signer: Signer, policy: SealPolicy, clock: FixedClock
+) -> None:
+    """With allow_unverified, a bundle whose manifest is not JSON is yielded, empty, with its problem."""
+    copy = _other_store(sealed, local_s3)
+    copy_stream(
+        sealed, copy, lambda k, d: b"garbage" if k == policy.layout.manifest_key(2) else d, clock
+    )
+    keys = {signer.public.key_id: signer.public}
+    seen = {
+        b.number: (b.problems, len(list(rs)))
+        for b, rs in read_bundles(copy, policy.layout, keys, allow_unverified=True)
+    }
+    problems, count = seen[2]
+    assert count == 0 and any("not valid JSON" in p for p in problems)
+    assert seen[3][1] == 20

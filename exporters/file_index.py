@@ -1,0 +1,83 @@
+"""The files of an export, kept in SQLite so their number never weighs on memory.
+
+An export of millions of messages to eml writes millions of files; their
+paths and hashes (for resuming and for the custody manifest) live in a small
+SQLite file in a private temporary directory, not in a dict.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+PRAGMA journal_mode=OFF;
+PRAGMA synchronous=OFF;
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT, size INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS previous (path TEXT PRIMARY KEY, sha256 TEXT, size INTEGER)
+    WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    path: str
+    sha256: str
+    size: int
+
+
+class FileIndex:
+    """This run's files and an earlier run's, by path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.executescript(_SCHEMA)
+
+    def reopen(self) -> None:
+        """A connection of this process's own (in a forked worker)."""
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+
+    def add(self, entry: FileEntry) -> bool:
+        """Record a file of this run; False if it was already recorded."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO files VALUES (?, ?, ?)", (entry.path, entry.sha256, entry.size)
+        )
+        return cursor.rowcount == 1
+
+    def has(self, relative: str) -> bool:
+        return bool(self._db.execute("SELECT 1 FROM files WHERE path = ?", (relative,)).fetchone())
+
+    def add_previous(self, entries: Iterable[FileEntry]) -> None:
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT OR REPLACE INTO previous VALUES (?, ?, ?)",
+            ((e.path, e.sha256, e.size) for e in entries),
+        )
+        self._db.execute("COMMIT")
+
+    def previous(self, relative: str) -> FileEntry | None:
+        row = self._db.execute(
+            "SELECT path, sha256, size FROM previous WHERE path = ?", (relative,)
+        ).fetchone()
+        return None if row is None else FileEntry(*row)
+
+    def previous_not_produced(self) -> Iterator[str]:
+        """Paths an earlier run completed that this run has not (yet) recorded."""
+        rows = self._db.execute(
+            "SELECT path FROM previous WHERE path NOT IN (SELECT path FROM files) ORDER BY path"
+        ).fetchall()
+        return (str(r[0]) for r in rows)
+
+    def files(self) -> Iterator[FileEntry]:
+        """This run's files, ordered by path."""
+        cursor = self._db.execute("SELECT path, sha256, size FROM files ORDER BY path")
+        return (FileEntry(*row) for row in cursor)
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,123 @@
+"""Export filters: platform, conversations, time range, participant.
+
+Platform and conversation filters drop records as they are read. Records
+before ``--from`` are dropped too (nothing before a message can be part of
+its history). The time range and the participant apply to folded messages
+and events, so an in-range message keeps the edits and reactions that came
+after ``--to``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from archive.model import Actor, Record
+from exporters.fold import Item
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What the officer asked for; empty means everything."""
+
+    platform: str | None = None
+    conversations: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    participant: str | None = None
+    first_bundle: int | None = None
+    last_bundle: int | None = None
+
+    def keep_record(self, record: Record) -> bool:
+        """Cheap filter on the way in."""
+        if self.platform is not None and record.platform.value != self.platform:
+            return False
+        if self.conversations and record.conversation not in self.conversations:
+            return False
+        return self.start is None or record.occurred_at >= self.start
+
+    def keep_item(self, item: Item) -> bool:
+        """Filter on folded messages and events (time range, participant)."""
+        return self._in_range(item.occurred_at) and self._involves(item.actor)
+
+    def keep_record_fully(self, record: Record) -> bool:
+        """All filters on a single record (for formats that do not fold)."""
+        return (
+            self.keep_record(record)
+            and self._in_range(record.occurred_at)
+            and self._involves(record.actor)
+        )
+
+    def _in_range(self, moment: datetime) -> bool:
+        if self.start is not None and moment < self.start:
+            return False
+        return self.end is None or moment < self.end
+
+    def _involves(self, actor: Actor | None) -> bool:
+        wanted = self.participant
+        if wanted is None:
+            return True
+        if actor is None:
+            return False
+        lowered = wanted.casefold()
+        return wanted == actor.id or lowered in {
+            (actor.email or "").casefold(),
+            (actor.name or "").casefold(),
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """The filters as JSON values, for the custody manifest."""
+        return {
+            "platform": self.platform,
+            "conversations": sorted(self.conversations),
+            "from": _iso(self.start),
+            "to": _iso(self.end),
+            "participant": self.participant,
+            "first_bundle": self.first_bundle,
+            "last_bundle": self.last_bundle,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:
+    """A date (``2026-11-02``) or timestamp, read as UTC when it has no offset.
+
+    With ``end_of_day``, a bare date means the end of that day (for ``--to``).
+    """
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a date or ISO 8601 timestamp") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if end_of_day and len(text) == 10:
+        moment = moment + timedelta(days=1)
+    return moment.astimezone(UTC)
+
+
+def parse_bundle_range(text: str) -> tuple[int | None, int | None]:
+    """``7`` -> (7, 7); ``3-9`` -> (3, 9); ``5-`` -> (5, None); ``-4`` -> (None, 4)."""
+    first, dash, last = text.strip().partition("-")
+    try:
+        low = int(first) if first else None
+        high = int(last) if last else None
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a bundle number or range like 3-9") from exc
+    if not dash:
+        high = low
+    if (low is not None and low < 1) or (low and high and high < low):
+        raise ValueError(f"{text!r} is not a valid bundle range")
+    return low, high
+
+
+def parse_slice(text: str) -> int:
+    """``1d``, ``7d``, ``6h`` or ``30m`` as seconds."""
+    units = {"d": 86_400, "h": 3_600, "m": 60}
+    value, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{text!r} is not a slice like 1d, 6h or 30m")
+    return int(value) * units[unit]

@@ -1,0 +1,278 @@
+"""Folding records into what a reader sees: messages with their history, and events.
+
+The archive is append-only: an edit, a deletion or a reaction is its own
+record that points at a message by ``message_id``. Folding turns the records
+of one conversation slice into a sequence of ``Message`` and ``Event`` items:
+
+- an edit becomes an entry of the message's edit history (who, when,
+  previous text, new text) and the message shows its latest text;
+- a deletion marks the message deleted and keeps the last known text;
+- reactions are folded to who reacted with what (removals applied);
+- shared files and stored-attachment records update the message's attachments;
+- joins, leaves and other conversation events become ``Event`` items.
+
+``fold_items`` expects a message's own records to arrive together, the
+message first (the partition store orders them so); a record about a message
+that is not in the export becomes an *orphan* message built from what the
+record itself says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from archive.model import Actor, Attachment, Kind, Platform, Record
+
+#: Kinds that are about an earlier message (they carry its ``message_id``).
+TARGETING_KINDS = frozenset(
+    {
+        Kind.EDIT,
+        Kind.DELETE,
+        Kind.REACTION_ADDED,
+        Kind.REACTION_REMOVED,
+        Kind.FILE_SHARED,
+        Kind.FILE_DELETED,
+        Kind.ATTACHMENT_STORED,
+        Kind.PIN_ADDED,
+        Kind.PIN_REMOVED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One change of a message's text."""
+
+    actor: Actor | None
+    at: datetime
+    previous: str
+    new: str
+
+
+@dataclass(slots=True)
+class Message:
+    """A message as folded from its records (mutable while folding only)."""
+
+    key: str
+    seq: int
+    bundle: int | None
+    platform: Platform
+    workspace: str
+    conversation: str
+    conversation_name: str | None
+    message_id: str
+    occurred_at: datetime
+    actor: Actor | None
+    text: str
+    thread_id: str | None = None
+    reply_to: str | None = None
+    edits: list[Edit] = field(default_factory=list)
+    deleted: bool = False
+    deleted_at: datetime | None = None
+    deleted_by: Actor | None = None
+    reactions: dict[str, list[Actor]] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
+    pinned: bool = False
+    orphan: bool = False
+    verified: bool = True
+
+    @property
+    def parent_id(self) -> str | None:
+        """The thread parent's message id, or None for a top-level message."""
+        for candidate in (self.thread_id, self.reply_to):
+            if candidate and candidate != self.message_id:
+                return candidate
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened in a conversation that is not a message."""
+
+    key: str
+    seq: int
+    bundle: int | None
+    kind: Kind
+    occurred_at: datetime
+    actor: Actor | None
+    text: str | None
+    details: dict[str, str]
+    verified: bool = True
+    member: Actor | None = None  # who joined or left, when someone else did it
+
+
+Item = Message | Event
+
+
+def reaction_name(record: Record) -> str:
+    """The reaction's name (Slack short name or Telegram emoji)."""
+    for name in ("reaction", "emoji", "name"):
+        value = record.details.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return "unknown"
+
+
+def new_message(
+    record: Record, target: str, bundle: int | None, verified: bool, orphan: bool
+) -> Message:
+    return Message(
+        key=record.key,
+        seq=record.seq or 0,
+        bundle=bundle,
+        platform=record.platform,
+        workspace=record.workspace,
+        conversation=record.conversation,
+        conversation_name=record.conversation_name,
+        message_id=target,
+        occurred_at=record.occurred_at,
+        actor=record.actor if not orphan or record.kind is Kind.EDIT else None,
+        text=(record.text or "") if not orphan else (record.previous_text or ""),
+        thread_id=record.thread_id,
+        reply_to=record.reply_to,
+        attachments=list(record.attachments) if not orphan else [],
+        orphan=orphan,
+        verified=verified,
+    )
+
+
+def apply(message: Message, record: Record, verified: bool) -> None:
+    """Fold one record about ``message`` into it."""
+    message.verified = message.verified and verified
+    kind = record.kind
+    if kind is Kind.MESSAGE:
+        _merge_attachments(message, record.attachments)
+    elif kind is Kind.EDIT:
+        new = record.text or ""
+        previous = (
+            message.text if message.text or not record.previous_text else record.previous_text
+        )
+        message.edits.append(Edit(record.actor, record.occurred_at, previous, new))
+        message.text = new
+        _merge_attachments(message, record.attachments)
+    elif kind is Kind.DELETE:
+        message.deleted = True
+        message.deleted_at = record.occurred_at
+        message.deleted_by = record.actor
+        if not message.text and record.previous_text:
+            message.text = record.previous_text
+    elif kind in (Kind.REACTION_ADDED, Kind.REACTION_REMOVED):
+        _react(message, record)
+    elif kind in (Kind.FILE_SHARED, Kind.ATTACHMENT_STORED):
+        _merge_attachments(message, record.attachments)
+    elif kind is Kind.PIN_ADDED:
+        message.pinned = True
+    elif kind is Kind.PIN_REMOVED:
+        message.pinned = False
+
+
+def _names(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def _react(message: Message, record: Record) -> None:
+    """One reaction (Slack: ``reaction``) or a change of several (Telegram:
+    ``added`` and ``removed`` lists)."""
+    added, removed = _names(record.details.get("added")), _names(record.details.get("removed"))
+    if not added and not removed:
+        name = reaction_name(record)
+        added, removed = ([name], []) if record.kind is Kind.REACTION_ADDED else ([], [name])
+    actor = record.actor
+    actor_id = actor.id if actor else None
+    for name in removed:
+        actors = [a for a in message.reactions.get(name, []) if a.id != actor_id]
+        if actors:
+            message.reactions[name] = actors
+        else:
+            message.reactions.pop(name, None)
+    for name in added:
+        actors = message.reactions.setdefault(name, [])
+        if actor is not None and all(a.id != actor_id for a in actors):
+            actors.append(actor)
+
+
+def _merge_attachments(message: Message, attachments: Iterable[Attachment]) -> None:
+    """Add new attachments; a later state of the same file (by ref or name) replaces it."""
+    for attachment in attachments:
+        for index, known in enumerate(message.attachments):
+            same = (attachment.ref and attachment.ref == known.ref) or (
+                not attachment.ref and attachment.name == known.name
+            )
+            if same:
+                message.attachments[index] = attachment
+                break
+        else:
+            message.attachments.append(attachment)
+
+
+def to_event(record: Record, bundle: int | None, verified: bool) -> Event:
+    details = {str(k): str(v) for k, v in sorted(record.details.items())}
+    member = None
+    member_id = record.details.get("member_id")
+    if (
+        record.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT)
+        and member_id is not None
+        and (record.actor is None or str(member_id) != record.actor.id)
+    ):
+        member = Actor(str(member_id))
+    return Event(
+        key=record.key,
+        seq=record.seq or 0,
+        bundle=bundle,
+        kind=record.kind,
+        occurred_at=record.occurred_at,
+        actor=record.actor,
+        text=record.text,
+        details=details,
+        verified=verified,
+        member=member,
+    )
+
+
+class Row(NamedTuple):
+    """A record as stored for folding: the message it is about, its bundle and status."""
+
+    record: Record
+    target: str | None
+    bundle: int | None
+    verified: bool
+
+
+def target_of(record: Record) -> str | None:
+    """The message id a record belongs to, or None for conversation events."""
+    if record.kind is Kind.MESSAGE:
+        return record.message_id or record.key
+    if record.kind in TARGETING_KINDS:
+        return record.message_id
+    return None
+
+
+def fold_items(rows: Iterable[Row]) -> Iterator[Item]:
+    """Fold rows, grouped by message (the message first), into items.
+
+    A message is yielded once the first record of another group arrives, so
+    only one message is held at a time.
+    """
+    current: Message | None = None
+    for row in rows:
+        record, target, bundle, verified = row.record, row.target, row.bundle, row.verified
+        if target is not None:
+            if current is not None and current.message_id == target:
+                apply(current, record, verified)
+                continue
+            if current is not None:
+                yield current
+            orphan = record.kind is not Kind.MESSAGE
+            current = new_message(record, target, bundle, verified, orphan)
+            if orphan:
+                apply(current, record, verified)
+            continue
+        if current is not None:
+            yield current
+            current = None
+        yield to_event(record, bundle, verified)
+    if current is not None:
+        yield current

@@ -1,0 +1,54 @@
+"""What every folded format gets: the partitioned records, the output, the bundles read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+from exporters.filters import Filters
+from exporters.fold import Item
+from exporters.output import OutputDir
+from exporters.partition import Conversation, PartitionStore
+from exporters.source import BlobSource, BundleInfo
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    store: PartitionStore
+    out: OutputDir
+    filters: Filters
+    bundles: tuple[BundleInfo, ...]
+    blobs: BlobSource
+    generator: str
+    only: frozenset[int] | None = None
+
+    def conversations(self) -> list[Conversation]:
+        """The conversations this renderer handles (all, or one worker's share)."""
+        every = self.store.conversations()
+        return every if self.only is None else [c for c in every if c.number in self.only]
+
+    def share(self, numbers: frozenset[int]) -> RenderContext:
+        return replace(self, only=numbers)
+
+    @property
+    def verified(self) -> bool:
+        return all(b.verified for b in self.bundles)
+
+    def items(self, conversation: Conversation, number: int) -> Iterator[Item]:
+        """The folded items of one slice that pass the filters."""
+        keep = self.filters.keep_item
+        return (item for item in self.store.items(conversation, number) if keep(item))
+
+    def verification_line(self) -> str:
+        if not self.bundles:
+            return "No sealed bundles matched."
+        numbers = [b.number for b in self.bundles]
+        span = (
+            f"bundles {min(numbers)}-{max(numbers)}" if len(numbers) > 1 else f"bundle {numbers[0]}"
+        )
+        if self.verified:
+            return f"Verified: {span}, every bundle checked against its signed manifest."
+        bad = ", ".join(str(b.number) for b in self.bundles if not b.verified)
+        return (
+            f"UNVERIFIED: {span} read with --allow-unverified; bundle(s) {bad} failed verification."
+        )

@@ -1,0 +1,87 @@
+"""What exporters read: verified bundles of records, and attachment blobs.
+
+Exporters never touch the live journal. They read sealed bundles through a
+``BundleSource`` (the composition root adapts the archive reader to it),
+each bundle with what verification found, and attachment bytes through a
+``BlobSource``. Both are small Protocols so the formats can be tested on
+lists of records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from archive.errors import IntegrityError
+from archive.model import Record
+
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BundleInfo:
+    """A sealed bundle as read: its number, manifest hash and verification outcome."""
+
+    number: int
+    manifest_sha256: str
+    records_sha256: str | None = None
+    record_count: int | None = None
+    verified: bool = True
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRecords:
+    """One bundle's records, in seq order."""
+
+    info: BundleInfo
+    records: Iterable[Record]
+
+
+class BundleSource(Protocol):
+    """Sealed bundles, verified against their manifests as they are read.
+
+    Implementations raise ``archive.errors.IntegrityError`` for a bundle that
+    fails verification unless ``allow_unverified`` is true, in which case the
+    bundle is yielded with ``info.verified`` false and the problem named.
+    """
+
+    def read_bundles(
+        self, first: int | None, last: int | None, allow_unverified: bool
+    ) -> Iterator[BundleRecords]: ...
+
+
+class BlobSource(Protocol):
+    """Attachment bytes by SHA-256; None when the blob is not in the store.
+
+    A source holding network connections may also define ``after_fork()``,
+    called first thing in each forked render worker.
+    """
+
+    def open_blob(self, sha256: str) -> BinaryIO | None: ...
+
+
+class NoBlobs:
+    """A blob source with nothing in it (attachments are listed, not copied)."""
+
+    def open_blob(self, sha256: str) -> BinaryIO | None:
+        return None
+
+
+def copy_blob(source: BinaryIO, sha256: str, target: BinaryIO) -> int:
+    """Copy an opened blob into ``target`` (and close it), checking its hash.
+
+    Raises IntegrityError when the bytes do not match their address.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    with source:
+        while chunk := source.read(_CHUNK):
+            digest.update(chunk)
+            target.write(chunk)
+            size += len(chunk)
+    if digest.hexdigest() != sha256:
+        raise IntegrityError(f"attachment blob {sha256} does not match its SHA-256")
+    return size

@@ -1,0 +1,97 @@
+"""Rendering conversations in forked worker processes.
+
+Formats with one file per conversation (or per message) render each
+conversation independently, so after the partition store is complete the
+conversations are shared out, balanced by record count, to forked workers.
+Each worker opens its own SQLite connection, lets the blob source drop
+connections inherited from the parent (``after_fork``), writes its files and
+logs each to the shared progress log (appends of one line are atomic). The
+parent then adopts the logged files. Which process renders a file never
+changes its bytes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Sequence
+from multiprocessing.queues import Queue
+from queue import Empty
+
+from exporters.render import RenderContext
+
+Renderer = Callable[[RenderContext], None]
+
+
+class RenderWorkerError(RuntimeError):
+    """A worker failed; the export can be resumed by running it again."""
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def shares(counts: dict[int, int], workers: int) -> list[frozenset[int]]:
+    """Conversation numbers split into ``workers`` groups of similar record counts."""
+    loads = [0] * workers
+    groups: list[set[int]] = [set() for _ in range(workers)]
+    for number, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        lightest = loads.index(min(loads))
+        groups[lightest].add(number)
+        loads[lightest] += count
+    return [frozenset(g) for g in groups if g]
+
+
+def _work(context: RenderContext, renderer: Renderer, queue: Queue[tuple[str, int]]) -> None:
+    try:
+        context.store.reopen()
+        context.out.in_worker()
+        after_fork = getattr(context.blobs, "after_fork", None)
+        if after_fork is not None:
+            after_fork()
+        renderer(context)
+        queue.put(("ok", context.out.skipped))
+    except BaseException:  # the parent reports it and the run stays resumable
+        queue.put((traceback.format_exc(limit=5), 0))
+
+
+def _collect(
+    queue: Queue[tuple[str, int]], processes: Sequence[multiprocessing.process.BaseProcess]
+) -> list[tuple[str, int]]:
+    """Every worker's outcome; a worker that died without one (killed) counts as failed."""
+    outcomes: list[tuple[str, int]] = []
+    while len(outcomes) < len(processes):
+        try:
+            outcomes.append(queue.get(timeout=1.0))
+        except Empty:
+            if all(not p.is_alive() for p in processes) and queue.empty():
+                codes = ", ".join(str(p.exitcode) for p in processes)
+                outcomes += [(f"a worker died (exit codes {codes})", 0)] * (
+                    len(processes) - len(outcomes)
+                )
+    return outcomes
+
+
+def render_in_workers(context: RenderContext, renderer: Renderer, workers: int) -> None:
+    """Render ``context`` with up to ``workers`` processes (in this one when 1)."""
+    groups = shares(context.store.record_counts(), workers) if workers > 1 else []
+    if len(groups) < 2:
+        renderer(context)
+        return
+    fork = multiprocessing.get_context("fork")
+    queue: Queue[tuple[str, int]] = fork.Queue()
+    processes = [
+        fork.Process(target=_work, args=(context.share(group), renderer, queue), daemon=True)
+        for group in groups
+    ]
+    for process in processes:
+        process.start()
+    outcomes = _collect(queue, processes)
+    for process in processes:
+        process.join()
+    context.out.adopt_logged()
+    failures = [status for status, _ in outcomes if status != "ok"]
+    if failures:
+        raise RenderWorkerError(f"a render worker failed:\n{failures[0]}")
+    context.out.skipped += sum(skipped for _, skipped in outcomes)
