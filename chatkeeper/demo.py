@@ -2,7 +2,9 @@
 
 Starts the embedded SeaweedFS (Object Lock) and the SQLite journal in the
 state directory, captures a sample conversation through the capture API,
-seals it into signed bundles, verifies the stream, and says where to look.
+drives the real Slack bot (Bolt, over signed HTTP) and the real Telegram bot
+(python-telegram-bot, webhook) through the sandbox platforms, seals everything
+into signed bundles, verifies the stream, and says where to look.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from archive.logs import configure
 from archive.seal import seal
 from archive.store import Retention
 from archive.verify import verify_stream
+from bots.slack.sandbox.demo import run_slack_demo
 from bots.telegram.demo import run_telegram_demo
 from chatkeeper import runtime
 from chatkeeper.context import AppContext
@@ -58,6 +61,16 @@ def demo_command(ctx: click.Context) -> None:
             f"captured {len(records)} events through the capture API (seq {min(seqs)}..{max(seqs)}); "
             "a second run stores nothing twice"
         )
+        slack = asyncio.run(
+            run_slack_demo(
+                journal,
+                store=store,
+                layout=policy.layout,
+                retention_days=settings.archive.retention_days,
+            )
+        )
+        for line in slack.lines():
+            click.echo(line)
         telegram = asyncio.run(
             run_telegram_demo(
                 journal,

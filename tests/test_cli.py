@@ -104,11 +104,13 @@ def test_demo_on_embedded_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = CliRunner().invoke(cli, ["demo"], env={"CHATKEEPER_HOME": str(tmp_path / "state")})
     assert result.exit_code == 0, result.output
     assert "captured 10 events through the capture API" in result.output
+    assert "slack: 8/8 deliveries acked after commit" in result.output
+    assert "slack: attachments stored" in result.output
     assert "telegram: the real bot (webhook mode)" in result.output
     assert "archiving turned on by an admin: yes" in result.output
-    assert "verify --deep: INTACT (1 bundles, 18 records)" in result.output
+    assert "verify --deep: INTACT (1 bundles, 28 records)" in result.output
     again = CliRunner().invoke(cli, ["demo"], env={"CHATKEEPER_HOME": str(tmp_path / "state")})
     assert again.exit_code == 0, again.output
     # Archiving is already on, so the admin's repeated /archive_on is itself a captured message.
-    assert "verify --deep: INTACT (2 bundles, 19 records)" in again.output
+    assert "verify --deep: INTACT (2 bundles, 29 records)" in again.output
     assert not (tmp_path / "state" / "s3" / "endpoint.json").exists()
