@@ -119,7 +119,7 @@ def seal(
 
 
 def _check_stream_start(journal: Journal, store: ArchiveStore, layout: Layout) -> None:
-    if journal.bundles(layout.stream):
+    if journal.bundle(layout.stream, 1) is not None:
         return
     for version in store.versions(layout.bundles_prefix):
         raise SealError(
@@ -201,8 +201,12 @@ def _finish_bundle(
     layout = policy.layout
     previous_sha: str | None = None
     if row.number > 1:
-        previous = journal.bundles(layout.stream)[row.number - 2]
-        if previous.state is not BundleState.SEALED or previous.manifest_sha256 is None:
+        previous = journal.bundle(layout.stream, row.number - 1)
+        if (
+            previous is None
+            or previous.state is not BundleState.SEALED
+            or not previous.manifest_sha256
+        ):
             raise SealError(f"bundle {row.number - 1} is not sealed; cannot chain {row.number}")
         previous_sha = previous.manifest_sha256
     retention = Retention(policy.retention_mode, row.retain_until)

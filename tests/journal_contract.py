@@ -131,6 +131,8 @@ class JournalContract:
         journal.update_bundle(sealed)
         assert journal.unfinished_bundles(STREAM) == []
         assert journal.bundles(STREAM) == [sealed]
+        assert journal.bundle(STREAM, 1) == sealed
+        assert journal.bundle(STREAM, 2) is None
         stats = journal.stats(STREAM)
         assert stats.last_sealed == sealed and stats.unsealed == 0
 

@@ -138,6 +138,10 @@ class Journal(Protocol):
 
     def bundles(self, stream: str) -> list[BundleRow]: ...
 
+    def bundle(self, stream: str, number: int) -> BundleRow | None:
+        """One bundle's bookkeeping, without reading the others."""
+        ...
+
     # -- monitored conversations ---------------------------------------------
     def set_monitoring(self, entry: Monitored) -> None: ...
 

@@ -257,6 +257,13 @@ class SqlJournal:
         )
         return [bundle_from_row(r) for r in rows]
 
+    def bundle(self, stream: str, number: int) -> BundleRow | None:
+        rows = self._query(
+            f"SELECT {BUNDLE_COLUMNS} FROM bundles WHERE stream = ? AND number = ?",
+            (stream, number),
+        )
+        return bundle_from_row(rows[0]) if rows else None
+
     def _bundle_bounds(self, stream: str, number: int) -> tuple[int, int]:
         rows = self._query(
             "SELECT seq_first, seq_last FROM bundles WHERE stream = ? AND number = ?",
