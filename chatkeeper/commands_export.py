@@ -1,8 +1,12 @@
 """``chatkeeper export`` and ``chatkeeper verify-export``.
 
-Exports read sealed bundles from the store (never the journal), verified on
-read with the same trusted keys as ``chatkeeper verify``; a bundle that fails
-stops the export with exit code 3 unless ``--allow-unverified``.
+Exports first run the stream-level checks of ``chatkeeper verify`` (gaps,
+extra versions, delete markers, manifests, chain, signatures, locks), then read
+sealed bundles from the store (never the journal), verified on read with the
+same trusted keys; any finding stops the export with exit code 3 unless
+``--allow-unverified``. The custody manifest is signed with the export key
+(``<home>/keys/export/``, created on first use); ``verify-export`` checks that
+signature under a pinned key as well as every file's hash.
 """
 
 from __future__ import annotations
@@ -17,14 +21,32 @@ import click
 from tqdm import tqdm
 
 from archive.errors import ConfigError, IntegrityError
+from archive.keys import PublicKey, load_or_create_signer, load_public_keys, local_public_keys
 from chatkeeper import __version__, runtime
 from chatkeeper.commands_core import trusted_keys
 from chatkeeper.context import AppContext
-from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource
-from exporters.custody import verify_export
+from chatkeeper.settings import Settings
+from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource, check_stream
+from exporters.custody import ExportCheck, verify_export
+from exporters.custody_signature import PUBLIC_KEY_NAME
 from exporters.filters import Filters, parse_bundle_range, parse_moment, parse_slice
 from exporters.pipeline import FORMATS, ExportRequest, ExportResult, run_export
 from exporters.workers import default_workers
+
+
+def export_key_dir(settings: Settings) -> Path:
+    """Where the export signing key lives: apart from the archive's keys, so it is never
+    trusted for bundle manifests."""
+    return settings.home / "keys" / "export"
+
+
+def _expected_last(settings: Settings) -> int | None:
+    """The last bundle the local journal sealed, so a removed tail is a gap (as for verify)."""
+    if settings.journal.dsn or not settings.journal_path.exists():
+        return None
+    with runtime.open_journal(settings) as journal:
+        last = journal.stats(settings.archive.stream).last_sealed
+    return last.number if last else None
 
 
 def _operator(configured: str) -> str:
@@ -79,7 +101,11 @@ def build_request(
 @click.option("--participant", help="Only messages by this user id, e-mail or name.")
 @click.option("--bundle", "bundles", help="Bundle number or range: 7, 3-9, 5- or -4.")
 @click.option("--slice", "slice_text", help="rsmf only: one file per 1d (default), 6h, 7d...")
-@click.option("--allow-unverified", is_flag=True, help="Export bundles that fail verification.")
+@click.option(
+    "--allow-unverified",
+    is_flag=True,
+    help="Export even if the stream or a bundle fails verification (marked unverified).",
+)
 @click.option(
     "--public-key",
     "public_keys",
@@ -109,13 +135,19 @@ def export_command(
         fmt, platform, conversations, start, end, participant, bundles, slice_text, allow_unverified
     )
     temp_dir = Path(settings.export.temp_dir) if settings.export.temp_dir else None
+    signer = load_or_create_signer(export_key_dir(settings))
+    expected_last = _expected_last(settings)
     with runtime.open_store(settings, role="auditor") as store:
         keys, trust = trusted_keys(settings, public_keys, store)
         layout = runtime.layout(settings)
+        report = check_stream(store, layout, keys, expected_last=expected_last)
+        reader_keys = keys  # the keys the bundle reader trusts, once the stream is checked
+        source = ArchiveBundleSource(store, layout, reader_keys, report.findings)
+        _refuse_unless_allowed(source.stream_problems, allow_unverified)
         bar: tqdm[Any] = tqdm(unit="record", disable=not sys.stderr.isatty(), file=sys.stderr)
         try:
             result = run_export(
-                ArchiveBundleSource(store, layout, keys),
+                source,
                 ArchiveBlobs(store, layout),
                 request,
                 out,
@@ -123,6 +155,8 @@ def export_command(
                 tool_version=__version__,
                 operator=_operator(settings.export.operator),
                 now=lambda: datetime.now(UTC),
+                signer=signer,
+                stream_problems=source.stream_problems,
                 progress=lambda count: _advance(bar, count),
                 temp_dir=temp_dir,
                 workers=settings.export.workers or default_workers(),
@@ -132,6 +166,19 @@ def export_command(
     _print_result(result, trust)
 
 
+def _refuse_unless_allowed(problems: tuple[str, ...], allow_unverified: bool) -> None:
+    """Any stream finding refuses the export (exit 3) unless --allow-unverified."""
+    if not problems or allow_unverified:
+        return  # when allowed, the findings are printed as warnings with the result
+    for problem in problems:
+        click.echo(f"  ! {problem}", err=True)
+    raise IntegrityError(
+        f"export refused: the stream failed verification ({len(problems)} finding(s) above); "
+        "run `chatkeeper verify` for the full report, or pass --allow-unverified to export "
+        "anyway, marked unverified"
+    )
+
+
 def _advance(bar: tqdm[Any], count: int) -> None:
     bar.update(count)
 
@@ -139,9 +186,16 @@ def _advance(bar: tqdm[Any], count: int) -> None:
 def _print_result(result: ExportResult, trust: str) -> None:
     numbers = [b.number for b in result.bundles]
     span = f"{min(numbers)}-{max(numbers)}" if numbers else "none"
-    click.echo(f"read {result.records_read} records from bundles {span} ({trust})")
+    state = "" if result.verified else ", UNVERIFIED"
+    click.echo(f"read {result.records_read} records from bundles {span} ({trust}{state})")
     click.echo(f"wrote {result.file_count - result.skipped} files, kept {result.skipped} complete")
     click.echo(f"custody manifest: {result.manifest}")
+    click.echo(
+        f"signed with export key {result.signed_by!r}: {result.signature} "
+        f"(public key: {result.signature.parent / PUBLIC_KEY_NAME})"
+    )
+    for problem in result.stream_problems:
+        click.echo(f"WARNING: the stream failed verification: {problem}", err=True)
     for bundle in result.bundles:
         if not bundle.verified:
             click.echo(f"WARNING: bundle {bundle.number} is UNVERIFIED: {bundle.problem}", err=True)
@@ -149,20 +203,52 @@ def _print_result(result: ExportResult, trust: str) -> None:
 
 @click.command("verify-export")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False, exists=True))
-def verify_export_command(directory: Path) -> None:
-    """Re-check an export against its custody manifest. Exit 0 intact, 3 changed."""
-    check = verify_export(directory)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Pinned export public key file (repeatable). Default: this state directory's export key.",
+)
+@click.pass_context
+def verify_export_command(
+    ctx: click.Context, directory: Path, public_keys: tuple[Path, ...]
+) -> None:
+    """Check an export's signed custody manifest and every file. Exit 0 intact, 3 otherwise."""
+    pinned, source = _pinned_keys(ctx, public_keys)
+    check = verify_export(directory, pinned)
+    _print_check(directory, check, source)
+    if not check.ok:
+        sys.exit(IntegrityError.exit_code)
+
+
+def _pinned_keys(
+    ctx: click.Context, public_keys: tuple[Path, ...]
+) -> tuple[dict[str, PublicKey], str]:
+    if public_keys:
+        return load_public_keys(list(public_keys)), "--public-key"
+    app: AppContext = ctx.obj
+    key_dir = export_key_dir(app.settings)
+    return local_public_keys(key_dir), str(key_dir)
+
+
+def _print_check(directory: Path, check: ExportCheck, source: str) -> None:
     for problem in check.problems:
         click.echo(f"  ! {problem}")
-    if check.unverified_bundles:
-        numbers = ", ".join(str(n) for n in check.unverified_bundles)
+    if check.unverified_bundles or check.stream_findings:
+        numbers = ", ".join(str(n) for n in check.unverified_bundles) or "none"
         click.echo(
             f"note: exported with --allow-unverified; bundle(s) {numbers} failed verification"
         )
+        for finding in check.stream_findings:
+            click.echo(f"note: the stream failed verification: {finding}")
     if not check.ok:
         click.echo(f"export {directory}: INTEGRITY FAILURE ({len(check.problems)} problem(s))")
-        sys.exit(IntegrityError.exit_code)
-    click.echo(f"export {directory}: INTACT ({check.files_checked} files checked)")
+        return
+    click.echo(
+        f"export {directory}: INTACT ({check.files_checked} files checked, custody manifest "
+        f"signed by pinned export key {check.signed_by!r} from {source})"
+    )
 
 
 def register(cli: click.Group) -> None:

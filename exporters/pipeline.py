@@ -4,22 +4,26 @@
 a ``BundleSource`` (which refuses tampered bundles unless ``allow_unverified``),
 filters records on the way in, and either streams them straight to jsonl or
 spills them into a ``PartitionStore`` in a temporary directory and hands it
-to the format's renderer. The custody manifest is written last.
+to the format's renderer. The custody manifest is written last, with what the
+stream-level checks found (``stream_problems``), and signed.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from archive.codec import encode_body, sealed_line
+from archive.errors import IntegrityError
+from archive.keys import Signer
 from archive.model import Record
 from exporters.csv_export import export_csv
 from exporters.custody import Custody, write_manifest
+from exporters.custody_signature import sign_custody
 from exporters.eml import export_eml
 from exporters.file_index import FileEntry
 from exporters.filters import Filters
@@ -76,6 +80,14 @@ class ExportResult:
     skipped: int
     bundles: tuple[BundleInfo, ...]
     records_read: int
+    signature: Path
+    signed_by: str
+    stream_problems: tuple[str, ...] = ()
+
+    @property
+    def verified(self) -> bool:
+        """Whether every bundle read and the stream as a whole passed verification."""
+        return not self.stream_problems and all(b.verified for b in self.bundles)
 
     @property
     def files(self) -> tuple[FileEntry, ...]:
@@ -96,14 +108,21 @@ def run_export(
     tool_version: str,
     operator: str,
     now: Callable[[], datetime],
+    signer: Signer,
+    stream_problems: Sequence[str] = (),
     progress: Progress | None = None,
     temp_dir: Path | None = None,
     workers: int = 1,
 ) -> ExportResult:
-    """Export what ``request`` selects into ``out_dir`` and write its custody manifest.
+    """Export what ``request`` selects into ``out_dir``; write and sign its custody manifest.
 
+    ``stream_problems`` are the stream-level findings (one line each): any of them
+    refuses the export unless ``request.allow_unverified``, and then marks it.
     rsmf, eml and html render conversations in up to ``workers`` forked processes.
     """
+    problems = tuple(stream_problems)
+    if problems and not request.allow_unverified:
+        raise IntegrityError(f"the stream failed verification: {'; '.join(problems)}")
     description = request.describe()
     out = OutputDir(out_dir, description)
     bundles: list[BundleInfo] = []
@@ -117,7 +136,13 @@ def run_export(
                     read = _spill(source, request, store, bundles, progress)
                     store.finish()
                     context = RenderContext(
-                        store, out, request.filters, tuple(bundles), blobs, generator
+                        store,
+                        out,
+                        request.filters,
+                        tuple(bundles),
+                        blobs,
+                        generator,
+                        stream_problems=problems,
                     )
                     renderer = _RENDERERS[request.format]
                     if request.format in _PER_CONVERSATION:
@@ -139,11 +164,22 @@ def run_export(
             files=out.files(),
             custody=Custody(tool_version, operator, now()),
             records_read=read,
+            stream_problems=problems,
         )
+        signature = sign_custody(out_dir, signer)
         count = out.index.count()
     finally:
         out.close()
-    return ExportResult(manifest, count, out.skipped, tuple(bundles), read)
+    return ExportResult(
+        manifest,
+        count,
+        out.skipped,
+        tuple(bundles),
+        read,
+        signature,
+        signer.public.key_id,
+        problems,
+    )
 
 
 def _records(

@@ -16,7 +16,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from archive.errors import IntegrityError
+from archive.keys import PublicKey, Signer, key_id_of
 from archive.model import (
     Actor,
     Attachment,
@@ -415,6 +419,17 @@ class DictBlobs:
 EXPORT_TIME = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
+def fixed_signer(seed: bytes) -> Signer:
+    """An export signer from a fixed seed (Ed25519 is deterministic: golden signatures)."""
+    private = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(seed).digest())
+    raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return Signer(private, PublicKey(key_id_of(raw), raw))
+
+
+EXPORT_SIGNER = fixed_signer(b"chatkeeper test export key")
+PINNED = {EXPORT_SIGNER.public.key_id: EXPORT_SIGNER.public}
+
+
 def run(
     fmt: str,
     out: Any,
@@ -423,9 +438,11 @@ def run(
     blobs: Any = None,
     at: datetime = EXPORT_TIME,
     workers: int = 1,
+    signer: Signer = EXPORT_SIGNER,
+    stream_problems: Sequence[str] = (),
     **request: Any,
 ) -> Any:
-    """Run one export of the sample archive with fixed custody facts."""
+    """Run one export of the sample archive with fixed custody facts, signed by ``signer``."""
     from exporters.pipeline import ExportRequest, run_export
 
     return run_export(
@@ -437,5 +454,7 @@ def run(
         tool_version="0.1.0",
         operator="officer@example.com",
         now=lambda: at,
+        signer=signer,
+        stream_problems=stream_problems,
         workers=workers,
     )

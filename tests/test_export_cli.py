@@ -69,7 +69,7 @@ def test_export_rsmf_then_verify_export(env: dict[str, str], tmp_path: Path) -> 
     assert [b["verified"] for b in custody["bundles"]] == [True, True, True]
     check = runner.invoke(cli, ["verify-export", str(out)], env=env)
     assert check.exit_code == 0, check.output
-    assert "INTACT (5 files checked)" in check.output
+    assert "INTACT (5 files checked, custody manifest signed by pinned export key" in check.output
     next(out.rglob("*.rsmf")).write_bytes(b"changed")
     check = runner.invoke(cli, ["verify-export", str(out)], env=env)
     assert check.exit_code == 3

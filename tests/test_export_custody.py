@@ -13,7 +13,7 @@ import pytest
 from archive.errors import ConfigError
 from exporters.custody import verify_export
 from exporters.output import MANIFEST_NAME, PROGRESS_NAME
-from tests.export_fixtures import BLOBS, CHART, DictBlobs, archive_records, run
+from tests.export_fixtures import BLOBS, CHART, PINNED, DictBlobs, archive_records, run
 
 
 def test_custody_manifest_records_request_bundles_files_tool_and_operator(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_custody_manifest_records_request_bundles_files_tool_and_operator(tmp_pa
 def test_verify_export_passes_an_intact_export(tmp_path: Path) -> None:
     """Every listed file re-hashes to its recorded SHA-256."""
     run("html", tmp_path)
-    check = verify_export(tmp_path)
+    check = verify_export(tmp_path, PINNED)
     assert check.ok
     assert check.files_checked == 6
 
@@ -56,7 +56,7 @@ def test_verify_export_reports_changed_missing_and_unlisted_files(tmp_path: Path
     changed.write_bytes(changed.read_bytes().replace(b"Morning", b"Evening"))
     files[1].unlink()
     (tmp_path / "eml" / "extra.eml").write_bytes(b"From: someone\r\n\r\nhello\r\n")
-    check = verify_export(tmp_path)
+    check = verify_export(tmp_path, PINNED)
     relative = [p.relative_to(tmp_path).as_posix() for p in files[:2]]
     assert set(check.problems) == {
         f"changed: {relative[0]}",
@@ -67,7 +67,7 @@ def test_verify_export_reports_changed_missing_and_unlisted_files(tmp_path: Path
 
 def test_verify_export_without_manifest_fails(tmp_path: Path) -> None:
     """A directory without export-manifest.json is not an intact export."""
-    assert verify_export(tmp_path).problems == ("export-manifest.json is missing",)
+    assert verify_export(tmp_path, PINNED).problems == ("export-manifest.json is missing",)
 
 
 class _FailingBlobs(DictBlobs):
@@ -92,7 +92,7 @@ def test_interrupted_export_resumes_skipping_complete_files(tmp_path: Path) -> N
     assert resumed.skipped == 3  # two transcripts and the term sheet
     clean = run("html", tmp_path / "clean")
     assert [(f.path, f.sha256) for f in resumed.files] == [(f.path, f.sha256) for f in clean.files]
-    assert verify_export(tmp_path / "out").ok
+    assert verify_export(tmp_path / "out", PINNED).ok
 
 
 def test_rerun_of_a_finished_export_rewrites_nothing(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_a_file_changed_since_the_first_run_is_rewritten(tmp_path: Path) -> None
 def test_progress_counts_every_record_read(tmp_path: Path) -> None:
     """The progress callback (the CLI's tqdm bar) is told about every record read."""
     from exporters.pipeline import ExportRequest, run_export
-    from tests.export_fixtures import EXPORT_TIME, ListBundleSource
+    from tests.export_fixtures import EXPORT_SIGNER, EXPORT_TIME, ListBundleSource
 
     counts: list[int] = []
     run_export(
@@ -138,6 +138,7 @@ def test_progress_counts_every_record_read(tmp_path: Path) -> None:
         tool_version="0.1.0",
         operator="officer@example.com",
         now=lambda: EXPORT_TIME,
+        signer=EXPORT_SIGNER,
         progress=counts.append,
     )
     assert sum(counts) == 29
@@ -162,7 +163,7 @@ def test_failed_render_worker_stops_the_export_and_it_resumes(tmp_path: Path) ->
     assert finished.skipped >= 1  # the transcripts without attachments were kept
     clean = run("html", tmp_path / "clean")
     assert [(f.path, f.sha256) for f in finished.files] == [(f.path, f.sha256) for f in clean.files]
-    assert verify_export(tmp_path / "out").ok
+    assert verify_export(tmp_path / "out", PINNED).ok
 
 
 class _DyingBlobs(DictBlobs):
@@ -209,5 +210,5 @@ def test_export_that_matches_nothing_is_intact_and_empty(tmp_path: Path) -> None
     result = run("html", tmp_path, filters=Filters(conversations=("C0NOSUCH",)))
     assert result.file_count == 0
     assert result.files == ()
-    check = verify_export(tmp_path)
+    check = verify_export(tmp_path, PINNED)
     assert check.ok and check.files_checked == 0
