@@ -42,6 +42,7 @@ from bots.slack.reconciliation import CompletenessReport, ReconcileJob, reconcil
 from bots.slack.recorder import EventRecorder
 from bots.slack.settings import SlackSettings, validate_slack
 from bots.slack.socket_mode import RAW_FRAME, RawFrameSocketModeHandler
+from bots.slack.subscriptions import HANDLED_EVENTS
 
 log = structlog.get_logger("chatkeeper.slack")
 
@@ -125,10 +126,10 @@ class SlackBot:
             name="chatkeeper",
         )
         self.app.middleware(_KeepPayloadsWithoutListener(self))
-        self.app.event("message")(self._on_event)
-        self.app.event("app_mention")(self._on_mention)
-        self.app.event("user_change")(self._on_user_change)
-        self.app.event(re.compile(r".*"))(self._on_event)
+        special = {"app_mention": self._on_mention, "user_change": self._on_user_change}
+        for handled in HANDLED_EVENTS:  # what deploy/slack-app-manifest.yml subscribes to
+            self.app.event(handled.type)(special.get(handled.type, self._on_event))
+        self.app.event(re.compile(r".*"))(self._on_event)  # anything else is kept as other
         self.app.command(settings.command_name)(self._on_command)
         self.signature = RequestSignature(settings.signing_secret)
         self.socket_handler: RawFrameSocketModeHandler | None = None

@@ -33,7 +33,7 @@ from bots.slack.payload import (
 from bots.slack.translate import event_record, untranslated_record
 
 _MONITORED_CACHE_SECONDS = 5.0
-_ALARMS = frozenset({"app_rate_limited", "tokens_revoked", "app_uninstalled"})
+ALARMS = frozenset({"app_rate_limited", "tokens_revoked", "app_uninstalled"})
 log = structlog.get_logger("chatkeeper.slack")
 
 
@@ -79,7 +79,7 @@ class EventRecorder:
             record = untranslated_record(envelope, delivery, exc)
         await capture(self.journal, [record])
         await self._queue_files(record, event)
-        if event.get("type") in _ALARMS:
+        if event.get("type") in ALARMS:
             log.warning("slack.alarm", alarm=event.get("type"), team=delivery.team)
         return record
 
@@ -126,7 +126,7 @@ class EventRecorder:
             raw=raw,
         )
         await capture(self.journal, [record])
-        if body.get("type") in _ALARMS:  # Slack is dropping events: operators must know
+        if body.get("type") in ALARMS:  # Slack is dropping events: operators must know
             log.warning("slack.alarm", alarm=body.get("type"), team=team)
         return record
 
