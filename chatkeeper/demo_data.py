@@ -66,7 +66,7 @@ def sample_conversation(start: datetime) -> Iterator[Record]:
         event_id, raw = _envelope(n, ts[n], event)
         delivery = Delivery(
             team=TEAM,
-            source=Source.EVENTS_API,
+            source=Source.CAPTURE_API,  # handed to capture(), not received over HTTP
             raw=raw,
             captured_at=ts[n] + timedelta(milliseconds=180),
             event_id=event_id,

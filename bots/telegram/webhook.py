@@ -81,7 +81,10 @@ async def _keep_malformed(ingest: TelegramIngest, body: bytes, problem: str) -> 
     now = ingest.clock.now()
     record = Record(
         key=record_key(
-            Platform.TELEGRAM.value, ingest.bot_id, "malformed", hashlib.sha256(body).hexdigest()
+            Platform.TELEGRAM.value,
+            f"bot:{ingest.bot_id}",
+            "malformed",
+            hashlib.sha256(body).hexdigest(),
         ),
         platform=Platform.TELEGRAM,
         workspace=ingest.bot_id,
