@@ -1,7 +1,12 @@
 """A realistic sample conversation for the demo, as Slack Events API deliveries.
 
 Shaped on the documented fields (reference/slack.md): an envelope per event
-with ``event_id``, ``team_id``, ``event_time`` and the inner event.
+with ``event_id``, ``team_id``, ``event_time`` and the inner event. Each
+delivery is turned into its record by the Slack adapter's own translation
+(``bots.slack.translate.event_record``), so the records carry the keys live
+capture would give the same events, and a Slack export of the same messages
+imports as duplicates. Everything is fixed (ids, times, snapshots): a second
+demo run stores nothing.
 """
 
 from __future__ import annotations
@@ -9,19 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from archive.model import (
-    Actor,
-    Attachment,
-    AttachmentState,
-    Kind,
-    Platform,
-    Record,
-    Source,
-    record_key,
-)
+from archive.model import Actor, Attachment, AttachmentState, Record, Source
+from bots.slack.payload import Delivery, Snapshot
+from bots.slack.translate import event_record
 
 TEAM = "T0DEMO0001"
 CHANNEL = "C0DEMODEALS"
@@ -31,6 +30,9 @@ PEOPLE = {
     "U0BOB0002": Actor("U0BOB0002", "Bob Okafor", "bob@example.com"),
     "U0CHEN003": Actor("U0CHEN003", "Chen Wei", "chen@example.com"),
 }
+SNAPSHOT = Snapshot(
+    actors=PEOPLE, conversation_name=CHANNEL_NAME, conversation_type="public_channel"
+)
 TERM_SHEET = (
     b"%PDF-1.7\n% chatkeeper demo term sheet\n1 0 obj << /Type /Catalog >> endobj\n"
     b"EUR/USD forward, notional 25,000,000, value date 2026-12-15, rate 1.0842\n%%EOF\n"
@@ -60,22 +62,18 @@ def sample_conversation(start: datetime) -> Iterator[Record]:
     def slack_ts(at: datetime) -> str:
         return f"{at.timestamp():.6f}"
 
-    def record(n: int, kind: Kind, user: str, event: dict[str, Any], **fields: Any) -> Record:
+    def record(n: int, event: dict[str, Any], stored: tuple[Attachment, ...] = ()) -> Record:
         event_id, raw = _envelope(n, ts[n], event)
-        return Record(
-            key=record_key("slack", TEAM, event_id),
-            platform=Platform.SLACK,
-            workspace=TEAM,
-            conversation=CHANNEL,
-            conversation_name=CHANNEL_NAME,
-            kind=kind,
-            source=Source.EVENTS_API,
-            actor=PEOPLE[user],
-            occurred_at=ts[n],
-            captured_at=ts[n] + timedelta(milliseconds=180),
+        delivery = Delivery(
+            team=TEAM,
+            source=Source.CAPTURE_API,  # handed to capture(), not received over HTTP
             raw=raw,
-            **fields,
+            captured_at=ts[n] + timedelta(milliseconds=180),
+            event_id=event_id,
+            event_time=ts[n].replace(microsecond=0),
         )
+        translated = event_record(json.loads(raw), delivery, SNAPSHOT)
+        return replace(translated, attachments=stored) if stored else translated
 
     def msg(user: str, text: str, at: datetime, **extra: Any) -> dict[str, Any]:
         return {
@@ -92,16 +90,10 @@ def sample_conversation(start: datetime) -> Iterator[Record]:
     root = slack_ts(ts[0])
     yield record(
         0,
-        Kind.MESSAGE,
-        "U0ALICE01",
         msg("U0ALICE01", "Can we price 25m EUR/USD 1M forward?", ts[0]),
-        message_id=root,
-        text="Can we price 25m EUR/USD 1M forward?",
     )
     yield record(
         1,
-        Kind.MEMBER_JOINED,
-        "U0CHEN003",
         {
             "type": "member_joined_channel",
             "user": "U0CHEN003",
@@ -114,17 +106,10 @@ def sample_conversation(start: datetime) -> Iterator[Record]:
     )
     yield record(
         2,
-        Kind.MESSAGE,
-        "U0BOB0002",
         msg("U0BOB0002", "1.0842 for 15 Dec, firm for 5 minutes", ts[2], thread_ts=root),
-        message_id=slack_ts(ts[2]),
-        thread_id=root,
-        text="1.0842 for 15 Dec, firm for 5 minutes",
     )
     yield record(
         3,
-        Kind.EDIT,
-        "U0BOB0002",
         {
             "type": "message",
             "subtype": "message_changed",
@@ -141,24 +126,13 @@ def sample_conversation(start: datetime) -> Iterator[Record]:
                 "U0BOB0002", "1.0842 for 15 Dec, firm for 5 minutes", ts[2], thread_ts=root
             ),
         },
-        message_id=slack_ts(ts[2]),
-        thread_id=root,
-        text="1.0845 for 15 Dec, firm for 5 minutes",
-        previous_text="1.0842 for 15 Dec, firm for 5 minutes",
     )
     yield record(
         4,
-        Kind.MESSAGE,
-        "U0ALICE01",
         msg("U0ALICE01", "Done. Booking it.", ts[4], thread_ts=root),
-        message_id=slack_ts(ts[4]),
-        thread_id=root,
-        text="Done. Booking it.",
     )
     yield record(
         5,
-        Kind.REACTION_ADDED,
-        "U0BOB0002",
         {
             "type": "reaction_added",
             "user": "U0BOB0002",
@@ -167,21 +141,13 @@ def sample_conversation(start: datetime) -> Iterator[Record]:
             "item": {"type": "message", "channel": CHANNEL, "ts": slack_ts(ts[4])},
             "event_ts": slack_ts(ts[5]),
         },
-        message_id=slack_ts(ts[4]),
-        details={"reaction": "handshake"},
     )
     yield record(
         6,
-        Kind.MESSAGE,
-        "U0CHEN003",
         msg("U0CHEN003", "call me on my cell about the fee", ts[6]),
-        message_id=slack_ts(ts[6]),
-        text="call me on my cell about the fee",
     )
     yield record(
         7,
-        Kind.DELETE,
-        "U0CHEN003",
         {
             "type": "message",
             "subtype": "message_deleted",
@@ -193,14 +159,10 @@ def sample_conversation(start: datetime) -> Iterator[Record]:
             "channel_type": "channel",
             "previous_message": msg("U0CHEN003", "call me on my cell about the fee", ts[6]),
         },
-        message_id=slack_ts(ts[6]),
-        previous_text="call me on my cell about the fee",
     )
     digest = hashlib.sha256(TERM_SHEET).hexdigest()
     yield record(
         8,
-        Kind.MESSAGE,
-        "U0ALICE01",
         msg(
             "U0ALICE01",
             "Signed term sheet attached",
@@ -217,9 +179,7 @@ def sample_conversation(start: datetime) -> Iterator[Record]:
                 }
             ],
         ),
-        message_id=slack_ts(ts[8]),
-        text="Signed term sheet attached",
-        attachments=(
+        stored=(
             Attachment(
                 name="term-sheet.pdf",
                 state=AttachmentState.STORED,
@@ -232,9 +192,5 @@ def sample_conversation(start: datetime) -> Iterator[Record]:
     )
     yield record(
         9,
-        Kind.MESSAGE,
-        "U0BOB0002",
         msg("U0BOB0002", "Confirmed on our side 👍", ts[9]),
-        message_id=slack_ts(ts[9]),
-        text="Confirmed on our side 👍",
     )

@@ -29,17 +29,20 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from archive.clock import Clock, SystemClock
 from archive.codec import canonical_json
+from archive.errors import JournalError
 from archive.journal import Journal
 from archive.model import Source
 from bots.slack.admin import AdminDesk, AdminRequest
 from bots.slack.backfill import HistoryRun, backfill_channel, history_client
 from bots.slack.files import SlackFileDownloader
 from bots.slack.identity import IdentityCache
+from bots.slack.inbound import Malformed, RequestSignature, parse_signed
 from bots.slack.payload import slack_time
 from bots.slack.reconciliation import CompletenessReport, ReconcileJob, reconcile_monitored
 from bots.slack.recorder import EventRecorder
 from bots.slack.settings import SlackSettings, validate_slack
 from bots.slack.socket_mode import RAW_FRAME, RawFrameSocketModeHandler
+from bots.slack.subscriptions import HANDLED_EVENTS
 
 log = structlog.get_logger("chatkeeper.slack")
 
@@ -123,11 +126,12 @@ class SlackBot:
             name="chatkeeper",
         )
         self.app.middleware(_KeepPayloadsWithoutListener(self))
-        self.app.event("message")(self._on_event)
-        self.app.event("app_mention")(self._on_mention)
-        self.app.event("user_change")(self._on_user_change)
-        self.app.event(re.compile(r".*"))(self._on_event)
+        special = {"app_mention": self._on_mention, "user_change": self._on_user_change}
+        for handled in HANDLED_EVENTS:  # what deploy/slack-app-manifest.yml subscribes to
+            self.app.event(handled.type)(special.get(handled.type, self._on_event))
+        self.app.event(re.compile(r".*"))(self._on_event)  # anything else is kept as other
         self.app.command(settings.command_name)(self._on_command)
+        self.signature = RequestSignature(settings.signing_secret)
         self.socket_handler: RawFrameSocketModeHandler | None = None
         self._reconciler: asyncio.Task[None] | None = None
 
@@ -222,17 +226,32 @@ class SlackBot:
 
     # -- HTTP ------------------------------------------------------------------
     async def handle_http(self, request: web.Request) -> web.Response:
-        """POST /slack/events and /slack/commands: raw bytes in, Bolt verifies and dispatches."""
+        """POST /slack/events and /slack/commands: verify the raw bytes, then parse, then Bolt.
+
+        Unsigned, forged or stale requests get 401 before any parsing; a signed but
+        malformed body is kept as an ``other`` record and answered 400 (500 if the
+        journal fails, so Slack retries). See :mod:`bots.slack.inbound`.
+        """
         body = await request.read()
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return web.Response(status=400, text="body is not UTF-8")
+        stamp = request.headers.get("X-Slack-Request-Timestamp")
+        if not self.signature.valid(body, stamp, request.headers.get("X-Slack-Signature")):
+            log.warning("slack.request_refused", path=request.path)
+            return web.json_response({"error": "invalid request"}, status=401)
         headers: dict[str, str | Sequence[str]] = {
             k: request.headers.getall(k) for k in request.headers
         }
-        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
-        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+        parsed = parse_signed(body, request.query_string, headers)
+        if isinstance(parsed, Malformed):
+            try:
+                await self.recorder.keep_payload(
+                    parsed.body, body, Source.EVENTS_API, malformed=parsed.reason
+                )
+            except JournalError as exc:
+                log.error("slack.journal_failed", error=type(exc).__name__)
+                return web.Response(status=500, text="not stored, retry")
+            log.warning("slack.malformed_request", path=request.path, reason=parsed.reason)
+            return web.Response(status=400, text=f"malformed request: {parsed.reason}")
+        return await to_aiohttp_response(await self.app.async_dispatch(parsed))
 
     async def start_socket_mode(self) -> RawFrameSocketModeHandler:
         """Connect over Socket Mode; envelopes are acked only after the journal commit."""

@@ -33,7 +33,7 @@ from bots.slack.payload import (
 from bots.slack.translate import event_record, untranslated_record
 
 _MONITORED_CACHE_SECONDS = 5.0
-_ALARMS = frozenset({"app_rate_limited", "tokens_revoked", "app_uninstalled"})
+ALARMS = frozenset({"app_rate_limited", "tokens_revoked", "app_uninstalled"})
 log = structlog.get_logger("chatkeeper.slack")
 
 
@@ -79,7 +79,7 @@ class EventRecorder:
             record = untranslated_record(envelope, delivery, exc)
         await capture(self.journal, [record])
         await self._queue_files(record, event)
-        if event.get("type") in _ALARMS:
+        if event.get("type") in ALARMS:
             log.warning("slack.alarm", alarm=event.get("type"), team=delivery.team)
         return record
 
@@ -93,10 +93,26 @@ class EventRecorder:
             conversation_type=conversation.type if conversation else None,
         )
 
-    async def keep_payload(self, body: Mapping[str, Any], raw: bytes, source: Source) -> Record:
-        """A verified payload without an inner event (``app_rate_limited``, ...) as ``other``."""
+    async def keep_payload(
+        self,
+        body: Mapping[str, Any],
+        raw: bytes,
+        source: Source,
+        malformed: str | None = None,
+    ) -> Record:
+        """A verified payload without an inner event (``app_rate_limited``, ...) as ``other``.
+
+        ``malformed`` says why a verified body could not be parsed or has the wrong
+        shape (``body`` is then what did parse, maybe nothing). The key hashes the raw
+        bytes, so Slack's retries of one body are stored once.
+        """
         now = self.clock.now()
-        team = str(body.get("team_id") or "")
+        team = body.get("team_id")
+        team = team if isinstance(team, str) else ""
+        kind = body.get("type")
+        details = {"event": kind if isinstance(kind, str) else ""}
+        if malformed is not None:
+            details["malformed"] = malformed
         record = Record(
             key=record_key("slack", team, "payload", hashlib.sha256(raw).hexdigest()),
             platform=Platform.SLACK,
@@ -106,11 +122,11 @@ class EventRecorder:
             source=source,
             occurred_at=slack_time(body.get("minute_rate_limited")) or now,
             captured_at=now,
-            details={"event": str(body.get("type"))},
+            details=details,
             raw=raw,
         )
         await capture(self.journal, [record])
-        if body.get("type") in _ALARMS:  # Slack is dropping events: operators must know
+        if body.get("type") in ALARMS:  # Slack is dropping events: operators must know
             log.warning("slack.alarm", alarm=body.get("type"), team=team)
         return record
 

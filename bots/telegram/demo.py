@@ -1,7 +1,7 @@
 """``run_telegram_demo``: the real bot captures a group conversation from the sandbox.
 
-The fake Bot API plays Telegram: an administrator turns archiving on, two
-traders talk, one edits a message, one posts a photo, one reacts. The bot runs
+The fake Bot API plays Telegram: an administrator turns archiving on (unless
+an earlier run did), two traders talk, one edits a message, one posts a photo, one reacts. The bot runs
 on python-telegram-bot exactly as in production (webhook with a secret, or the
 own polling loop) against a journal the caller owns. With a store, the photo is
 downloaded into a locked blob by the shared attachment worker.
@@ -48,8 +48,13 @@ class TelegramDemoSummary:
     attachments: dict[str, int] = field(default_factory=dict)
 
 
-async def _conversation(fake: FakeBotApi) -> int:
-    """Push the scenario; returns how many updates the fake queued."""
+async def _conversation(fake: FakeBotApi, *, turn_on: bool) -> int:
+    """Push the scenario; returns how many updates the fake queued.
+
+    ``turn_on``: the administrator sends ``/archive_on`` first. Once archiving is on
+    (a second demo run) the command is left out, its update id used up: sent into an
+    archived chat it would be a new message, and a second run must store nothing.
+    """
     sent = 0
     fake.set_member(GROUP["id"], ADMIN, "creator")
     fake.set_member(
@@ -57,13 +62,17 @@ async def _conversation(fake: FakeBotApi) -> int:
         {"id": fake.bot_id, "is_bot": True, "first_name": "chatkeeper"},
         "administrator",
     )
-    script: list[tuple[str, dict[str, Any]]] = [
-        ("message", p.message(GROUP, ADMIN, 1001, "/archive_on@chatkeeper_bot")),
+    script: list[tuple[str, dict[str, Any]]] = []
+    if turn_on:
+        script.append(("message", p.message(GROUP, ADMIN, 1001, "/archive_on@chatkeeper_bot")))
+    else:  # its update id stays taken, so the later updates keep theirs (and their keys)
+        fake.skip_updates(1)
+    script.append(
         (
             "message",
             p.message(GROUP, TRADER, 1002, "Can you show 5y at 3.12?", date=p.BASE_DATE + 10),
-        ),
-    ]
+        )
+    )
     original = p.message(GROUP, ADMIN, 1003, "3.14 for 25m", date=p.BASE_DATE + 20)
     photo = fake.add_file(PHOTO, name="curve.png")
     script += [
@@ -135,6 +144,9 @@ async def run_telegram_demo(
                 )
             return TelegramRuntime(settings, journal, capture_mode="opt_in", clock=clock)
 
+        def monitored() -> bool:
+            return journal.is_monitored("telegram", base.bot_id, str(GROUP["id"]))
+
         runner: web.AppRunner | None = None
         if mode == "webhook":
             runner, runtime = await _serve_webhook(runtime_for)
@@ -146,7 +158,7 @@ async def run_telegram_demo(
             loop = PollingLoop(runtime) if mode != "webhook" else None
             if loop is not None:
                 await loop.poll_once()
-            sent = await _conversation(fake)
+            sent = await _conversation(fake, turn_on=not monitored())
             if loop is not None:
                 while await loop.poll_once():
                     pass
@@ -179,7 +191,7 @@ async def run_telegram_demo(
             updates_sent=sent,
             records=len(records),
             by_kind=dict(Counter(r.kind.value for r in records)),
-            monitored=journal.is_monitored("telegram", base.bot_id, str(GROUP["id"])),
+            monitored=monitored(),
             replies=[str(m.get("text", "")) for m in fake.state.sent],
             attachments=dict(attachments),
         )

@@ -127,6 +127,10 @@ class FakeBotApi:
             self._changed.notify_all()
         return update_id
 
+    def skip_updates(self, count: int) -> None:
+        """Use up ``count`` update ids, as updates delivered in an earlier session did."""
+        self._next_update_id += count
+
     def next_message_id(self) -> int:
         self._next_message_id += 1
         return self._next_message_id

@@ -243,11 +243,11 @@ async def test_capture_does_not_depend_on_the_web_api(harness: Harness) -> None:
 
 
 async def test_event_callback_without_event_is_kept(harness: Harness) -> None:
-    """A verified event_callback with no inner event is kept as other instead of a 404."""
+    """A verified event_callback with no inner event is kept as other and answered 400, not 404."""
     delivered = await harness.sender.event(
         {"type": "event_callback", "team_id": TEAM, "event_id": "EvBROKEN"}
     )
-    assert delivered.status == 200
+    assert delivered.status == 400
     (record,) = _records(harness)
     assert record.kind is Kind.OTHER and record.details["event"] == "event_callback"
 

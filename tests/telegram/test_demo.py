@@ -36,3 +36,12 @@ async def test_demo_captures_the_conversation(
     assert summary.attachments == {"stored": 1}
     assert summary.replies[0].startswith("Archiving is on")
     assert summary.records == sum(1 for _ in journal.iter_records())
+
+
+async def test_demo_twice_stores_nothing_twice(journal: SqliteJournal, clock: FixedClock) -> None:
+    """A second run over the same journal adds no record: the admin does not repeat /archive_on."""
+    first = await run_telegram_demo(journal, clock=clock)
+    again = await run_telegram_demo(journal, clock=clock)
+    assert again.records == 0 and again.monitored
+    assert again.updates_sent == first.updates_sent - 1
+    assert sum(1 for _ in journal.iter_records()) == first.records

@@ -16,7 +16,7 @@ from telegram import Update
 
 from archive.errors import ConfigError, JournalError
 from archive.journal.sqlite import SqliteJournal
-from archive.model import Record, Source
+from archive.model import Kind, Record, Source
 from bots.telegram import sandbox_payloads as p
 from bots.telegram.runtime import TelegramRuntime
 from bots.telegram.sandbox import FakeBotApi
@@ -75,15 +75,47 @@ async def test_wrong_secret_is_refused(
     assert list(journal.iter_records()) == []
 
 
-async def test_not_an_update_is_400(journal: SqliteJournal, webhook_server: Starter) -> None:
-    """A body that is not a JSON update is refused with 400 and not journaled."""
+NOT_UPDATES = (
+    b"{not json",
+    b"[1,2]",
+    b'{"message":{}}',
+    b'{"update_id": true}',
+    b"[" * 200_000 + b"]" * 200_000,
+    b'{"update_id": 5, "message": ' * 100_000 + b"{}" + b"}" * 100_000,
+    b"[" * 900 + b"]" * 900,
+)
+
+
+async def test_not_an_update_is_400_and_kept(
+    journal: SqliteJournal, webhook_server: Starter
+) -> None:
+    """A body with the right secret that is no update (deep nesting included) gets 400 and is kept once as other."""
     _, url = await webhook_server()
     headers = {SECRET_HEADER: SECRET}
     async with aiohttp.ClientSession() as session:
-        for body in (b"{not json", b"[1,2]", b'{"message":{}}'):
+        for body in NOT_UPDATES * 2:  # the second round is Telegram redelivering
             async with session.post(url, data=body, headers=headers) as response:
                 assert response.status == 400
-    assert list(journal.iter_records()) == []
+    records = list(journal.iter_records())
+    assert [r.raw for r in records] == list(NOT_UPDATES)
+    assert {r.kind for r in records} == {Kind.OTHER}
+    assert all(r.details["malformed"] and r.source is Source.WEBHOOK for r in records)
+
+
+async def test_malformed_body_journal_failure_is_500(
+    journal: SqliteJournal, webhook_server: Starter
+) -> None:
+    """If keeping a malformed body fails, Telegram gets 500 (and retries), nothing half-stored."""
+    _, url = await webhook_server()
+    headers = {SECRET_HEADER: SECRET}
+    async with aiohttp.ClientSession() as session:
+        with mock.patch.object(journal, "submit", side_effect=JournalError("disk full")):
+            async with session.post(url, data=b"[" * 100_000, headers=headers) as response:
+                assert response.status == 500
+        assert list(journal.iter_records()) == []
+        async with session.post(url, data=b"[" * 100_000, headers=headers) as response:
+            assert response.status == 400
+    assert len(list(journal.iter_records())) == 1
 
 
 async def test_journal_failure_answers_500_and_telegram_retries(
