@@ -6,7 +6,10 @@ worker claims tasks, lets the downloader stream the file into a size-capped,
 hashing temporary file, uploads it as a content-addressed, Object-Locked blob
 (``blobs/sha256/..``), and appends an ``attachment_stored`` record that names
 the original record and the final state: stored, too_large or unavailable.
-Transient failures are retried with exponential backoff up to a limit.
+Transient failures are retried with exponential backoff up to a limit. A body
+shorter than the size the platform declared (``size`` in the task details) is a
+failed fetch, never a stored blob; the declared size is carried into the
+``attachment_stored`` record (``declared_size``) so ``verify --deep`` can compare.
 File names never reach a filesystem path here.
 """
 
@@ -99,27 +102,49 @@ class FetchPolicy:
     retention_days: int = 2557
 
 
-def attachment_record(original: Record, attachment: Attachment, captured_at: datetime) -> Record:
-    """The ``attachment_stored`` record that settles one attachment of ``original``."""
-    raw = canonical_json(
-        {
-            "record_key": original.key,
-            "ref": attachment.ref,
-            "state": attachment.state.value,
-            "sha256": attachment.sha256,
-            "size": attachment.size,
-            "mime": attachment.mime,
-            "reason": attachment.reason,
-        }
-    )
+def declared_size(details: str | None) -> int | None:
+    """The file size the platform announced, from a task's details (``size``), if any."""
+    try:
+        size = json.loads(details or "{}").get("size")
+    except (ValueError, AttributeError):
+        return None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+
+
+def attachment_record(
+    original: Record,
+    attachment: Attachment,
+    captured_at: datetime,
+    *,
+    declared: int | None = None,
+    repairs: str | None = None,
+) -> Record:
+    """The ``attachment_stored`` record that settles one attachment of ``original``.
+
+    ``declared`` is the size the platform announced; ``repairs`` names the
+    earlier ``attachment_stored`` record a repair supersedes (and gives the
+    repair its own deterministic key).
+    """
+    fields: dict[str, object] = {
+        "record_key": original.key,
+        "ref": attachment.ref,
+        "state": attachment.state.value,
+        "sha256": attachment.sha256,
+        "size": attachment.size,
+        "mime": attachment.mime,
+        "reason": attachment.reason,
+        "declared_size": declared,
+    }
+    details: dict[str, object] = {"record_key": original.key}
+    if declared is not None:
+        details["declared_size"] = declared
+    identity: tuple[str, ...] = ("attachment", original.key, attachment.ref or attachment.name)
+    if repairs is not None:
+        fields["repairs"] = repairs
+        details["repairs"] = repairs
+        identity = ("attachment-repair", original.key, attachment.ref or attachment.name, repairs)
     return Record(
-        key=record_key(
-            original.platform.value,
-            original.workspace,
-            "attachment",
-            original.key,
-            attachment.ref or attachment.name,
-        ),
+        key=record_key(original.platform.value, original.workspace, *identity),
         platform=original.platform,
         workspace=original.workspace,
         conversation=original.conversation,
@@ -132,8 +157,8 @@ def attachment_record(original: Record, attachment: Attachment, captured_at: dat
         occurred_at=original.occurred_at,
         captured_at=captured_at,
         attachments=(attachment,),
-        details={"record_key": original.key},
-        raw=raw,
+        details=details,
+        raw=canonical_json(fields),
     )
 
 
@@ -165,6 +190,31 @@ class AttachmentFetcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), idle_seconds)
 
+    async def fetch(self, task: FetchTask, downloader: Downloader) -> Attachment:
+        """Download ``task`` and store it as a locked blob; the ``stored`` Attachment.
+
+        Raises AttachmentTooLargeError, or AttachmentUnavailableError (transient)
+        when the body is shorter than the size the platform declared.
+        """
+        declared = declared_size(task.details)
+        with tempfile.TemporaryFile() as spool:
+            sink = Sink(spool, self.policy.max_bytes)
+            result = await downloader.download(task, sink)
+            if declared is not None and sink.size < declared:
+                raise AttachmentUnavailableError(
+                    f"received {sink.size} of the {declared} bytes the platform declared"
+                )
+            spool.seek(0)
+            await asyncio.to_thread(self._upload, spool, sink)
+        return Attachment(
+            name=task.name,
+            state=AttachmentState.STORED,
+            sha256=sink.sha256,
+            mime=result.mime,
+            size=sink.size,
+            ref=task.ref,
+        )
+
     async def _process(self, task: FetchTask) -> None:
         original = await asyncio.to_thread(self.journal.get, task.record_key)
         downloader = self.downloaders.get(task.platform)
@@ -173,42 +223,27 @@ class AttachmentFetcher:
                 task, "no original record or no downloader", permanent=original is None
             )
             return
-        with tempfile.TemporaryFile() as spool:
-            sink = Sink(spool, self.policy.max_bytes)
-            try:
-                result = await downloader.download(task, sink)
-            except AttachmentTooLargeError as exc:
-                await self._settle(
-                    task,
-                    original,
-                    Attachment(
-                        name=task.name,
-                        state=AttachmentState.TOO_LARGE,
-                        size=exc.size,
-                        ref=task.ref,
-                        reason=f"larger than the {exc.limit}-byte limit",
-                    ),
-                )
-                return
-            except AttachmentUnavailableError as exc:
-                await self._retry_or_give_up(
-                    task, exc.reason, permanent=exc.permanent, original=original
-                )
-                return
-            spool.seek(0)
-            await asyncio.to_thread(self._upload, spool, sink)
-        await self._settle(
-            task,
-            original,
-            Attachment(
-                name=task.name,
-                state=AttachmentState.STORED,
-                sha256=sink.sha256,
-                mime=result.mime,
-                size=sink.size,
-                ref=task.ref,
-            ),
-        )
+        try:
+            stored = await self.fetch(task, downloader)
+        except AttachmentTooLargeError as exc:
+            await self._settle(
+                task,
+                original,
+                Attachment(
+                    name=task.name,
+                    state=AttachmentState.TOO_LARGE,
+                    size=exc.size,
+                    ref=task.ref,
+                    reason=f"larger than the {exc.limit}-byte limit",
+                ),
+            )
+            return
+        except AttachmentUnavailableError as exc:
+            await self._retry_or_give_up(
+                task, exc.reason, permanent=exc.permanent, original=original
+            )
+            return
+        await self._settle(task, original, stored)
 
     def _upload(self, spool: BinaryIO, sink: Sink) -> None:
         until = (self.clock.now() + timedelta(days=self.policy.retention_days)).replace(
@@ -224,7 +259,9 @@ class AttachmentFetcher:
         )
 
     async def _settle(self, task: FetchTask, original: Record, attachment: Attachment) -> None:
-        record = attachment_record(original, attachment, self.clock.now())
+        record = attachment_record(
+            original, attachment, self.clock.now(), declared=declared_size(task.details)
+        )
         await capture(self.journal, [record])
         await asyncio.to_thread(self.journal.finish_fetch, task.id)
         log.info(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from archive import merkle
+from archive.blob_check import DeclaredSizeCheck
 from archive.bundle import (
     HashingReader,
     Layout,
@@ -320,6 +321,7 @@ def verify_stream(
         )
     previous_sha: str | None = None
     previous_seq = 0
+    sizes = DeclaredSizeCheck(store, layout) if deep else None
     for number in range(1, last + 1):
         objects = by_bundle.get(number, {})
         manifest_version = original_version(objects.get("manifest.json", []))
@@ -332,6 +334,8 @@ def verify_stream(
             store, layout, keys, number, objects, data, previous_sha, deep, check_records
         )
         previous_sha = hashlib.sha256(data).hexdigest()
+        if sizes is not None and doc is not None:
+            sizes.add_bundle(number, doc)
         if doc is not None:
             if doc["seq_first"] <= previous_seq:
                 findings.append(
@@ -344,4 +348,6 @@ def verify_stream(
         report.bundles += 1
         if progress is not None:
             progress(number)
+    if sizes is not None:
+        report.findings += [Finding(n, "blob-size", m) for n, m in sizes.problems()]
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import timedelta
 
 import pytest
@@ -157,3 +158,43 @@ async def test_too_large_is_settled_without_upload(
 def test_safe_filename(hostile: str, safe: str) -> None:
     """Hostile platform file names become one harmless path component."""
     assert safe_filename(hostile) == safe
+
+
+async def test_short_body_for_a_declared_size_is_retried_not_stored(
+    journal: SqliteJournal, store: S3ArchiveStore, policy: SealPolicy, clock: FixedClock
+) -> None:
+    """Zero or too few bytes for a file declared non-empty is a failed fetch: retried, never stored."""
+    original = slack_message(5)
+    journal.append([original])
+    details = task_details(size=4000)
+    journal.enqueue_fetch(original.key, "slack", "F5", "a.pdf", details, clock.now())
+    downloader = ScriptedDownloader({"F5": b""})
+    fetcher = _fetcher(journal, store, policy, clock, downloader)
+    await fetcher.run_once()
+    assert _settled(journal) == []
+    downloader.files["F5"] = b"x" * 1000
+    for _ in range(2):
+        clock.advance(timedelta(hours=1))
+        await fetcher.run_once()
+    (record,) = [r for r in journal.iter_records() if r.kind is Kind.ATTACHMENT_STORED]
+    assert record.attachments[0].state is AttachmentState.UNAVAILABLE
+    assert "received 1000 of the 4000 bytes" in (record.attachments[0].reason or "")
+    assert list(store.versions("blobs/")) == []
+    assert downloader.calls == ["F5"] * 3
+
+
+async def test_declared_size_is_carried_into_attachment_stored(
+    journal: SqliteJournal, store: S3ArchiveStore, policy: SealPolicy, clock: FixedClock
+) -> None:
+    """The size the platform declared is kept in the attachment_stored record for verify."""
+    data = b"y" * 2500
+    original = slack_message(6)
+    journal.append([original])
+    journal.enqueue_fetch(
+        original.key, "slack", "F6", "b.pdf", task_details(size=len(data)), clock.now()
+    )
+    await _fetcher(journal, store, policy, clock, ScriptedDownloader({"F6": data})).run_once()
+    (record,) = [r for r in journal.iter_records() if r.kind is Kind.ATTACHMENT_STORED]
+    assert record.details == {"record_key": original.key, "declared_size": len(data)}
+    assert json.loads(record.raw)["declared_size"] == len(data)
+    assert record.attachments[0].size == len(data)

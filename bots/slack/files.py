@@ -27,6 +27,7 @@ from archive.attachments import (
     task_details,
 )
 from archive.journal import FetchTask
+from archive.model import Record
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _GONE = frozenset({"file_not_found", "file_deleted", "not_in_channel", "channel_not_found"})
@@ -46,6 +47,38 @@ def file_task_details(file: Mapping[str, Any], channel: str, team: str) -> str:
         size=size,
         mime=file.get("mimetype"),
     )
+
+
+def repair_task_details(record: Record, ref: str) -> str:
+    """Fetch details for file ``ref`` of ``record``, read again from its raw payload.
+
+    The payload is an Events API body, a Socket Mode frame or an export message;
+    when none of them holds the file object, the downloader asks ``files.info``.
+    """
+    try:
+        payload = json.loads(record.raw)
+    except ValueError:
+        payload = None
+    return file_task_details(_find_file(payload, ref) or {}, record.conversation, record.workspace)
+
+
+def _find_file(value: Any, ref: str, depth: int = 0) -> Mapping[str, Any] | None:
+    """The file object with id ``ref`` anywhere in a (shallow) Slack payload."""
+    if depth > 6:
+        return None
+    if isinstance(value, Mapping):
+        if value.get("id") == ref and ("url_private" in value or "url_private_download" in value):
+            return value
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return None
+    for child in children:
+        found = _find_file(child, ref, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 class SlackFileDownloader:

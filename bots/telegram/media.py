@@ -13,15 +13,16 @@ logged, stored or put into an error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from telegram import Bot
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, InvalidToken, TelegramError
 
 from archive.attachments import (
     AttachmentTooLargeError,
@@ -30,15 +31,18 @@ from archive.attachments import (
     Sink,
     task_details,
 )
+from archive.errors import ChatkeeperError, ConfigError
 from archive.journal import FetchTask, Journal
 from archive.model import AttachmentState, Record
 from bots.telegram.content import file_name, media_files
+from bots.telegram.settings import TelegramSettings
 
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 _CHUNK = 256 * 1024
 
 
 def message_of(update: dict[str, Any]) -> dict[str, Any] | None:
+    """The message object of an update (message, edited_message, channel_post, ...)."""
     for value in update.values():
         if isinstance(value, dict) and "message_id" in value and "chat" in value:
             return value
@@ -63,16 +67,56 @@ def enqueue_media(
                 "telegram",
                 str(item.get("file_unique_id")),
                 file_name(media, item),
-                task_details(
-                    file_id=item.get("file_id"),
-                    media=media,
-                    size=item.get("file_size"),
-                    mime=item.get("mime_type"),
-                ),
+                _details(media, item),
                 now,
             )
             queued += 1
     return queued
+
+
+def _details(media: str, item: Mapping[str, Any]) -> str:
+    return task_details(
+        file_id=item.get("file_id"),
+        media=media,
+        size=item.get("file_size"),
+        mime=item.get("mime_type"),
+    )
+
+
+def repair_task_details(record: Record, ref: str) -> str | None:
+    """Fetch details for file ``ref`` of ``record``, read again from its raw update."""
+    try:
+        update = json.loads(record.raw)
+    except ValueError:
+        return None
+    message = message_of(update) if isinstance(update, dict) else None
+    for media, item in media_files(message or {}):
+        if str(item.get("file_unique_id")) == ref:
+            return _details(media, item)
+    return None
+
+
+@contextlib.asynccontextmanager
+async def standalone_downloader(settings: TelegramSettings) -> AsyncIterator[TelegramDownloader]:
+    """A downloader on a bare Bot, outside the running bot (``attachments repair``)."""
+    bot = Bot(
+        settings.token,
+        base_url=settings.base_url,
+        base_file_url=settings.base_file_url,
+        local_mode=settings.local_mode,
+    )
+    try:
+        await bot.initialize()
+    except InvalidToken:
+        raise ConfigError("telegram.token was refused by the Bot API") from None
+    except TelegramError as exc:  # the message may name the URL: only the type is kept
+        raise ChatkeeperError(
+            f"the Telegram Bot API cannot be reached: {type(exc).__name__}"
+        ) from None
+    try:
+        yield TelegramDownloader(bot, local_mode=settings.local_mode)
+    finally:
+        await bot.shutdown()
 
 
 class TelegramDownloader:
@@ -109,7 +153,8 @@ class TelegramDownloader:
         url = file.file_path
         if not url.startswith(self.bot.base_file_url):
             url = f"{self.bot.base_file_url}/{file.file_path.lstrip('/')}"
-        return Downloaded(mime=mime or await self._stream(url, sink))
+        served = await self._stream(url, sink)  # always download: the mime type is no substitute
+        return Downloaded(mime=mime or served)
 
     async def _stream(self, url: str, sink: Sink) -> str | None:
         """GET ``url`` (token-bearing: never logged) into ``sink``; returns the content type."""

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from archive.attachments import AttachmentFetcher, FetchPolicy
 from archive.clock import FixedClock
 from archive.model import AttachmentState, Kind
 from archive.seal import SealPolicy
-from archive.store.s3 import S3ArchiveStore
+from archive.store.local_s3 import LocalS3
+from archive.store.s3 import S3ArchiveStore, make_client
 from bots.slack.app import web_client
 from bots.slack.files import SlackFileDownloader
 from bots.slack.sandbox import FakeFile, envelope
@@ -238,3 +242,86 @@ async def test_persistent_failure_becomes_unavailable(
         clock.advance(timedelta(minutes=5))
     (settled,) = _settled(harness)
     assert settled.state is AttachmentState.UNAVAILABLE and "HTTP 503" in (settled.reason or "")
+
+
+@pytest.fixture(scope="module")
+def shared_store(local_s3: LocalS3) -> S3ArchiveStore:
+    """One locked bucket for every case of the parametrized test (SeaweedFS has few volumes)."""
+    name = f"test-{secrets.token_hex(6)}"
+    local_s3.ensure_bucket(name, mode="COMPLIANCE", days=1)
+    assert local_s3.endpoint is not None
+    creds = local_s3.endpoint.archiver
+    return S3ArchiveStore(
+        make_client(local_s3.endpoint.url, creds.access_key, creds.secret_key), name
+    )
+
+
+# Slack file kinds: what the file is, and how the event carries it.
+SLACK_FILES = {
+    "pdf": ("application/pdf", b"%PDF-1.7 "),
+    "png": ("image/png", b"\x89PNG\r\n\x1a\n"),
+    "mp4": ("video/mp4", b"\0\0\0\x18ftypmp42"),
+    "m4a": ("audio/mp4", b"\0\0\0\x1cftypM4A "),
+    "snippet": ("text/plain", b"def f():\n    return 1\n"),
+    "zip": ("application/zip", b"PK\x03\x04"),
+}
+CARRIERS = ("message-file", "connect-stub", "file_shared")
+
+
+def _slack_event(harness: Harness, carrier: str, file_id: str, file: dict[str, Any]) -> Any:
+    if carrier == "message-file":
+        return _share(harness, file)
+    if carrier == "connect-stub":
+        stub = {"id": file_id, "mode": "file_access", "file_access": "check_file_info"}
+        return _share(harness, stub)
+    return {
+        "type": "file_shared",
+        "channel_id": PUBLIC,
+        "file_id": file_id,
+        "user_id": "U0ALICE01",
+        "file": {"id": file_id},
+        "event_ts": "1764412200.002400",
+    }
+
+
+@pytest.mark.parametrize("with_mime", [True, False], ids=["with-mime", "without-mime"])
+@pytest.mark.parametrize("carrier", CARRIERS)
+@pytest.mark.parametrize("kind", sorted(SLACK_FILES))
+async def test_every_file_kind_stores_the_bytes_served(
+    kind: str,
+    carrier: str,
+    with_mime: bool,
+    harness: Harness,
+    shared_store: S3ArchiveStore,
+    policy: SealPolicy,
+    clock: FixedClock,
+) -> None:
+    """Each Slack file kind and carrier, with and without mimetype, stores the bytes served."""
+    mime, head = SLACK_FILES[kind]
+    data = head + kind.encode() * 300
+    file_id = f"F0{kind.upper()[:5]:0<5}{CARRIERS.index(carrier)}{int(with_mime)}"
+    served = mime if with_mime else "application/octet-stream"
+    harness.state.files[file_id] = FakeFile(file_id, f"file.{kind}", data, served)
+    url = harness.fake.file_url(file_id)
+    file: dict[str, Any] = {
+        "id": file_id,
+        "name": f"file.{kind}",
+        "size": len(data),
+        "url_private": url,
+        "url_private_download": url,
+    }
+    if with_mime:
+        file["mimetype"] = mime
+    await harness.sender.event(envelope(TEAM, _slack_event(harness, carrier, file_id, file)))
+    assert await _fetcher(harness, shared_store, policy, clock).run_once() == 1
+    (stored,) = _settled(harness)
+    digest = hashlib.sha256(data).hexdigest()
+    assert (stored.state, stored.sha256, stored.size, stored.mime) == (
+        AttachmentState.STORED,
+        digest,
+        len(data),
+        served,
+    )
+    key = policy.layout.blob_key(digest)
+    (version,) = [v for v in shared_store.versions(key) if v.key == key]
+    assert shared_store.get(key, version.version_id) == data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from archive.codec import encode_body
 from archive.journal.sqlite import SqliteJournal
 from archive.model import Attachment, AttachmentState, Kind
 from archive.seal import SealPolicy
-from archive.store.s3 import S3ArchiveStore
+from archive.store.local_s3 import LocalS3
+from archive.store.s3 import S3ArchiveStore, make_client
 from bots.telegram import sandbox_payloads as p
 from bots.telegram.media import TelegramDownloader
 from bots.telegram.polling import PollingLoop
@@ -185,3 +187,72 @@ async def test_token_never_reaches_logs(
     captured = capsys.readouterr()
     assert secret not in caplog.text
     assert secret not in captured.out + captured.err
+
+
+@pytest.fixture(scope="module")
+def shared_store(local_s3: LocalS3) -> S3ArchiveStore:
+    """One locked bucket for every case of the parametrized test (SeaweedFS has few volumes)."""
+    name = f"test-{secrets.token_hex(6)}"
+    local_s3.ensure_bucket(name, mode="COMPLIANCE", days=1)
+    assert local_s3.endpoint is not None
+    creds = local_s3.endpoint.archiver
+    return S3ArchiveStore(
+        make_client(local_s3.endpoint.url, creds.access_key, creds.secret_key), name
+    )
+
+
+# Every media field the bot downloads (bots.telegram.content.media_files), with what
+# Telegram sends beside the file fields, and the MIME type it announces when it does.
+MEDIA_TYPES: dict[str, tuple[dict[str, object], str]] = {
+    "photo": ({}, "image/jpeg"),
+    "document": ({"file_name": "terms.pdf"}, "application/pdf"),
+    "video": ({"duration": 3, "width": 640, "height": 360}, "video/mp4"),
+    "audio": ({"duration": 30, "title": "Call"}, "audio/mpeg"),
+    "voice": ({"duration": 4}, "audio/ogg"),
+    "video_note": ({"duration": 5, "length": 240}, "video/mp4"),
+    "animation": ({"duration": 2, "width": 320, "height": 240}, "video/mp4"),
+    "sticker": (
+        {"type": "regular", "width": 512, "height": 512, "is_animated": False},
+        "image/webp",
+    ),
+}
+
+
+def _media_message(media: str, file: dict[str, object], mime: str | None) -> dict[str, object]:
+    fields, _ = MEDIA_TYPES[media]
+    item = dict(file, **fields)
+    if mime is not None:
+        item["mime_type"] = mime
+    if media == "photo":
+        return {"photo": p.photo_sizes(item)}
+    if media == "animation":  # Telegram sends the GIF as a document too
+        return {"animation": item, "document": dict(item)}
+    return {media: item}
+
+
+@pytest.mark.parametrize("with_mime", [True, False], ids=["with-mime", "without-mime"])
+@pytest.mark.parametrize("media", sorted(MEDIA_TYPES))
+async def test_every_media_type_stores_the_bytes_served(
+    media: str,
+    with_mime: bool,
+    fake: FakeBotApi,
+    journal: SqliteJournal,
+    make_runtime: RuntimeFactory,
+    shared_store: S3ArchiveStore,
+    policy: SealPolicy,
+    clock: FixedClock,
+) -> None:
+    """Each media type, with and without mime_type, is stored as exactly the bytes the fake served."""
+    data = f"{media}:{with_mime}:".encode() + bytes(range(256)) * 50
+    file = fake.add_file(data, name=f"{media}.bin")
+    mime = MEDIA_TYPES[media][1] if with_mime else None
+    runtime = await make_runtime()
+    body = p.message(GROUP, ALICE, 90, **_media_message(media, file, mime))
+    stored = await _capture_and_fetch(fake, journal, runtime, shared_store, policy, clock, body)
+    digest = hashlib.sha256(data).hexdigest()
+    assert (stored.state, stored.sha256, stored.size) == (AttachmentState.STORED, digest, len(data))
+    assert stored.mime == (mime or "application/octet-stream")
+    key = policy.layout.blob_key(digest)
+    (version,) = [v for v in shared_store.versions(key) if v.key == key]
+    assert shared_store.get(key, version.version_id) == data
+    assert fake.state.downloads == [f"documents/{media}.bin"]
