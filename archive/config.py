@@ -81,7 +81,7 @@ class S3Settings:
 @dataclass(frozen=True)
 class ArchiveSettings:
     CHOICES: ClassVar[Choices] = {"retention_mode": ("COMPLIANCE", "GOVERNANCE")}
-    BOUNDS: ClassVar[Bounds] = {"retention_days": COUNT, "zstd_level": Bound(1, at_most=22)}
+    BOUNDS: ClassVar[Bounds] = {"retention_days": COUNT, "zstd_level": Bound(at_most=22)}
     stream: str = "main"
     retention_mode: str = "COMPLIANCE"
     retention_days: int = 2557
