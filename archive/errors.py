@@ -8,7 +8,12 @@
     │   ├── ObjectLockError         (1)  bucket without Object Lock/versioning, retention too short
     │   └── StoreConflictError      (3)  an archive key holds content we did not write
     ├── SealError                   (1)  journal and store disagree about the stream
+    ├── PlatformError               (1)  Slack or Telegram failed a call (network, server, refusal)
+    ├── ListenError                 (1)  ``serve`` cannot listen on its address (port in use, ...)
     └── IntegrityError              (3)  verification found tampering or loss
+
+A credential the platform rejects at start-up (a revoked token) is a ConfigError.
+Messages name settings and ids, never a secret, token or message body.
 
 Adapters translate library exceptions (sqlite3, botocore, ...) into these with
 ``raise ... from exc``; nothing above an adapter catches library errors.
@@ -46,6 +51,14 @@ class StoreConflictError(StoreError):
 
 
 class SealError(ChatkeeperError):
+    exit_code = 1
+
+
+class PlatformError(ChatkeeperError):
+    exit_code = 1
+
+
+class ListenError(ChatkeeperError):
     exit_code = 1
 
 

@@ -2,6 +2,11 @@
 
 Commands live in ``chatkeeper/commands_*.py`` modules; each exposes
 ``register(cli)`` and is listed in ``_COMMAND_MODULES``.
+
+Every failure prints one line, ``chatkeeper: error: ...``, never a traceback:
+a ChatkeeperError with its exit code, an OSError (a file or socket) with 1, and
+anything else as an unexpected error naming its type and where it was raised,
+with 1. Registered secrets are scrubbed from the line (``archive.logs.redact``).
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from archive.errors import ChatkeeperError
+from archive.logs import redact
 from chatkeeper import __version__
 from chatkeeper.context import AppContext
 
@@ -34,8 +41,39 @@ class ChatkeeperGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ChatkeeperError as exc:
-            click.echo(f"chatkeeper: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            _fail(str(exc), exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # usage errors (exit 2) and --help/--version: click prints them
+        except OSError as exc:
+            _fail(_os_message(exc), 1)
+        except Exception as exc:
+            _fail(f"unexpected {type(exc).__name__} at {_origin(exc)} (a bug: please report it)", 1)
+
+
+_PACKAGES = ("archive", "bots", "chatkeeper", "exporters")
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"chatkeeper: error: {redact(message)}", err=True)
+    sys.exit(code)
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.filename:
+        return f"{exc.strerror or exc}: {exc.filename}"
+    return str(exc) or exc.strerror or type(exc).__name__
+
+
+def _origin(exc: BaseException) -> str:
+    """module:line of the innermost chatkeeper frame (the message may hold data: not shown)."""
+    origin = "?"
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in _PACKAGES:
+            origin = f"{module}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return origin
 
 
 @click.group(cls=ChatkeeperGroup)

@@ -205,7 +205,10 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
 @click.command("local-s3")
 @click.pass_context
 def local_s3_command(ctx: click.Context) -> None:
-    """Run the embedded SeaweedFS S3 (Object Lock) in the foreground until Ctrl-C."""
+    """Run the embedded SeaweedFS S3 (Object Lock) in the foreground until Ctrl-C.
+
+    Exits 4 with one error line if SeaweedFS dies on its own.
+    """
     settings = _settings(ctx)
     state = settings.home / "s3"
     server = LocalS3(state)
@@ -232,7 +235,9 @@ def local_s3_command(ctx: click.Context) -> None:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+            while not stop.wait(0.5):  # watch the child: a dead SeaweedFS is an error
+                if server.exit_code() is not None:
+                    raise server.died_error()
     finally:
         server.stop()
 

@@ -66,6 +66,7 @@ def open_store(settings: Settings, *, role: str = "archiver") -> Iterator[S3Arch
             s3.secret_key,
             s3.region,
             connect_timeout=s3.connect_timeout_seconds,
+            read_timeout=s3.read_timeout_seconds,
             max_attempts=s3.max_attempts,
         )
         yield S3ArchiveStore(client, s3.bucket)
@@ -86,6 +87,7 @@ def open_store(settings: Settings, *, role: str = "archiver") -> Iterator[S3Arch
             creds.secret_key,
             s3.region,
             connect_timeout=s3.connect_timeout_seconds,
+            read_timeout=s3.read_timeout_seconds,
             max_attempts=s3.max_attempts,
         )
         yield S3ArchiveStore(client, s3.bucket)

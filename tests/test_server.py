@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import aiohttp
 import pytest
@@ -28,7 +29,7 @@ async def served(
     clock: FixedClock,
 ) -> AsyncIterator[tuple[str, SealJob]]:
     job = SealJob(journal, store, signer, policy, clock)
-    runner = web.AppRunner(build_app(journal, "test", job, []))
+    runner = web.AppRunner(build_app(journal, "test", job, [], overdue_after_seconds=600))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -40,14 +41,16 @@ async def served(
 async def test_healthz_and_metrics(served: tuple[str, SealJob], journal: SqliteJournal) -> None:
     """Health reports the backlog; metrics expose backlog and last bundle before and after a seal."""
     base, job = served
-    journal.append([slack_message(i) for i in range(7)])
+    journal.append([slack_message(i, at=job.clock.now()) for i in range(7)])
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/healthz") as response:
             assert response.status == 200
             assert await response.json() == {
                 "backlog": 7,
+                "backlog_age_seconds": 0.0,
                 "last_bundle": None,
                 "seal_failures": 0,
+                "seal_overdue": False,
                 "status": "ok",
             }
         async with http.get(f"{base}/metrics") as response:
@@ -60,6 +63,27 @@ async def test_healthz_and_metrics(served: tuple[str, SealJob], journal: SqliteJ
         assert "chatkeeper_backlog_records 0.0" in text
         assert "chatkeeper_last_sealed_bundle 1.0" in text
         assert "chatkeeper_seal_consecutive_failures 0.0" in text
+
+
+async def test_healthz_degraded_when_sealing_is_overdue(
+    served: tuple[str, SealJob], journal: SqliteJournal, clock: FixedClock
+) -> None:
+    """With no seal failure, a backlog older than two intervals makes /healthz degraded."""
+    base, _ = served
+    journal.append([slack_message(1, at=clock.now())])
+    async with aiohttp.ClientSession() as http:
+        clock.advance(timedelta(seconds=599))
+        async with http.get(f"{base}/healthz") as response:
+            assert (await response.json())["status"] == "ok"
+        clock.advance(timedelta(seconds=2))
+        async with http.get(f"{base}/healthz") as response:
+            body = await response.json()
+        async with http.get(f"{base}/metrics") as response:
+            text = await response.text()
+    assert response.status == 200
+    assert body["status"] == "degraded" and body["seal_overdue"] is True
+    assert body["seal_failures"] == 0 and body["backlog_age_seconds"] > 600
+    assert "chatkeeper_backlog_age_seconds 600.8" in text
 
 
 async def test_healthz_fails_when_journal_fails(

@@ -230,6 +230,24 @@ class LocalS3:
             f"SeaweedFS did not answer within {self.startup_timeout}s: {last}"
         )
 
+    @property
+    def pid(self) -> int | None:
+        """The SeaweedFS process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def exit_code(self) -> int | None:
+        """None while SeaweedFS runs; its exit code once it died (or was never started)."""
+        if self._process is None:
+            return -1
+        return self._process.poll()
+
+    def died_error(self) -> StoreUnavailableError:
+        """The error for a SeaweedFS that exited on its own, with the end of its log."""
+        return StoreUnavailableError(
+            f"SeaweedFS exited with code {self.exit_code()}: {self._log_tail()} "
+            f"(log: {self.state_dir / 'seaweedfs.log'})"
+        )
+
     def _log_tail(self) -> str:
         try:
             lines = (self.state_dir / "seaweedfs.log").read_text(errors="replace").splitlines()

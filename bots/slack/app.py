@@ -42,6 +42,7 @@ from bots.slack.reconciliation import CompletenessReport, ReconcileJob, reconcil
 from bots.slack.recorder import EventRecorder
 from bots.slack.settings import SlackSettings, validate_slack
 from bots.slack.socket_mode import RAW_FRAME, RawFrameSocketModeHandler
+from bots.slack.startup import check_bot_token, socket_url
 from bots.slack.subscriptions import HANDLED_EVENTS
 
 log = structlog.get_logger("chatkeeper.slack")
@@ -123,7 +124,7 @@ class SlackBot:
             ignoring_self_assistant_message_events_enabled=False,
             request_verification_enabled=settings.mode == "http",
             attaching_conversation_kwargs_enabled=False,  # no say()/assistant helpers needed
-            name="chatkeeper",
+            name="chatkeeper.slack.bolt",  # Bolt resets the level of the logger so named
         )
         self.app.middleware(_KeepPayloadsWithoutListener(self))
         special = {"app_mention": self._on_mention, "user_change": self._on_user_change}
@@ -255,7 +256,9 @@ class SlackBot:
 
     async def start_socket_mode(self) -> RawFrameSocketModeHandler:
         """Connect over Socket Mode; envelopes are acked only after the journal commit."""
+        url = await socket_url(self.client, self.settings.app_token)  # a refused token stops here
         handler = RawFrameSocketModeHandler(self.app, self.settings.app_token, self.client)
+        handler.client.wss_uri = url
         await handler.connect_async()  # type: ignore[no-untyped-call]
         self.socket_handler = handler
         return handler
@@ -273,7 +276,8 @@ class SlackBot:
         )
 
     async def start(self) -> None:
-        """Socket Mode (if configured) and the periodic reconciliation job (if enabled)."""
+        """Check the bot token, then Socket Mode (if configured) and reconciliation (if enabled)."""
+        await check_bot_token(self.client)
         if self.settings.mode == "socket":
             await self.start_socket_mode()
         if self.settings.reconcile_interval_seconds > 0:

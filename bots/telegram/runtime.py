@@ -4,7 +4,10 @@ PTB's own Updater confirms updates before handlers run, so the Application is
 built without one (``updater(None)``): updates arrive through our webhook
 endpoint or our polling loop, are journaled, and only then reach the handlers.
 At start we ask for every update type (``allowed_updates`` is sticky) and never
-drop pending updates.
+drop pending updates. A start-up failure is translated here: a rejected token is
+a ConfigError, any other Bot API failure a PlatformError naming the step; the
+token never appears in either (python-telegram-bot puts it in InvalidToken's
+message).
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ import structlog
 from aiohttp import web
 from telegram import Update
 from telegram._utils.types import JSONDict
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from archive.clock import Clock, SystemClock
-from archive.errors import ConfigError
+from archive.errors import ConfigError, PlatformError
 from archive.journal import Journal
 from bots.telegram.admin import BOT_COMMANDS, AdminPolicy, command_handlers
 from bots.telegram.ingest import TelegramIngest
@@ -104,6 +107,7 @@ class TelegramRuntime:
         )
         self.application.add_handlers(command_handlers(self.policy))
         self.application.add_handler(self.visibility.handler())
+        self._step = ""  # the Bot API call start() is making, for its error message
 
     @property
     def bot_id(self) -> str:
@@ -111,6 +115,18 @@ class TelegramRuntime:
 
     async def start(self) -> None:
         """getMe, register the commands, then subscribe by webhook or clear it for polling."""
+        self._step = "getMe"
+        try:
+            await self._start()
+        except InvalidToken as exc:
+            raise ConfigError("telegram.token was rejected by the Bot API (Unauthorized)") from exc
+        except TelegramError as exc:
+            message = exc.message.replace(self.settings.token, "[redacted]")
+            raise PlatformError(
+                f"Telegram Bot API {self._step} failed at start-up: {type(exc).__name__}: {message}"
+            ) from exc
+
+    async def _start(self) -> None:
         await self.application.initialize()
         bot = self.application.bot
         expected = self.settings.bot_username.lstrip("@").lower()
@@ -122,6 +138,7 @@ class TelegramRuntime:
             await bot.set_my_commands(list(BOT_COMMANDS))
         except TelegramError as exc:
             log.warning("telegram.set_commands_failed", error=type(exc).__name__)
+        self._step = "setWebhook" if self.settings.mode == "webhook" else "deleteWebhook"
         if self.settings.mode == "webhook":
             await bot.set_webhook(
                 url=self.settings.webhook_url,
@@ -132,6 +149,7 @@ class TelegramRuntime:
             )
         else:
             await bot.delete_webhook(drop_pending_updates=False)
+        self._step = "getChatMember"
         await self.check_visibility()
         log.info("telegram.started", bot_id=self.bot_id, mode=self.settings.mode)
 
@@ -157,3 +175,6 @@ class TelegramRuntime:
 
     async def stop(self) -> None:
         await self.application.shutdown()
+        await (
+            self.application.bot.shutdown()
+        )  # its HTTP clients, if start failed after opening them
