@@ -37,16 +37,11 @@ from archive.bundle import (
 from archive.codec import parse_time
 from archive.errors import StoreError, StoreUnavailableError
 from archive.keys import PublicKey
-from archive.rotation import check_rotation
 from archive.store import ArchiveStore, ObjectVersion
-from archive.verify_checkpoints import KeyWindows, check_checkpoints
-
-
-@dataclass(frozen=True)
-class Finding:
-    bundle: int | None
-    check: str
-    message: str
+from archive.trust import Finding as Finding  # re-exported: verify's findings
+from archive.trust import TrustWalk
+from archive.trust import published_keys as published_keys
+from archive.verify_checkpoints import check_checkpoints
 
 
 @dataclass
@@ -345,54 +340,6 @@ def _verify_bundle(
     return doc, found
 
 
-@dataclass
-class _Trust:
-    """The keys trusted so far on the walk, and which bundles each may sign."""
-
-    keys: dict[str, PublicKey]
-    windows: KeyWindows = field(default_factory=KeyWindows)
-
-    def signer_problem(self, number: int, doc: dict[str, Any]) -> str | None:
-        key_id = str(doc["signature"].get("key_id"))
-        retired = self.windows.retired.get(key_id)
-        if retired is not None and number > retired:
-            return f"signed by key {key_id}, which bundle {retired} rotated out"
-        return None
-
-    def follow(self, number: int, doc: dict[str, Any], clean: bool) -> list[Finding]:
-        """Trust the keys that bundle ``number`` introduces, if it verified."""
-        entries = doc.get("key_rotations", [])
-        if not entries:
-            return []
-        if not isinstance(entries, list):
-            return [Finding(number, "keys", "key_rotations is not a list")]
-        if not clean:
-            return [
-                Finding(number, "keys", "key rotation not followed: the bundle does not verify")
-            ]
-        found = []
-        signer = str(doc["signature"].get("key_id"))
-        for entry in entries:
-            new, problem = check_rotation(entry, self.keys, signer)
-            if new is None:
-                found.append(Finding(number, "keys", problem or "key rotation refused"))
-                continue
-            self.keys[new.key_id] = new
-            self.windows.retired[signer] = number
-            self.windows.introduced.setdefault(new.key_id, number)
-        return found
-
-
-def published_keys(store: ArchiveStore, layout: Layout) -> dict[str, PublicKey]:
-    """The public keys the stream publishes (``keys/``): to show, never to trust."""
-    found: dict[str, PublicKey] = {}
-    for version in store.versions(layout.keys_prefix):
-        if not version.is_delete_marker:
-            key = PublicKey.from_json(store.get(version.key, version.version_id))
-            found[key.key_id] = key
-    return found
-
-
 def verify_stream(
     store: ArchiveStore,
     layout: Layout,
@@ -413,7 +360,7 @@ def verify_stream(
     truncation, measured at ``now`` (default: the system clock).
     """
     report = VerifyReport(stream=layout.stream, trust=trust)
-    walk = _Trust(dict(keys))
+    walk = TrustWalk(dict(keys))
     by_bundle: dict[int, dict[str, list[ObjectVersion]]] = defaultdict(lambda: defaultdict(list))
     for version in store.versions(layout.bundles_prefix):
         parsed = layout.parse_bundle_key(version.key)

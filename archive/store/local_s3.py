@@ -129,9 +129,14 @@ def _load_identities(path: Path) -> dict[str, Credentials]:
 class LocalS3:
     """A SeaweedFS process serving S3 on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, state_dir: Path, *, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self, state_dir: Path, *, startup_timeout: float = 60.0, max_volumes: int = 0
+    ) -> None:
+        """``max_volumes`` caps SeaweedFS volumes (0: free disk / volume size). Each bucket
+        takes a volume of its own, so a server holding many buckets (tests) needs more."""
         self.state_dir = state_dir
         self.startup_timeout = startup_timeout
+        self.max_volumes = max_volumes
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self.endpoint: LocalS3Endpoint | None = None
@@ -178,6 +183,8 @@ class LocalS3:
             f"-volume.port={volume}",
             f"-filer.port={filer}",
         ]
+        if self.max_volumes:
+            command.append(f"-volume.max={self.max_volumes}")
         self._log = (self.state_dir / "seaweedfs.log").open("ab")
         self._process = subprocess.Popen(
             command,
