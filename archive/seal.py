@@ -33,7 +33,7 @@ from archive.bundle import (
     iter_lines,
     sign_manifest,
 )
-from archive.checkpoint import checkpoint_due, write_checkpoint
+from archive.checkpoint import Checkpoint, checkpoint_due, write_checkpoint
 from archive.clock import Clock
 from archive.errors import ObjectLockError, SealError, StoreConflictError
 from archive.journal import BundleRow, BundleState, Journal
@@ -59,6 +59,7 @@ class SealPolicy:
 @dataclass(frozen=True)
 class SealReport:
     bundles: tuple[BundleRow, ...]
+    checkpoint: Checkpoint | None = None  # the checkpoint this run sealed, if any
 
     @property
     def records(self) -> int:
@@ -121,8 +122,8 @@ def seal(
             finishing = uploads.submit(_finish_bundle, journal, store, signer, policy, row, records)
         if finishing is not None:
             sealed.append(finishing.result())
-    _checkpoint(journal, store, signer, policy, clock, sealed)
-    return SealReport(tuple(sealed))
+    checkpoint = _checkpoint(journal, store, signer, policy, clock, sealed)
+    return SealReport(tuple(sealed), checkpoint)
 
 
 def _checkpoint(
@@ -132,16 +133,16 @@ def _checkpoint(
     policy: SealPolicy,
     clock: Clock,
     sealed: list[BundleRow],
-) -> None:
+) -> Checkpoint | None:
     """Seal a checkpoint after new bundles, or when the newest one is an interval old."""
     now = clock.now()
     if not sealed:
         interval = timedelta(seconds=policy.checkpoint_interval_seconds)
         due, _ = checkpoint_due(store, policy.layout, now, interval)
         if not due:
-            return
+            return None
     last = sealed[-1] if sealed else journal.stats(policy.layout.stream).last_sealed
-    write_checkpoint(
+    return write_checkpoint(
         store,
         policy.layout,
         signer,

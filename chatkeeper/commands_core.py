@@ -53,6 +53,9 @@ def seal_command(ctx: click.Context) -> None:
             f"sealed bundle {row.number}: {row.record_count} records "
             f"(seq {row.seq_first}..{row.seq_last}), manifest sha256 {row.manifest_sha256}"
         )
+    if report.checkpoint is not None:
+        last = report.checkpoint.last_bundle or "none"
+        click.echo(f"sealed checkpoint {report.checkpoint.number} (last bundle {last})")
 
 
 _HEX = frozenset("0123456789abcdef")

@@ -265,3 +265,16 @@ def test_every_export_format_reads_a_stream_with_a_key_rotation(
         )
         assert result.exit_code == 0, (fmt, result.output)
         assert "from bundles 1-4" in result.output
+
+
+def test_seal_with_nothing_new_still_seals_the_first_checkpoint(env: dict[str, str]) -> None:
+    """An idle deployment's seal writes a checkpoint when none exists, and not again at once."""
+    runner = CliRunner()
+    first = runner.invoke(cli, ["seal"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "nothing to seal" in first.output
+    assert "sealed checkpoint 1 (last bundle none)" in first.output
+    again = runner.invoke(cli, ["seal"], env=env)
+    assert again.exit_code == 0 and "checkpoint" not in again.output
+    verify = runner.invoke(cli, ["verify"], env=env)
+    assert verify.exit_code == 0 and "INTACT" in verify.output, verify.output
