@@ -89,6 +89,7 @@ class ArchiveSettings:
     bundle_max_records: int = 100_000
     bundle_max_bytes: int = 64 * 1024 * 1024
     zstd_level: int = 3
+    trusted_keys: tuple[str, ...] = ()  # pinned signing keys: fingerprints and/or .pub.json paths
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class ScheduleSettings:
     seal_backlog_threshold: int = 50_000
     backlog_check_seconds: float = 5.0
     lease_seconds: float = 900.0
+    checkpoint_interval_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)

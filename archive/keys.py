@@ -1,10 +1,15 @@
-"""Ed25519 signing keys for manifests.
+"""Ed25519 signing keys for manifests and checkpoints.
 
 The private key is generated on first use under ``<home>/keys/`` with mode
 0600; its public half sits beside it and is published in the stream so that
-verifiers can find it. Verifiers should *trust* a public key they got out of
-band (``verify --public-key``): a key read from the store proves only that
-the stream is self-consistent.
+verifiers can find it. Verifiers must *pin* a key they got out of band
+(``verify --public-key`` / ``--key-fingerprint`` / ``archive.trusted_keys``):
+a key read from the store proves only that the stream is self-consistent.
+
+Rotation (``archive.rotation``) creates the next key as ``pending-ed25519.pem``
+and, once the ``key_rotated`` record is sealed under the old key, moves it over
+``signing-ed25519.pem``: the old private key is destroyed (nothing needs it;
+its public half stays beside the new one so the deployment still pins it).
 """
 
 from __future__ import annotations
@@ -31,9 +36,18 @@ from archive.errors import ConfigError
 ALGORITHM = "ed25519"
 
 
+CURRENT = "signing-ed25519.pem"
+PENDING = "pending-ed25519.pem"
+
+
+def fingerprint_of(public_raw: bytes) -> str:
+    """The pin: SHA-256 of the 32 raw public key bytes, 64 lowercase hex digits."""
+    return hashlib.sha256(public_raw).hexdigest()
+
+
 def key_id_of(public_raw: bytes) -> str:
-    """A short, stable id: the first 16 hex digits of SHA-256 of the raw public key."""
-    return hashlib.sha256(public_raw).hexdigest()[:16]
+    """A short, stable id: the first 16 hex digits of the fingerprint (too short to pin)."""
+    return fingerprint_of(public_raw)[:16]
 
 
 @dataclass(frozen=True)
@@ -48,21 +62,35 @@ class PublicKey:
             return False
         return True
 
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint_of(self.raw)
+
+    def to_dict(self) -> dict[str, str]:
+        """``{"alg","key_id","public_key"(base64)}``: the key as a JSON object."""
+        return {
+            "alg": ALGORITHM,
+            "key_id": self.key_id,
+            "public_key": base64.b64encode(self.raw).decode("ascii"),
+        }
+
     def to_json(self) -> bytes:
         """The published form: ``{"alg","key_id","public_key"(base64)}``."""
-        return json.dumps(
-            {
-                "alg": ALGORITHM,
-                "key_id": self.key_id,
-                "public_key": base64.b64encode(self.raw).decode("ascii"),
-            },
-            sort_keys=True,
-        ).encode()
+        return json.dumps(self.to_dict(), sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> PublicKey:
         try:
-            doc = json.loads(data)
+            return cls.from_dict(json.loads(data))
+        except ValueError as exc:
+            raise ConfigError(f"unreadable public key: {exc}") from exc
+
+    @classmethod
+    def from_dict(cls, doc: object) -> PublicKey:
+        """The key from its JSON object; ConfigError if it is not one."""
+        try:
+            if not isinstance(doc, dict):
+                raise ValueError("not a JSON object")
             raw = base64.b64decode(doc["public_key"], validate=True)
             if doc.get("alg") != ALGORITHM or len(raw) != 32:
                 raise ValueError("not an ed25519 public key")
@@ -83,10 +111,7 @@ class Signer:
         return self.private.sign(payload)
 
 
-def load_or_create_signer(key_dir: Path) -> Signer:
-    """Load ``signing-ed25519.pem`` from ``key_dir``, creating it (0600) on first run."""
-    key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = key_dir / "signing-ed25519.pem"
+def _load_private(path: Path) -> Signer:
     if not path.exists():
         pem = Ed25519PrivateKey.generate().private_bytes(
             Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
@@ -103,11 +128,35 @@ def load_or_create_signer(key_dir: Path) -> Signer:
     if not isinstance(private, Ed25519PrivateKey):
         raise ConfigError(f"signing key {path} is not an Ed25519 key")
     raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    public = PublicKey(key_id_of(raw), raw)
+    return Signer(private, PublicKey(key_id_of(raw), raw))
+
+
+def _write_public(key_dir: Path, public: PublicKey) -> None:
     public_path = key_dir / f"{public.key_id}.pub.json"
     if not public_path.exists():
         public_path.write_bytes(public.to_json())
-    return Signer(private, public)
+
+
+def load_or_create_signer(key_dir: Path) -> Signer:
+    """Load ``signing-ed25519.pem`` from ``key_dir``, creating it (0600) on first run."""
+    key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    signer = _load_private(key_dir / CURRENT)
+    _write_public(key_dir, signer.public)
+    return signer
+
+
+def load_or_create_pending(key_dir: Path) -> Signer:
+    """The next signing key of a rotation in progress, created (0600) if absent."""
+    key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return _load_private(key_dir / PENDING)
+
+
+def activate_pending(key_dir: Path) -> Signer:
+    """Make the pending key the signing key; the old private key is replaced (destroyed)."""
+    pending = _load_private(key_dir / PENDING)
+    _write_public(key_dir, pending.public)
+    (key_dir / PENDING).replace(key_dir / CURRENT)
+    return pending
 
 
 def load_public_keys(paths: list[Path]) -> dict[str, PublicKey]:

@@ -41,6 +41,7 @@ class SealJob:
     holder: str = ""
     failures: int = 0
     not_before: datetime | None = None
+    load_signer: Callable[[], Signer] | None = None
 
     def __post_init__(self) -> None:
         self.holder = self.holder or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -58,6 +59,8 @@ class SealJob:
                 log.info("seal.lease_busy")
                 return None
             try:
+                if self.load_signer is not None:
+                    self.signer = self.load_signer()
                 report = seal(self.journal, self.store, self.signer, self.policy, self.clock)
             finally:
                 self.journal.release_lease(LEASE, self.holder)

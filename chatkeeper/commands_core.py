@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,13 @@ from tqdm import tqdm
 
 from archive.clock import SystemClock
 from archive.codec import format_time
-from archive.errors import IntegrityError
+from archive.errors import ConfigError, IntegrityError
 from archive.keys import PublicKey, load_public_keys, local_public_keys
 from archive.logs import configure
 from archive.seal import seal
 from archive.store import ArchiveStore
 from archive.store.local_s3 import LocalS3
-from archive.verify import VerifyReport, verify_stream
+from archive.verify import VerifyReport, published_keys, verify_stream
 from bots.telegram.visibility import visibility_warnings
 from chatkeeper import runtime
 from chatkeeper.context import AppContext
@@ -53,24 +53,86 @@ def seal_command(ctx: click.Context) -> None:
             f"sealed bundle {row.number}: {row.record_count} records "
             f"(seq {row.seq_first}..{row.seq_last}), manifest sha256 {row.manifest_sha256}"
         )
+    if report.checkpoint is not None:
+        last = report.checkpoint.last_bundle or "none"
+        click.echo(f"sealed checkpoint {report.checkpoint.number} (last bundle {last})")
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_fingerprint(text: str) -> bool:
+    return len(text) == 64 and set(text.lower()) <= _HEX
+
+
+def _pin_by_fingerprint(
+    fingerprints: list[str], published: dict[str, PublicKey], where: str
+) -> dict[str, PublicKey]:
+    by_print = {k.fingerprint: k for k in published.values()}
+    keys: dict[str, PublicKey] = {}
+    for text in fingerprints:
+        if not _is_fingerprint(text):
+            raise ConfigError(
+                f"{where}: {text!r} is not a key fingerprint (64 hex digits: the SHA-256 of the "
+                "raw public key, as `chatkeeper keys show` prints it)"
+            )
+        key = by_print.get(text.lower())
+        if key is None:
+            raise IntegrityError(
+                f"pinned key fingerprint {text.lower()} ({where}) matches no key published in "
+                "the stream: the stream was not signed by the key you trust"
+            )
+        keys[key.key_id] = key
+    return keys
+
+
+def _no_anchor_message(published: dict[str, PublicKey]) -> str:
+    listed = ", ".join(f"{k.key_id} (fingerprint {k.fingerprint})" for k in published.values())
+    example = next(iter(published.values())).fingerprint if published else "<64 hex digits>"
+    return (
+        "no trusted signing key is pinned, so the stream cannot be called intact "
+        f"(keys published in the bucket, unverified: {listed or 'none'}); check a fingerprint "
+        f"out of band, then pin it: --key-fingerprint {example} or --public-key FILE, or "
+        f'archive.trusted_keys = ["{example}"] in the config (CHATKEEPER_ARCHIVE_TRUSTED_KEYS)'
+    )
 
 
 def trusted_keys(
-    settings: Settings, paths: tuple[Path, ...], store: ArchiveStore
+    settings: Settings,
+    paths: tuple[Path, ...],
+    store: ArchiveStore,
+    fingerprints: tuple[str, ...] = (),
 ) -> tuple[dict[str, PublicKey], str]:
-    """Keys to trust: given files, else this deployment's own, else those published in the stream."""
-    if paths:
-        return load_public_keys(list(paths)), "trusted keys (--public-key)"
+    """The pinned signing keys and which anchor pinned them; IntegrityError (exit 3) if none.
+
+    Anchors, first match wins: ``--public-key`` files and ``--key-fingerprint``
+    values; else ``archive.trusted_keys`` (fingerprints and/or key files); else
+    this deployment's own keys in ``<home>/keys``. A fingerprint pins the key
+    published in the stream whose SHA-256 it is. Keys published in the bucket are
+    never trusted by themselves.
+    """
+    layout = runtime.layout(settings)
+    if paths or fingerprints:
+        keys = load_public_keys(list(paths))
+        if fingerprints:
+            keys |= _pin_by_fingerprint(
+                list(fingerprints), published_keys(store, layout), "--key-fingerprint"
+            )
+        return keys, "trusted keys (pinned by --public-key/--key-fingerprint)"
+    configured = settings.archive.trusted_keys
+    if configured:
+        files = [Path(t) for t in configured if not _is_fingerprint(t)]
+        keys = load_public_keys(files)
+        prints = [t for t in configured if _is_fingerprint(t)]
+        if prints:
+            keys |= _pin_by_fingerprint(
+                prints, published_keys(store, layout), "archive.trusted_keys"
+            )
+        return keys, "trusted keys (pinned by archive.trusted_keys)"
     local = local_public_keys(settings.home / "keys")
     if local:
-        return local, f"trusted keys ({settings.home / 'keys'})"
-    layout = runtime.layout(settings)
-    published: dict[str, PublicKey] = {}
-    for version in store.versions(layout.keys_prefix):
-        if not version.is_delete_marker:
-            key = PublicKey.from_json(store.get(version.key, version.version_id))
-            published[key.key_id] = key
-    return published, "keys published in the store (self-consistency only: pass --public-key)"
+        return local, f"trusted keys (this deployment's own, {settings.home / 'keys'})"
+    raise IntegrityError(_no_anchor_message(published_keys(store, layout)))
 
 
 def _tick(bar: tqdm[Any]) -> None:
@@ -84,9 +146,48 @@ def _print_report(report: VerifyReport) -> None:
     click.echo(f"  records checked: {report.records}")
     click.echo(f"  bytes checked:   {report.bytes}")
     click.echo(f"  signatures:      {report.trust}")
+    for key in report.keys.values():
+        click.echo(f"    {key.key_id}  fingerprint {key.fingerprint}")
+    for rotation in report.rotations:
+        click.echo(
+            f"  key rotation:    bundle {rotation['bundle']}: {rotation['old']} -> {rotation['new']}"
+        )
+    newest = report.newest_checkpoint
+    click.echo(
+        f"  checkpoints:     {report.checkpoints}"
+        + (
+            f" (newest {newest['number']} at {newest['created_at']}, bundle {newest['last_bundle']})"
+            if newest
+            else ""
+        )
+    )
     for finding in report.findings:
         where = f"bundle {finding.bundle}" if finding.bundle else "stream"
         click.echo(f"  ! {where} [{finding.check}] {finding.message}")
+
+
+def parse_age(text: str) -> timedelta:
+    """``7200``, ``7200s``, ``90m``, ``2h`` or ``1d`` as a duration; ConfigError otherwise."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        raise ConfigError(
+            f"--max-age {text!r}: give a positive duration such as 7200, 90m, 2h or 1d"
+        )
+    return timedelta(seconds=seconds)
+
+
+def _expected_last(settings: Settings) -> int | None:
+    """The journal's last sealed bundle (SQLite or PostgreSQL), if this host has the journal."""
+    if not settings.journal.dsn and not settings.journal_path.exists():
+        return None
+    with runtime.open_journal(settings) as journal:
+        last = journal.stats(settings.archive.stream).last_sealed
+    return last.number if last else None
 
 
 @click.command("verify")
@@ -97,21 +198,38 @@ def _print_report(report: VerifyReport) -> None:
     "public_keys",
     multiple=True,
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Trusted public key file (repeatable). Default: the keys in the state directory.",
+    help="Pin this public key file (repeatable).",
+)
+@click.option(
+    "--key-fingerprint",
+    "fingerprints",
+    multiple=True,
+    help="Pin the published key with this SHA-256 fingerprint, 64 hex digits (repeatable).",
+)
+@click.option(
+    "--max-age",
+    help="Report possible truncation when the newest checkpoint is older than this "
+    "(7200, 90m, 2h, 1d). Default: twice schedule.checkpoint_interval_seconds.",
 )
 @click.pass_context
 def verify_command(
-    ctx: click.Context, deep: bool, as_json: bool, public_keys: tuple[Path, ...]
+    ctx: click.Context,
+    deep: bool,
+    as_json: bool,
+    public_keys: tuple[Path, ...],
+    fingerprints: tuple[str, ...],
+    max_age: str | None,
 ) -> None:
     """Verify the sealed stream end to end. Exit 0 intact, 3 integrity failure, 4 store unavailable."""
     settings = _settings(ctx)
-    expected_last = None
-    if not settings.journal.dsn and settings.journal_path.exists():
-        with runtime.open_journal(settings) as journal:
-            last = journal.stats(settings.archive.stream).last_sealed
-            expected_last = last.number if last else None
+    age = (
+        parse_age(max_age)
+        if max_age is not None
+        else timedelta(seconds=2 * settings.schedule.checkpoint_interval_seconds)
+    )
+    expected_last = _expected_last(settings)
     with runtime.open_store(settings, role="auditor") as store:
-        keys, trust = trusted_keys(settings, public_keys, store)
+        keys, trust = trusted_keys(settings, public_keys, store, fingerprints)
         bar = tqdm(total=expected_last, unit="bundle", disable=as_json or not sys.stderr.isatty())
         report = verify_stream(
             store,
@@ -121,6 +239,7 @@ def verify_command(
             deep=deep,
             expected_last=expected_last,
             progress=lambda _: _tick(bar),
+            max_age=age,
         )
         bar.close()
     if as_json:
@@ -243,5 +362,7 @@ def local_s3_command(ctx: click.Context) -> None:
 
 
 def register(cli: click.Group) -> None:
-    for command in (seal_command, verify_command, status_command, local_s3_command):
+    from chatkeeper.commands_keys import keys_group
+
+    for command in (seal_command, verify_command, status_command, local_s3_command, keys_group):
         cli.add_command(command)

@@ -55,6 +55,7 @@ async def serve(
             policy,
             clock,
             lease_seconds=settings.schedule.lease_seconds,
+            load_signer=lambda: runtime.signer(settings),
         )
         plugins = await build_plugins(settings, journal)
         downloaders: dict[str, Downloader] = {
