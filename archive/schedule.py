@@ -20,7 +20,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from archive.clock import Clock
 from archive.errors import StoreError, StoreUnavailableError
-from archive.journal import Journal
+from archive.journal import RecordLog, SealerJournal
 from archive.keys import Signer
 from archive.seal import SealPolicy, SealReport, seal
 from archive.store import ArchiveStore
@@ -31,7 +31,7 @@ LEASE = "seal"
 
 @dataclass
 class SealJob:
-    journal: Journal
+    journal: SealerJournal
     store: ArchiveStore
     signer: Signer
     policy: SealPolicy
@@ -82,7 +82,7 @@ class SealJob:
 class BacklogTrigger:
     """Runs ``job`` when the unsealed backlog reaches ``threshold`` records."""
 
-    journal: Journal
+    journal: RecordLog
     stream: str
     threshold: int
     job: Callable[[], object]

@@ -20,8 +20,8 @@ from archive.keys import load_or_create_signer
 from archive.store.local_s3 import LocalS3Endpoint
 from archive.store.s3 import S3ArchiveStore, make_client
 from chatkeeper.cli import cli
+from tests.archive.test_verify import _other_store, copy_stream
 from tests.factories import slack_message
-from tests.test_verify import _other_store, copy_stream
 
 PG_DSN = os.environ.get("CHATKEEPER_TEST_PG_DSN", "")
 
