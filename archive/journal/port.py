@@ -7,7 +7,8 @@
     Leases         one holder per scheduled job across replicas
 
 Consumers type a parameter with the narrowest Protocol they need
-(``BundleJournal`` for ``seal``, ``SealerJournal`` for scheduled sealing);
+(``BundleJournal`` for ``seal``, ``SealerJournal`` for scheduled sealing,
+``CaptureJournal`` for capture and the attachment worker);
 adapters implement the whole ``Journal``. Every adapter (SQLite, PostgreSQL)
 passes one contract suite per Protocol under ``tests/contract/``.
 Methods block; async callers use :func:`archive.capture.capture`, which waits
@@ -198,6 +199,10 @@ class BundleJournal(RecordLog, BundleBook, Protocol):
 
 class SealerJournal(BundleJournal, Leases, Protocol):
     """What scheduled sealing and key rotation need: sealing under a lease."""
+
+
+class CaptureJournal(RecordLog, FetchQueue, Protocol):
+    """What the capture step and the attachment worker need: records and their file fetches."""
 
 
 class Journal(RecordLog, BundleBook, Conversations, FetchQueue, Leases, Protocol):

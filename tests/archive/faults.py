@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from archive.journal import BundleJournal, BundleRow, JournalStats, SealRow
 from archive.model import Record
@@ -94,22 +93,8 @@ class FaultyBundleJournal:
     def unfinished_bundles(self, stream: str) -> list[BundleRow]:
         return self.inner.unfinished_bundles(stream)
 
-    def open_bundle(
-        self,
-        stream: str,
-        *,
-        max_records: int,
-        max_bytes: int,
-        created_at: datetime,
-        retain_until: datetime,
-    ) -> BundleRow | None:
-        return self.inner.open_bundle(
-            stream,
-            max_records=max_records,
-            max_bytes=max_bytes,
-            created_at=created_at,
-            retain_until=retain_until,
-        )
+    def open_bundle(self, stream: str, **limits: Any) -> BundleRow | None:
+        return self.inner.open_bundle(stream, **limits)
 
     def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
         return self.inner.bundle_rows(stream, number)
