@@ -35,9 +35,9 @@ class TestArchiveStoreContract:
         out: Queue[tuple[bytes, str]] = fork.Queue()
         child = fork.Process(target=_child, args=(store, "contract/from-parent", version, out))
         child.start()
-        read, written = out.get(timeout=60)
         child.join(timeout=60)
         assert child.exitcode == 0
+        read, written = out.get(timeout=5)
         assert read == b"written by the parent"
         assert store.get("contract/from-child", written) == b"written by the child"
         assert store.get("contract/from-parent", version) == b"written by the parent"
