@@ -20,6 +20,7 @@ from archive.codec import format_time
 from archive.errors import ConfigError, IntegrityError
 from archive.keys import PublicKey, load_public_keys, local_public_keys
 from archive.logs import configure
+from archive.schedule import sealing_lease
 from archive.seal import seal
 from archive.store import ArchiveStore
 from archive.store.local_s3 import LocalS3
@@ -42,9 +43,14 @@ def _settings(ctx: click.Context) -> Settings:
 def seal_command(ctx: click.Context) -> None:
     """Seal every unsealed journal record into signed, locked bundles now."""
     settings = _settings(ctx)
-    with runtime.open_journal(settings) as journal, runtime.open_store(settings) as store:
+    clock = SystemClock()
+    with (
+        runtime.open_journal(settings) as journal,
+        runtime.open_store(settings) as store,
+        sealing_lease(journal, clock, settings.schedule.lease_seconds),
+    ):
         report = seal(
-            journal, store, runtime.signer(settings), runtime.seal_policy(settings), SystemClock()
+            journal, store, runtime.signer(settings), runtime.seal_policy(settings), clock
         )
     if not report.bundles:
         click.echo("nothing to seal")
