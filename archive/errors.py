@@ -10,7 +10,8 @@
     ├── SealError                   (1)  journal and store disagree about the stream
     ├── PlatformError               (1)  Slack or Telegram failed a call (network, server, refusal)
     ├── ListenError                 (1)  ``serve`` cannot listen on its address (port in use, ...)
-    └── IntegrityError              (3)  verification found tampering or loss
+    ├── IntegrityError              (3)  verification found tampering or loss
+    └── RenderWorkerError           (1)  an export's render worker failed (re-run to resume)
 
 A credential the platform rejects at start-up (a revoked token) is a ConfigError.
 Messages name settings and ids, never a secret, token or message body.
@@ -64,3 +65,7 @@ class ListenError(ChatkeeperError):
 
 class IntegrityError(ChatkeeperError):
     exit_code = 3
+
+
+class RenderWorkerError(ChatkeeperError):
+    exit_code = 1

@@ -21,7 +21,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from archive.clock import Clock
 from archive.errors import SealError, StoreError, StoreUnavailableError
-from archive.journal import Journal
+from archive.journal import Leases, RecordLog, SealerJournal
 from archive.keys import Signer
 from archive.seal import SealPolicy, SealReport, seal
 from archive.store import ArchiveStore
@@ -36,7 +36,7 @@ def lease_holder() -> str:
 
 
 @contextmanager
-def sealing_lease(journal: Journal, clock: Clock, lease_seconds: float) -> Iterator[str]:
+def sealing_lease(journal: Leases, clock: Clock, lease_seconds: float) -> Iterator[str]:
     """Hold the sealing lease for a one-off job (``chatkeeper seal``, a key rotation).
 
     SealError when another sealer (a running ``serve``, another replica) holds it,
@@ -53,7 +53,7 @@ def sealing_lease(journal: Journal, clock: Clock, lease_seconds: float) -> Itera
 
 @dataclass
 class SealJob:
-    journal: Journal
+    journal: SealerJournal
     store: ArchiveStore
     signer: Signer
     policy: SealPolicy
@@ -104,7 +104,7 @@ class SealJob:
 class BacklogTrigger:
     """Runs ``job`` when the unsealed backlog reaches ``threshold`` records."""
 
-    journal: Journal
+    journal: RecordLog
     stream: str
     threshold: int
     job: Callable[[], object]

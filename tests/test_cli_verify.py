@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -22,8 +22,8 @@ from archive.schedule import LEASE
 from archive.store.local_s3 import LocalS3Endpoint
 from archive.store.s3 import S3ArchiveStore, make_client
 from chatkeeper.cli import cli
+from tests.archive.test_verify import _other_store, copy_stream
 from tests.factories import slack_message
-from tests.test_verify import _other_store, copy_stream
 
 PG_DSN = os.environ.get("CHATKEEPER_TEST_PG_DSN", "")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.export_fixtures import COMBINING, LONG_TEXT, run
+from tests.exporters.export_fixtures import COMBINING, LONG_TEXT, run
 
 FLAGS = [
     "--headless",

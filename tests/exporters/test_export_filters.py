@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from exporters.filters import Filters, parse_bundle_range, parse_moment, parse_slice
-from tests.export_fixtures import DM, TG_GROUP, run
+from tests.exporters.export_fixtures import DM, TG_GROUP, run
 
 
 def _rows(tmp_path: Path, **filters: object) -> list[dict[str, str]]:

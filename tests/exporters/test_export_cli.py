@@ -18,8 +18,8 @@ from archive.store.port import Retention
 from archive.store.s3 import S3ArchiveStore
 from chatkeeper.cli import cli
 from exporters.output import MANIFEST_NAME
-from tests.export_fixtures import BLOBS, TG_GROUP, archive_records
-from tests.test_export_archive import _tampered_copy
+from tests.exporters.export_fixtures import BLOBS, TG_GROUP, archive_records
+from tests.exporters.test_export_archive import _tampered_copy
 
 
 @pytest.fixture

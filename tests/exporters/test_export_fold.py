@@ -7,7 +7,7 @@ from pathlib import Path
 from archive.model import AttachmentState, Kind
 from exporters.fold import Event, Message
 from exporters.partition import PartitionStore
-from tests.export_fixtures import (
+from tests.exporters.export_fixtures import (
     ALICE,
     BOB,
     CAROL,
@@ -117,7 +117,7 @@ def test_telegram_reaction_changes_replace_a_users_reaction() -> None:
     from dataclasses import replace
 
     from exporters.fold import Row, fold_items
-    from tests.export_fixtures import TG_IVAN, TG_NOA
+    from tests.exporters.export_fixtures import TG_IVAN, TG_NOA
 
     records = [r for r in archive_records() if r.conversation == TG_GROUP]
     message = next(r for r in records if r.kind is Kind.MESSAGE and r.actor == TG_IVAN)
@@ -133,7 +133,7 @@ def test_telegram_reaction_changes_replace_a_users_reaction() -> None:
 
 def test_member_added_by_someone_else_names_both(tmp_path: Path) -> None:
     """A Telegram join performed by another user keeps who joined and who added them."""
-    from tests.export_fixtures import TG_IVAN, TG_NOA
+    from tests.exporters.export_fixtures import TG_IVAN, TG_NOA
 
     store = _store(tmp_path)
     group = next(c for c in store.conversations() if c.conversation == TG_GROUP)

@@ -13,7 +13,7 @@ from archive.model import Kind
 from exporters.filters import Filters
 from exporters.fold import Message
 from exporters.partition import PartitionStore
-from tests.export_fixtures import TEAM, archive_records, run
+from tests.exporters.export_fixtures import TEAM, archive_records, run
 
 
 @dataclass(frozen=True, order=True)

@@ -18,8 +18,8 @@ from archive.schedule import SealJob
 from archive.seal import SealPolicy, seal
 from archive.store.s3 import S3ArchiveStore
 from archive.verify import verify_stream
+from tests.archive.test_verify import _other_store, copy_stream
 from tests.factories import slack_message
-from tests.test_verify import _other_store, copy_stream
 
 
 def _messages(first: int, count: int) -> list[Any]:

@@ -1,4 +1,4 @@
-"""Golden files: an export's every byte compared with a reviewed copy in tests/golden/.
+"""Golden files: an export's every byte compared with a reviewed copy in tests/exporters/golden/.
 
 Set ``CHATKEEPER_UPDATE_GOLDEN=1`` to rewrite the copies after a deliberate
 change, then review the diff before committing it.
@@ -22,7 +22,7 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def assert_golden(produced: Path, name: str) -> None:
-    """Every file under ``produced`` equals the golden copy ``tests/golden/<name>``."""
+    """Every file under ``produced`` equals the golden copy ``tests/exporters/golden/<name>``."""
     expected_root = GOLDEN / name
     if os.environ.get("CHATKEEPER_UPDATE_GOLDEN") == "1":
         shutil.rmtree(expected_root, ignore_errors=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from exporters.output import MANIFEST_NAME
-from tests.export_fixtures import EXPORT_TIME, run
-from tests.golden import assert_golden
+from tests.exporters.export_fixtures import EXPORT_TIME, run
+from tests.exporters.golden import assert_golden
 
 FORMATS = ["rsmf", "eml", "html", "slack", "jsonl", "csv"]
 

@@ -13,7 +13,7 @@ import pytest
 from archive.errors import ConfigError
 from exporters.custody import verify_export
 from exporters.output import MANIFEST_NAME, PROGRESS_NAME
-from tests.export_fixtures import BLOBS, CHART, PINNED, DictBlobs, archive_records, run
+from tests.exporters.export_fixtures import BLOBS, CHART, PINNED, DictBlobs, archive_records, run
 
 
 def test_custody_manifest_records_request_bundles_files_tool_and_operator(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_a_file_changed_since_the_first_run_is_rewritten(tmp_path: Path) -> None
 def test_progress_counts_every_record_read(tmp_path: Path) -> None:
     """The progress callback (the CLI's tqdm bar) is told about every record read."""
     from exporters.pipeline import ExportRequest, run_export
-    from tests.export_fixtures import EXPORT_SIGNER, EXPORT_TIME, ListBundleSource
+    from tests.exporters.export_fixtures import EXPORT_SIGNER, EXPORT_TIME, ListBundleSource
 
     counts: list[int] = []
     run_export(
@@ -154,7 +154,7 @@ class _BrokenBlobs(DictBlobs):
 
 def test_failed_render_worker_stops_the_export_and_it_resumes(tmp_path: Path) -> None:
     """A worker's failure is raised in the parent; a re-run finishes with every file."""
-    from exporters.workers import RenderWorkerError
+    from archive.errors import RenderWorkerError
 
     with pytest.raises(RenderWorkerError, match="blob store went away"):
         run("html", tmp_path / "out", blobs=_BrokenBlobs(), workers=2)
@@ -164,6 +164,25 @@ def test_failed_render_worker_stops_the_export_and_it_resumes(tmp_path: Path) ->
     clean = run("html", tmp_path / "clean")
     assert [(f.path, f.sha256) for f in finished.files] == [(f.path, f.sha256) for f in clean.files]
     assert verify_export(tmp_path / "out", PINNED).ok
+
+
+class _LeakyBlobs(DictBlobs):
+    """Blobs whose reader fails with a message that carries record content."""
+
+    def open_blob(self, sha256: str) -> BinaryIO | None:
+        raise ValueError("secret merger terms")
+
+
+def test_failed_render_worker_is_one_line_with_its_exit_code(tmp_path: Path) -> None:
+    """A worker's failure is a ChatkeeperError (exit 1): one line, naming no record content."""
+    from archive.errors import ChatkeeperError, RenderWorkerError
+
+    with pytest.raises(RenderWorkerError) as failed:
+        run("html", tmp_path / "out", blobs=_LeakyBlobs(), workers=2)
+    assert isinstance(failed.value, ChatkeeperError) and failed.value.exit_code == 1
+    message = str(failed.value)
+    assert "\n" not in message and "ValueError at " in message
+    assert "secret merger terms" not in message
 
 
 class _DyingBlobs(DictBlobs):
@@ -177,7 +196,7 @@ class _DyingBlobs(DictBlobs):
 
 def test_killed_render_worker_is_reported_not_waited_for(tmp_path: Path) -> None:
     """A worker that dies without a word fails the export instead of hanging it."""
-    from exporters.workers import RenderWorkerError
+    from archive.errors import RenderWorkerError
 
     with pytest.raises(RenderWorkerError, match="exit codes"):
         run("html", tmp_path / "out", blobs=_DyingBlobs(), workers=2)

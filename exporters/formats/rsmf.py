@@ -20,10 +20,10 @@ from typing import IO, BinaryIO
 
 from archive.codec import parse_time
 from archive.model import Platform
+from exporters.formats.rsmf_manifest import ManifestBuilder
 from exporters.names import conversation_slug, slice_label
 from exporters.partition import Conversation
 from exporters.render import RenderContext
-from exporters.rsmf_manifest import ManifestBuilder
 from exporters.source import copy_blob
 
 DIRECTORY = "rsmf"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 
@@ -12,13 +11,14 @@ from archive.bundle import iter_lines, parse_manifest
 from archive.clock import FixedClock
 from archive.codec import decode_line
 from archive.errors import ObjectLockError, SealError, StoreError, StoreUnavailableError
-from archive.journal import BundleState
+from archive.journal import BundleRow, BundleState
 from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer
 from archive.seal import SealPolicy, seal
 from archive.store.local_s3 import LocalS3, LocalS3Endpoint
 from archive.store.port import Retention
 from archive.store.s3 import S3ArchiveStore, make_client
+from tests.archive.faults import FaultyBundleJournal, FaultyStore
 from tests.factories import slack_message, stored_attachment
 
 
@@ -133,32 +133,20 @@ def test_resume_after_crash(
     class Crash(Exception):
         pass
 
-    real_put, real_update = store.put, journal.update_bundle
-    calls = {"put": 0}
-
-    def put(key: str, data: bytes, **kw: object) -> str:
-        is_manifest = key.endswith("manifest.json")
+    def put(key: str) -> None:
         if crash_at == "records_put" and key.endswith("records.jsonl.zst"):
             raise Crash
-        if crash_at == "manifest_put" and is_manifest:
+        if crash_at == "manifest_put" and key.endswith("manifest.json"):
             raise Crash
-        calls["put"] += 1
-        return real_put(key, data, **kw)  # type: ignore[arg-type]
 
-    def update(row: object) -> None:
-        state = row.state  # type: ignore[attr-defined]
-        if crash_at == "after_records" and state is BundleState.RECORDS_STORED:
+    def update(row: BundleRow) -> None:
+        if crash_at == "after_records" and row.state is BundleState.RECORDS_STORED:
             raise Crash
-        if crash_at == "after_manifest" and state is BundleState.SEALED:
+        if crash_at == "after_manifest" and row.state is BundleState.SEALED:
             raise Crash
-        real_update(row)  # type: ignore[arg-type]
 
-    with (
-        mock.patch.object(store, "put", put),
-        mock.patch.object(journal, "update_bundle", update),
-        pytest.raises(Crash),
-    ):
-        seal(journal, store, signer, policy, clock)
+    with pytest.raises(Crash):
+        seal(FaultyBundleJournal(journal, update), FaultyStore(store, put), signer, policy, clock)
     report = seal(journal, store, signer, policy, clock)
     assert [b.number for b in journal.bundles("test")] == [1, 2]
     assert all(b.state is BundleState.SEALED for b in journal.bundles("test"))

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 
 from archive.codec import canonical_json, encode_body
-from tests.export_fixtures import (
+from tests.exporters.export_fixtures import (
     ALICE,
     CHART,
     COMBINING,

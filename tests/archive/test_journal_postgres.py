@@ -1,4 +1,4 @@
-"""PostgresJournal against the journal contract, on the machine's PostgreSQL.
+"""PostgreSQL-specific behaviour of PostgresJournal (the port contract is in tests/contract/).
 
 Runs when CHATKEEPER_TEST_PG_DSN is set (.ci/run sets it); each test gets its
 own schema, dropped afterwards.
@@ -6,33 +6,17 @@ own schema, dropped afterwards.
 
 from __future__ import annotations
 
-import os
-import secrets
 import threading
 from collections.abc import Iterator
 
-import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from archive.journal.postgres import PostgresJournal
 from archive.journal.postgres_schema import MIGRATIONS
+from tests.contract.journals import PG_DSN, STREAM
 from tests.factories import slack_message
-from tests.journal_contract import STREAM, JournalContract
 
-DSN = os.environ.get("CHATKEEPER_TEST_PG_DSN", "")
-pytestmark = pytest.mark.skipif(not DSN, reason="CHATKEEPER_TEST_PG_DSN is not set")
-
-
-@pytest.fixture
-def pg_dsn() -> Iterator[str]:
-    schema = f"ck_test_{secrets.token_hex(6)}"
-    with psycopg.connect(DSN, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield make_conninfo(DSN, options=f"-csearch_path={schema}")
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+pytestmark = pytest.mark.skipif(not PG_DSN, reason="CHATKEEPER_TEST_PG_DSN is not set")
 
 
 @pytest.fixture
@@ -41,7 +25,7 @@ def journal(pg_dsn: str) -> Iterator[PostgresJournal]:
         yield j
 
 
-class TestPostgresJournal(JournalContract):
+class TestPostgresJournal:
     def test_schema_version(self, journal: PostgresJournal) -> None:
         """Migrations are recorded in chatkeeper_schema."""
         assert journal.schema_version == len(MIGRATIONS)

@@ -15,8 +15,8 @@ from chatkeeper.cli import cli
 from exporters.custody import verify_export
 from exporters.custody_signature import PUBLIC_KEY_NAME, SIGNATURE_NAME, sign_custody
 from exporters.output import MANIFEST_NAME
-from tests.export_fixtures import EXPORT_SIGNER, PINNED, fixed_signer, run
-from tests.test_export_cli import env  # noqa: F401  (the sealed sample archive)
+from tests.exporters.export_fixtures import EXPORT_SIGNER, PINNED, fixed_signer, run
+from tests.exporters.test_export_cli import env  # noqa: F401  (the sealed sample archive)
 
 FORGER = fixed_signer(b"someone else's key")
 

@@ -21,8 +21,8 @@ from archive.store.port import Retention
 from archive.store.s3 import S3ArchiveStore
 from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource
 from exporters.output import MANIFEST_NAME
-from tests.export_fixtures import BLOBS, TERM_SHEET, archive_records, run
-from tests.golden import GOLDEN
+from tests.exporters.export_fixtures import BLOBS, TERM_SHEET, archive_records, run
+from tests.exporters.golden import GOLDEN
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""SqliteJournal against the journal contract, plus SQLite-specific behaviour."""
+"""SQLite-specific behaviour of SqliteJournal (the port contract is in tests/contract/)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from archive.errors import JournalError
 from archive.journal.sqlite import SqliteJournal
 from archive.journal.sqlite_schema import MIGRATIONS
+from tests.contract.journals import STREAM
 from tests.factories import slack_message
-from tests.journal_contract import STREAM, JournalContract
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
         yield j
 
 
-class TestSqliteJournal(JournalContract):
+class TestSqliteJournal:
     def test_wal_and_full_sync(self, journal: SqliteJournal) -> None:
         """The journal runs in WAL mode with synchronous=FULL."""
         conn = sqlite3.connect(journal.path)

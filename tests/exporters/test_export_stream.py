@@ -19,8 +19,8 @@ from archive.store.port import Retention
 from archive.store.s3 import S3ArchiveStore, make_client
 from chatkeeper.cli import cli
 from exporters.output import MANIFEST_NAME
-from tests.export_fixtures import BLOBS, archive_records
-from tests.test_export_cli import env  # noqa: F401  (the sealed sample archive)
+from tests.exporters.export_fixtures import BLOBS, archive_records
+from tests.exporters.test_export_cli import env  # noqa: F401  (the sealed sample archive)
 
 LAYOUT = Layout("main")
 
@@ -168,7 +168,7 @@ def test_intact_stream_exports_verified(env: dict[str, str], tmp_path: Path) -> 
 def test_run_export_refuses_stream_problems_unless_allowed(tmp_path: Path) -> None:
     """The pipeline itself refuses a stream finding, so no caller can skip the refusal."""
     from archive.errors import IntegrityError
-    from tests.export_fixtures import run
+    from tests.exporters.export_fixtures import run
 
     problem = "stream [layout] unexpected object streams/main/bundles/stray"
     with pytest.raises(IntegrityError, match="unexpected object"):

@@ -22,9 +22,9 @@ from typing import IO, Any
 from archive.codec import format_time
 from archive.model import Actor, Kind, Platform
 from exporters.fold import Event, Message
+from exporters.formats.rsmf import ZIP_DATE
 from exporters.partition import Conversation
 from exporters.render import RenderContext
-from exporters.rsmf import ZIP_DATE
 
 FILE_NAME = "slack-export.zip"
 _EVENT_SUBTYPES = {

@@ -24,8 +24,8 @@ from archive.seal import SealPolicy, seal
 from archive.store.local_s3 import LocalS3, LocalS3Endpoint
 from archive.store.s3 import S3ArchiveStore, make_client
 from archive.verify import verify_stream
+from tests.archive.test_verify import _other_store, copy_stream
 from tests.factories import slack_message
-from tests.test_verify import _other_store, copy_stream
 
 HOUR = timedelta(hours=1)
 
