@@ -5,7 +5,7 @@ capture already holds is not stored twice. 429 answers are retried after
 ``Retry-After`` (slack_sdk's rate-limit handler) and calls are paced to the
 method's tier (``slack.backfill_requests_per_minute``; Tier 3 is 50/min).
 
-Reconciliation (``bots/slack/reconciliation.py``) builds on it.
+Reconciliation (``bots/slack/completeness.py``) builds on it.
 """
 
 from __future__ import annotations
@@ -26,18 +26,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from archive.capture import capture
 from archive.clock import Clock, SystemClock
 from archive.codec import canonical_json
-from archive.errors import ChatkeeperError
+from archive.errors import BackfillError
 from archive.journal import Journal
 from archive.model import Record, Source
-from bots.slack.identity import IdentityCache
+from bots.slack.directory import IdentityCache
 from bots.slack.payload import Delivery, Snapshot
 from bots.slack.translate import message_record
 
 log = structlog.get_logger("chatkeeper.slack.backfill")
-
-
-class BackfillError(ChatkeeperError):
-    """Slack refused the history calls (not a member, bad token, ...)."""
 
 
 def history_client(token: str, base_url: str, max_retries: int = 5) -> AsyncWebClient:

@@ -25,7 +25,7 @@ from archive.capture import capture
 from archive.errors import ConfigError, JournalError
 from archive.model import Kind, Platform, Record, Source, record_key
 from bots.json_depth import MAX_JSON_DEPTH, nests_deeper_than
-from bots.telegram.ingest import TelegramIngest
+from bots.telegram.capture import TelegramIngest
 
 log = structlog.get_logger("chatkeeper.telegram.webhook")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
