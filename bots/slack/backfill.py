@@ -28,6 +28,7 @@ from archive.clock import Clock, SystemClock
 from archive.codec import canonical_json
 from archive.errors import BackfillError
 from archive.journal import Journal
+from archive.journal.aio import AsyncJournal
 from archive.model import Record, Source
 from bots.slack.directory import IdentityCache
 from bots.slack.payload import Delivery, Snapshot
@@ -177,7 +178,7 @@ async def backfill_channel(
     pacer = Pacer(requests_per_minute)
     run = await fetch_history(client, channel, oldest, page_size, pacer, threads)
     records = await _records_for(run, team, identity, clock, recovered)
-    existing = await asyncio.to_thread(journal.contains, [r.key for r in records])
+    existing = await AsyncJournal(journal).contains([r.key for r in records])
     fresh = [r for r in records if r.key not in existing]
     await capture(journal, fresh)
     run.new, run.duplicates = len(fresh), len(records) - len(fresh)

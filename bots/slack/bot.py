@@ -35,7 +35,7 @@ from archive.journal import Journal
 from archive.model import Source
 from bots.slack.admin import AdminDesk, AdminRequest
 from bots.slack.backfill import HistoryRun, backfill_channel, history_client
-from bots.slack.capture import EventRecorder
+from bots.slack.capture import SlackCapture
 from bots.slack.completeness import CompletenessReport, ReconcileJob, reconcile_monitored
 from bots.slack.directory import IdentityCache
 from bots.slack.files import SlackFileDownloader
@@ -97,7 +97,7 @@ class SlackBot:
         self.clock = clock or SystemClock()
         self.client = web_client(settings)
         self.identity = IdentityCache(self.client, self.clock, settings.identity_cache_seconds)
-        self.recorder = EventRecorder(
+        self.recorder = SlackCapture(
             journal, self.identity, self.clock, capture_mode, settings.api_timeout_seconds
         )
         self.admin = AdminDesk(

@@ -21,9 +21,10 @@ from archive.capture import capture, should_capture
 from archive.clock import Clock
 from archive.journal import Journal
 from archive.journal.aio import AsyncJournal
-from archive.model import Kind, Platform, Record, Source, record_key
+from archive.model import Kind, Platform, Record, Source
 from bots.slack.directory import IdentityCache
 from bots.slack.files import file_fetches
+from bots.slack.keys import payload_key
 from bots.slack.payload import (
     Delivery,
     Snapshot,
@@ -42,7 +43,7 @@ log = structlog.get_logger("chatkeeper.slack")
 Translator = Callable[[Mapping[str, Any], Delivery, Snapshot], Record]
 
 
-class EventRecorder:
+class SlackCapture:
     """The Slack capture path; ``translate`` is the pure envelope → Record function."""
 
     def __init__(
@@ -124,7 +125,7 @@ class EventRecorder:
         if malformed is not None:
             details["malformed"] = malformed
         record = Record(
-            key=record_key("slack", team, "payload", hashlib.sha256(raw).hexdigest()),
+            key=payload_key(team, hashlib.sha256(raw).hexdigest()),
             platform=Platform.SLACK,
             workspace=team,
             conversation="",

@@ -21,8 +21,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from archive.clock import Clock, SystemClock
 from archive.errors import BackfillError
 from archive.journal import Journal
-from archive.model import Kind, Record, record_key
+from archive.journal.aio import AsyncJournal
+from archive.model import Kind, Record
 from bots.slack.backfill import backfill_channel
+from bots.slack.keys import edit_key
 from bots.slack.payload import SLACK, slack_time
 
 log = structlog.get_logger("chatkeeper.slack.reconciliation")
@@ -76,8 +78,8 @@ async def reconcile_channel(
         edited = message.get("edited")
         edited_at = slack_time(edited.get("ts")) if isinstance(edited, Mapping) else None
         if isinstance(edited, Mapping) and edited_at is not None and edited_at >= since:
-            edit_key = record_key(SLACK, team, "edit", channel, ts, str(edited["ts"]))
-            if not await asyncio.to_thread(journal.contains, [edit_key]):
+            key = edit_key(team, channel, ts, str(edited["ts"]))
+            if not await AsyncJournal(journal).contains([key]):
                 report.unrecoverable_edits.append(ts)
     deleted = await asyncio.to_thread(_deleted_ts, journal, channel)
     for ts in sorted(journaled):
@@ -96,7 +98,7 @@ async def reconcile_monitored(
     clock: Clock | None = None,
 ) -> list[CompletenessReport]:
     """The reconciliation job: every Slack conversation with capture on, since it was turned on."""
-    entries = await asyncio.to_thread(journal.monitoring, SLACK)
+    entries = await AsyncJournal(journal).monitoring(SLACK)
     reports = []
     for entry in entries:
         if not entry.enabled:
@@ -171,8 +173,8 @@ class ReconcileJob:
     async def run_once(self) -> list[CompletenessReport] | None:
         """One pass; None when another replica holds the lease."""
         now = self.clock.now()
-        taken = await asyncio.to_thread(
-            self.journal.acquire_lease, self.LEASE, self.holder, now, max(self.interval, 60.0)
+        taken = await AsyncJournal(self.journal).acquire_lease(
+            self.LEASE, self.holder, now, max(self.interval, 60.0)
         )
         if not taken:
             return None

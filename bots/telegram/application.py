@@ -28,7 +28,7 @@ from archive.errors import ConfigError, PlatformError
 from archive.journal import Journal
 from archive.journal.aio import AsyncJournal
 from bots.telegram.admin import BOT_COMMANDS, AdminPolicy, command_handlers
-from bots.telegram.capture import TelegramIngest
+from bots.telegram.capture import TelegramCapture
 from bots.telegram.files import TelegramDownloader
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.visibility import BOOK_NAME, VisibilityBook, VisibilityMonitor
@@ -78,7 +78,7 @@ class TelegramRuntime:
             .updater(None)
             .build()
         )
-        self.ingest = TelegramIngest(
+        self.ingest = TelegramCapture(
             journal,
             self.application,
             bot_id=settings.bot_id,

@@ -3,7 +3,7 @@
 Each batch of updates is translated (:mod:`bots.telegram.translate`, pure),
 filtered by :func:`archive.capture.should_capture`, and handed with its file
 fetches to :func:`archive.capture.capture`; then the PTB handlers run. The caller acknowledges Telegram (HTTP 200, or the next getUpdates offset) only
-after :meth:`TelegramIngest.ingest` returns: by then the records are durable and
+after :meth:`TelegramCapture.ingest` returns: by then the records are durable and
 any admin command in the batch has been recorded. If the journal fails,
 ``JournalError`` propagates and the caller must not acknowledge.
 """
@@ -56,7 +56,7 @@ def _wanted(record: Record, captured: dict[str, bool]) -> bool:
     return captured[record.conversation]
 
 
-class TelegramIngest:
+class TelegramCapture:
     def __init__(
         self,
         journal: Journal,

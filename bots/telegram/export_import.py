@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.clock import Clock
+from archive.clock import Clock, SystemClock
 from archive.codec import canonical_json
 from archive.errors import TelegramExportError
 from archive.journal import Journal
@@ -116,7 +116,9 @@ def load_export(path: Path) -> tuple[dict[str, Any], Path]:
     return data, folder
 
 
-class ExportImporter:
+class _ExportImport:
+    """One import run over a Telegram Desktop export (blocking: reads, uploads, commits)."""
+
     def __init__(
         self, journal: Journal, blobs: BlobTarget, clock: Clock, *, workspace: str = "export"
     ) -> None:
@@ -220,3 +222,18 @@ class ExportImporter:
             details=details,
             raw=canonical_json(message),
         )
+
+
+def import_telegram_export(
+    journal: Journal,
+    path: Path,
+    *,
+    blobs: BlobTarget,
+    workspace: str = "export",
+    clock: Clock | None = None,
+) -> ImportReport:
+    """Import every chat under ``path`` (a Desktop JSON export); idempotent.
+
+    ``workspace`` is the bot id, so that keys of private chats match live capture.
+    """
+    return _ExportImport(journal, blobs, clock or SystemClock(), workspace=workspace).run(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,13 @@ from archive.seal import SealPolicy
 from archive.store.s3 import S3ArchiveStore
 from bots.telegram.completeness import message_gaps
 from bots.telegram.export_files import BlobTarget
-from bots.telegram.export_import import ExportImporter
+from bots.telegram.export_import import ImportReport, import_telegram_export
 from bots.telegram.polling import PollingLoop
 from bots.telegram.sandbox import payloads as p
 from bots.telegram.sandbox.fake_api import FakeBotApi
 from tests.bots.telegram.conftest import RuntimeFactory
 
+Importer = Callable[[Path], ImportReport]
 BARE_ID = 1234567890  # the export's id of the supergroup -1001234567890
 PHOTO = b"\xff\xd8\xff\xe0 exported photo bytes" * 50
 
@@ -56,8 +58,9 @@ def _export(tmp_path: Path, messages: list[dict[str, Any]]) -> Path:
 @pytest.fixture
 def importer(
     journal: SqliteJournal, store: S3ArchiveStore, policy: SealPolicy, clock: FixedClock
-) -> ExportImporter:
-    return ExportImporter(journal, BlobTarget(store, policy.layout, "COMPLIANCE", 1), clock)
+) -> Importer:
+    blobs = BlobTarget(store, policy.layout, "COMPLIANCE", 1)
+    return lambda path: import_telegram_export(journal, path, blobs=blobs, clock=clock)
 
 
 def _by_id(journal: SqliteJournal) -> dict[str, Record]:
@@ -65,7 +68,7 @@ def _by_id(journal: SqliteJournal) -> dict[str, Record]:
 
 
 def test_text_shapes_time_and_chat_id(
-    tmp_path: Path, journal: SqliteJournal, importer: ExportImporter
+    tmp_path: Path, journal: SqliteJournal, importer: Importer
 ) -> None:
     """Entity-list text is flattened, date_unixtime is used, the chat id gets the -100 form."""
     entities = [
@@ -75,7 +78,7 @@ def test_text_shapes_time_and_chat_id(
         {"type": "link", "text": "x.io"},
     ]
     folder = _export(tmp_path, [_message(1, "plain"), _message(2, entities)])
-    report = importer.run(folder)
+    report = importer(folder)
     assert (report.chats, report.messages, report.new) == (1, 2, 2)
     records = _by_id(journal)
     assert records["2"].text == "Rate is 3.12 see x.io"
@@ -85,7 +88,7 @@ def test_text_shapes_time_and_chat_id(
     assert records["1"].actor is not None and records["1"].actor.id == "501"
 
 
-def test_service_messages(tmp_path: Path, journal: SqliteJournal, importer: ExportImporter) -> None:
+def test_service_messages(tmp_path: Path, journal: SqliteJournal, importer: Importer) -> None:
     """Service messages map to joined, left, renamed and pinned; unknown actions to other."""
 
     def service(n: int, action: str, **extra: Any) -> dict[str, Any]:
@@ -104,7 +107,7 @@ def test_service_messages(tmp_path: Path, journal: SqliteJournal, importer: Expo
             service(5, "boost_apply"),
         ],
     )
-    importer.run(folder)
+    importer(folder)
     kinds = [r.kind for r in journal.iter_records()]
     assert kinds == [
         Kind.MEMBER_JOINED,
@@ -121,7 +124,7 @@ def test_service_messages(tmp_path: Path, journal: SqliteJournal, importer: Expo
 def test_hostile_paths_are_never_read(
     tmp_path: Path,
     journal: SqliteJournal,
-    importer: ExportImporter,
+    importer: Importer,
     store: S3ArchiveStore,
     policy: SealPolicy,
 ) -> None:
@@ -138,7 +141,7 @@ def test_hostile_paths_are_never_read(
             ),
         ],
     )
-    report = importer.run(folder)
+    report = importer(folder)
     records = _by_id(journal)
     stored = records["1"].attachments[0]
     digest = hashlib.sha256(PHOTO).hexdigest()
@@ -164,7 +167,7 @@ async def test_reimport_and_live_capture_are_deduplicated(
     fake: FakeBotApi,
     journal: SqliteJournal,
     make_runtime: RuntimeFactory,
-    importer: ExportImporter,
+    importer: Importer,
 ) -> None:
     """A message captured live is not stored again by the import; a re-import adds nothing."""
     group = p.supergroup(-1001234567890)
@@ -174,18 +177,16 @@ async def test_reimport_and_live_capture_are_deduplicated(
     folder = _export(
         tmp_path, [_message(1, "only in export"), _message(2, "live copy"), _message(5, "later")]
     )
-    report = importer.run(folder)
+    report = importer(folder)
     assert (report.new, report.duplicates) == (2, 1)
     assert _by_id(journal)["2"].source is Source.POLLING
-    again = importer.run(folder)
+    again = importer(folder)
     assert (again.new, again.duplicates) == (0, 3)
     (gaps,) = message_gaps(journal.iter_records())
     assert (gaps.first, gaps.last, gaps.missing, gaps.ranges) == (1, 5, 2, ((3, 4),))
 
 
-def test_full_account_export(
-    tmp_path: Path, journal: SqliteJournal, importer: ExportImporter
-) -> None:
+def test_full_account_export(tmp_path: Path, journal: SqliteJournal, importer: Importer) -> None:
     """A whole-account export imports every chat with the right Bot API ids."""
     chats = [
         {"name": "Ops", "type": "private_group", "id": 4001, "messages": [_message(1, "hi")]},
@@ -194,7 +195,7 @@ def test_full_account_export(
     ]
     root = {"about": "export", "chats": {"about": "", "list": chats}, "left_chats": {"list": []}}
     (tmp_path / "result.json").write_text(json.dumps(root))
-    report = importer.run(tmp_path)
+    report = importer(tmp_path)
     assert (report.chats, report.new) == (3, 3)
     assert sorted(r.conversation for r in journal.iter_records()) == [
         "-1000000000077",
@@ -203,7 +204,7 @@ def test_full_account_export(
     ]
 
 
-def test_not_an_export(tmp_path: Path, importer: ExportImporter) -> None:
+def test_not_an_export(tmp_path: Path, importer: Importer) -> None:
     """A folder without result.json is a usage error."""
     with pytest.raises(TelegramExportError):
-        importer.run(tmp_path)
+        importer(tmp_path)
