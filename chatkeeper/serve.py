@@ -145,17 +145,17 @@ def build_bots(settings: Settings, journal: Journal) -> list[Bot]:
             )
         )
     if settings.telegram.token:
+        from bots.telegram.application import TelegramRuntime
         from bots.telegram.bot import TelegramBot
 
-        bots.append(
-            TelegramBot(
-                settings.telegram,
-                journal,
-                capture_mode=settings.capture.mode,
-                configured_admins=settings.capture.admin_user_ids,
-                home=settings.home,
-            )
+        runtime = TelegramRuntime(
+            settings.telegram,
+            journal,
+            capture_mode=settings.capture.mode,
+            configured_admins=settings.capture.admin_user_ids,
+            home=settings.home,
         )
+        bots.append(TelegramBot(runtime))
     return bots
 
 

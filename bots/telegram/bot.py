@@ -12,45 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection
-from pathlib import Path
 
 from aiohttp import web
 
-from archive.clock import Clock
-from archive.journal import Journal
 from bots.telegram.application import TelegramRuntime
 from bots.telegram.files import TelegramDownloader
 from bots.telegram.polling import PollingLoop
-from bots.telegram.settings import TelegramSettings
 
 _GRACE_SECONDS = 2.0
 
 
 class TelegramBot:
-    """One Telegram bot: its runtime (Application, capture path) and its polling loop."""
+    """One Telegram bot: its runtime (Application, capture path) and its polling loop.
+
+    Build it as ``TelegramBot(TelegramRuntime(settings, journal, ...))``; the runtime
+    fails closed (ConfigError) on unsafe Telegram settings.
+    """
 
     name = "telegram"
 
-    def __init__(
-        self,
-        settings: TelegramSettings,
-        journal: Journal,
-        *,
-        capture_mode: str = "opt_in",
-        configured_admins: Collection[str] = (),
-        clock: Clock | None = None,
-        home: Path | None = None,
-    ) -> None:
-        """Fails closed (ConfigError) on unsafe Telegram settings."""
-        self.runtime = TelegramRuntime(
-            settings,
-            journal,
-            capture_mode=capture_mode,
-            configured_admins=configured_admins,
-            clock=clock,
-            home=home,
-        )
+    def __init__(self, runtime: TelegramRuntime) -> None:
+        self.runtime = runtime
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 

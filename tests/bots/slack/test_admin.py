@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
+from archive.journal.sqlite import SqliteJournal
 from archive.model import Kind
 from bots.slack.sandbox import envelope
 from bots.slack.sandbox.payloads import plain
-from tests.bots.slack.conftest import PRIVATE, PUBLIC, TEAM, Harness
+from tests.bots.loop_watch import LoopWatchJournal
+from tests.bots.slack.conftest import PRIVATE, PUBLIC, TEAM, Harness, start_harness
 
 
 def _kinds(h: Harness) -> list[str]:
@@ -142,3 +146,17 @@ async def test_off_stops_capture_at_once(opt_in: Harness) -> None:
         "admin_action",
         "monitoring_changed",
     ]
+
+
+async def test_admin_and_capture_make_no_blocking_journal_call_on_the_loop(
+    journal: SqliteJournal,
+) -> None:
+    """`on`, `status`, `list` and opt_in capture reach the journal only from worker threads."""
+    watch = LoopWatchJournal(journal, threading.get_ident())
+    async for h in start_harness(watch, capture_mode="opt_in"):  # type: ignore[arg-type]
+        for words in ("on", "status", "list"):
+            reply = await h.sender.command(team=TEAM, channel=PUBLIC, user="U0ADMIN01", text=words)
+            assert reply.status == 200
+        await h.sender.event(envelope(TEAM, plain()))
+    assert [r.kind.value for r in journal.iter_records()][-1] == "message"
+    assert watch.on_loop == []

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+
+from archive.clock import FixedClock
 from archive.journal.sqlite import SqliteJournal
 from archive.model import Kind, Record
+from bots.telegram.application import TelegramRuntime
 from bots.telegram.polling import PollingLoop
 from bots.telegram.sandbox import payloads as p
 from bots.telegram.sandbox.fake_api import FakeBotApi
-from tests.bots.telegram.conftest import BOT_ID, RuntimeFactory
+from tests.bots.loop_watch import LoopWatchJournal
+from tests.bots.telegram.conftest import BOT_ID, NOW, RuntimeFactory, settings_for
 
 GROUP = p.supergroup()
 ADMIN = p.user(601, "Dana", "dana")
@@ -110,3 +115,30 @@ async def test_channel_post_command_from_the_channel(
     assert journal.is_monitored("telegram", BOT_ID, str(channel["id"]))
     # the post for another bot is ordinary content of the now archived channel
     assert [r.message_id for r in journal.iter_records() if r.kind is Kind.MESSAGE] == ["6", "7"]
+
+
+async def test_capture_and_admin_make_no_blocking_journal_call_on_the_loop(
+    fake: FakeBotApi, journal: SqliteJournal
+) -> None:
+    """Start, /archive_on and opt_in capture reach the journal only from worker threads."""
+    watch = LoopWatchJournal(journal, threading.get_ident())
+    fake.set_member(GROUP["id"], ADMIN, "administrator")
+    runtime = TelegramRuntime(
+        settings_for(fake),
+        watch,
+        capture_mode="opt_in",
+        clock=FixedClock(NOW),  # type: ignore[arg-type]
+    )
+    await runtime.start()
+    try:
+        await fake.push("message", p.message(GROUP, ADMIN, 90, "/archive_on"))
+        await fake.push("message", p.message(GROUP, MEMBER, 91, "hello"))
+        await PollingLoop(runtime).poll_once()
+    finally:
+        await runtime.stop()
+    assert [r.kind for r in journal.iter_records()] == [
+        Kind.ADMIN_ACTION,
+        Kind.MONITORING_CHANGED,
+        Kind.MESSAGE,
+    ]
+    assert watch.on_loop == []

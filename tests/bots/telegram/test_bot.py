@@ -9,6 +9,7 @@ from aiohttp import web
 
 from archive.clock import FixedClock
 from archive.journal.sqlite import SqliteJournal
+from bots.telegram.application import TelegramRuntime
 from bots.telegram.bot import TelegramBot
 from bots.telegram.sandbox import payloads as p
 from bots.telegram.sandbox.fake_api import FakeBotApi
@@ -26,12 +27,13 @@ async def _until_stored(journal: SqliteJournal, count: int) -> None:
 
 async def test_polling_service(fake: FakeBotApi, journal: SqliteJournal) -> None:
     """In polling mode run() polls, journals, and confirms on stop; it mounts no routes."""
-    service = TelegramBot(
+    runtime = TelegramRuntime(
         settings_for(fake, poll_timeout_seconds=1),
         journal,
         capture_mode="all",
         clock=FixedClock(NOW),
     )
+    service = TelegramBot(runtime)
     assert service.routes() == []
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
@@ -48,7 +50,9 @@ async def test_webhook_service(fake: FakeBotApi, journal: SqliteJournal) -> None
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/telegram/webhook"
     settings = settings_for(fake, mode="webhook", webhook_url=url, webhook_secret=SECRET)
-    service = TelegramBot(settings, journal, capture_mode="all", clock=FixedClock(NOW))
+    service = TelegramBot(
+        TelegramRuntime(settings, journal, capture_mode="all", clock=FixedClock(NOW))
+    )
     app = web.Application()
     app.add_routes(service.routes())
     runner = web.AppRunner(app)
