@@ -49,7 +49,7 @@ async def _platforms(
     details: dict[str, DetailsFor] = {}
     async with contextlib.AsyncExitStack() as stack:
         if settings.slack.enabled and settings.slack.bot_token:
-            from bots.slack.app import web_client
+            from bots.slack.bot import web_client
             from bots.slack.files import SlackFileDownloader
             from bots.slack.files import repair_task_details as slack_details
 
@@ -57,8 +57,8 @@ async def _platforms(
             downloaders["slack"] = SlackFileDownloader(web_client(s), s.bot_token, s.file_hosts)
             details["slack"] = slack_details
         if settings.telegram.token:
-            from bots.telegram.media import repair_task_details as telegram_details
-            from bots.telegram.media import standalone_downloader
+            from bots.telegram.files import repair_task_details as telegram_details
+            from bots.telegram.files import standalone_downloader
 
             downloader = standalone_downloader(settings.telegram)
             downloaders["telegram"] = await stack.enter_async_context(downloader)

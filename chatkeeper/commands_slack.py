@@ -13,8 +13,8 @@ import click
 from archive.errors import ConfigError
 from archive.journal import Journal
 from bots.slack.backfill import backfill_channel, history_client
+from bots.slack.completeness import reconcile_channel, reconcile_monitored
 from bots.slack.export_import import import_slack_export
-from bots.slack.reconciliation import reconcile_channel, reconcile_monitored
 from bots.slack.settings import SlackSettings
 from chatkeeper.runtime import open_journal
 from chatkeeper.settings import Settings

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import click
 
-from archive.clock import SystemClock
 from archive.logs import configure
+from bots.telegram import export_import
 from bots.telegram.completeness import message_gaps
 from bots.telegram.export_files import BlobTarget
-from bots.telegram.export_import import ExportImporter
 from chatkeeper import runtime
 from chatkeeper.context import AppContext
 from chatkeeper.settings import Settings
@@ -39,7 +38,9 @@ def import_telegram_export(ctx: click.Context, path: Path) -> None:
             settings.archive.retention_days,
         )
         workspace = settings.telegram.bot_id or "export"
-        report = ExportImporter(journal, blobs, SystemClock(), workspace=workspace).run(path)
+        report = export_import.import_telegram_export(
+            journal, path, blobs=blobs, workspace=workspace
+        )
     click.echo(
         f"chats: {report.chats}  messages: {report.messages}  new: {report.new}  "
         f"already archived: {report.duplicates}  skipped (no date_unixtime): {report.skipped}"

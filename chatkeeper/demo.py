@@ -24,7 +24,7 @@ from archive.seal import seal
 from archive.store import Retention
 from archive.verify import verify_stream
 from bots.slack.sandbox.demo import run_slack_demo
-from bots.telegram.demo import run_telegram_demo
+from bots.telegram.sandbox.demo import run_telegram_demo
 from chatkeeper import runtime
 from chatkeeper.context import AppContext
 from chatkeeper.demo_data import TERM_SHEET, sample_conversation

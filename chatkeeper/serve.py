@@ -1,12 +1,17 @@
 """``chatkeeper serve``: the bots, the attachment worker, scheduled sealing and the HTTP server.
 
-Each configured platform becomes a server Plugin (see ``chatkeeper/plugins.py``).
+Each configured platform becomes a :class:`bots.bot.Bot` (:func:`build_bots`).
 Start-up order: the HTTP server binds (a taken port fails here), the bots
-start (a rejected token fails here), and only then the sealing scheduler and
+start (a rejected token fails here), and only then scheduled sealing and
 the attachment worker. A failure at any step stops what already runs and
 surfaces as one chatkeeper error. Shutdown on SIGINT/SIGTERM: stop accepting
 requests, stop the worker, let a running seal finish, stop the bots, close
 the journal.
+
+Sealing is scheduled on the event loop (two asyncio tasks: the periodic seal
+and the backlog check); each run of the blocking ``SealJob`` goes to a worker
+thread with ``asyncio.to_thread``, so nothing blocks the loop and no other
+thread touches the loop's objects.
 """
 
 from __future__ import annotations
@@ -20,17 +25,17 @@ from collections.abc import Callable
 import click
 import structlog
 from aiohttp import web
-from apscheduler.schedulers.background import BackgroundScheduler
 
 from archive.attachments import AttachmentFetcher, Downloader, FetchPolicy
 from archive.clock import SystemClock
 from archive.errors import ListenError
+from archive.journal import Journal
 from archive.logs import configure
-from archive.schedule import SealJob, install
+from archive.schedule import BacklogTrigger, SealJob
+from bots.bot import Bot
 from chatkeeper import runtime
 from chatkeeper.context import AppContext
-from chatkeeper.plugins import build_plugins
-from chatkeeper.server import Plugin, build_app
+from chatkeeper.server import build_app
 from chatkeeper.settings import Settings
 
 log = structlog.get_logger("chatkeeper.serve")
@@ -57,10 +62,8 @@ async def serve(
             lease_seconds=settings.schedule.lease_seconds,
             load_signer=lambda: runtime.signer(settings),
         )
-        plugins = await build_plugins(settings, journal)
-        downloaders: dict[str, Downloader] = {
-            p.name: p.downloader for p in plugins if p.downloader is not None
-        }
+        bots = build_bots(settings, journal)
+        downloaders: dict[str, Downloader] = {bot.name: bot.downloader() for bot in bots}
         fetcher = AttachmentFetcher(
             journal,
             store,
@@ -74,27 +77,28 @@ async def serve(
             clock,
         )
         app = build_app(
-            journal, settings.archive.stream, job, plugins, overdue_after_seconds=2 * interval
+            journal, settings.archive.stream, job, bots, overdue_after_seconds=2 * interval
         )
-        # Unwound in reverse: stop accepting requests, join the worker, stop the
-        # scheduler (a running seal finishes), stop the bots, release the server.
+        # Unwound in reverse: stop accepting requests, join the worker, stop sealing
+        # (a running seal finishes), stop the bots, release the server.
         async with contextlib.AsyncExitStack() as running:
             runner = web.AppRunner(app)
             await runner.setup()
             running.push_async_callback(runner.cleanup)
             port = await _listen(runner, settings.server.host, settings.server.port)
-            for plugin in plugins:  # webhooks need the endpoint up before they subscribe
-                await _start_plugin(plugin, running)
-            scheduler = BackgroundScheduler(timezone="UTC")
-            install(
-                scheduler,
-                job,
-                interval_seconds=interval,
-                backlog_threshold=settings.schedule.seal_backlog_threshold,
-                backlog_check_seconds=settings.schedule.backlog_check_seconds,
+            for bot in bots:  # webhooks need the endpoint up before they subscribe
+                await _start_bot(bot, running)
+            trigger = BacklogTrigger(
+                journal, settings.archive.stream, settings.schedule.seal_backlog_threshold, job
             )
-            scheduler.start()
-            running.push_async_callback(asyncio.to_thread, scheduler.shutdown, True)
+            sealing_stop = asyncio.Event()
+            sealing = [
+                asyncio.create_task(_every(interval, job, sealing_stop, now=True)),
+                asyncio.create_task(
+                    _every(settings.schedule.backlog_check_seconds, trigger, sealing_stop)
+                ),
+            ]
+            running.push_async_callback(_join_all, sealing, sealing_stop)
             worker = asyncio.create_task(fetcher.run_forever(stop))
             running.push_async_callback(_join, worker, stop)
             running.push_async_callback(runner.shutdown)
@@ -104,7 +108,7 @@ async def serve(
                 "serve.listening",
                 host=settings.server.host,
                 port=port,
-                platforms=[p.name for p in plugins],
+                platforms=[bot.name for bot in bots],
             )
             if on_ready is not None:
                 on_ready(port)
@@ -121,33 +125,81 @@ async def _listen(runner: web.AppRunner, host: str, port: int) -> int:
         raise ListenError(
             f"cannot listen on {host}:{port} (server.host, server.port): {reason}"
         ) from exc
-    return _bound_port(site, port)
+    return _bound_port(runner, port)
 
 
-async def _start_plugin(plugin: Plugin, running: contextlib.AsyncExitStack) -> None:
+def build_bots(settings: Settings, journal: Journal) -> list[Bot]:
+    """One Bot per configured platform (none until a bot is configured); fails closed
+    (ConfigError) without a Slack signing secret in HTTP mode or on unsafe Telegram settings."""
+    bots: list[Bot] = []
+    if settings.slack.enabled:
+        from bots.slack.bot import SlackBot
+
+        bots.append(
+            SlackBot(
+                settings.slack,
+                journal,
+                capture_mode=settings.capture.mode,
+                admin_user_ids=settings.capture.admin_user_ids,
+                stream=settings.archive.stream,
+            )
+        )
+    if settings.telegram.token:
+        from bots.telegram.application import TelegramRuntime
+        from bots.telegram.bot import TelegramBot
+
+        runtime = TelegramRuntime(
+            settings.telegram,
+            journal,
+            capture_mode=settings.capture.mode,
+            configured_admins=settings.capture.admin_user_ids,
+            home=settings.home,
+        )
+        bots.append(TelegramBot(runtime))
+    return bots
+
+
+async def _start_bot(bot: Bot, running: contextlib.AsyncExitStack) -> None:
     """Start one bot; if it fails, release what it opened and let the error through."""
-    if plugin.start is None:
-        return
     try:
-        await plugin.start()
+        await bot.start()
     except BaseException:
-        await _stop_plugin(plugin)
+        await _stop_bot(bot)
         raise
-    running.push_async_callback(_stop_plugin, plugin)
+    running.push_async_callback(_stop_bot, bot)
 
 
-async def _stop_plugin(plugin: Plugin) -> None:
-    if plugin.stop is None:
-        return
+async def _stop_bot(bot: Bot) -> None:
     try:
-        await plugin.stop()
+        await bot.stop()
     except Exception as exc:  # shutting down: report, keep stopping the rest
-        log.warning("serve.plugin_stop_failed", platform=plugin.name, error=type(exc).__name__)
+        log.warning("serve.plugin_stop_failed", platform=bot.name, error=type(exc).__name__)
+
+
+async def _every(
+    seconds: float, work: Callable[[], object], stop: asyncio.Event, *, now: bool = False
+) -> None:
+    """Run blocking ``work`` in a worker thread every ``seconds`` until ``stop`` (one at a time)."""
+    if not now:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(work)
+        except Exception as exc:  # the job logs its own failures; keep the schedule alive
+            log.error("serve.job_failed", job=type(work).__name__, error=type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
 
 
 async def _join(worker: asyncio.Task[None], stop: asyncio.Event) -> None:
     stop.set()
     await worker
+
+
+async def _join_all(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:
+    stop.set()
+    await asyncio.gather(*tasks)
 
 
 def _handle_signals(stop: asyncio.Event) -> None:
@@ -159,10 +211,10 @@ def _handle_signals(stop: asyncio.Event) -> None:
             break
 
 
-def _bound_port(site: web.TCPSite, configured: int) -> int:
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    return int(sockets[0].getsockname()[1]) if sockets else configured
+def _bound_port(runner: web.AppRunner, configured: int) -> int:
+    """The port the server listens on (the OS picks one for port 0)."""
+    addresses = runner.addresses
+    return int(addresses[0][1]) if addresses else configured
 
 
 @click.command("serve")

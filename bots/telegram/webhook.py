@@ -25,14 +25,14 @@ from archive.capture import capture
 from archive.errors import ConfigError, JournalError
 from archive.model import Kind, Platform, Record, Source, record_key
 from bots.json_depth import MAX_JSON_DEPTH, nests_deeper_than
-from bots.telegram.ingest import TelegramIngest
+from bots.telegram.capture import TelegramCapture
 
 log = structlog.get_logger("chatkeeper.telegram.webhook")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def webhook_handler(ingest: TelegramIngest, secret: str) -> Handler:
+def webhook_handler(ingest: TelegramCapture, secret: str) -> Handler:
     """The aiohttp handler for Telegram's POSTs (fails closed without a secret)."""
     if not secret:
         raise ConfigError("telegram.webhook_secret is required in webhook mode")
@@ -76,7 +76,7 @@ def _parse_update(body: bytes) -> tuple[str | None, dict[str, Any]]:
     return None, update
 
 
-async def _keep_malformed(ingest: TelegramIngest, body: bytes, problem: str) -> None:
+async def _keep_malformed(ingest: TelegramCapture, body: bytes, problem: str) -> None:
     """A body that passed the secret check but is no update, kept raw as ``other``."""
     now = ingest.clock.now()
     record = Record(
@@ -99,11 +99,11 @@ async def _keep_malformed(ingest: TelegramIngest, body: bytes, problem: str) -> 
     await capture(ingest.journal, [record])
 
 
-def webhook_routes(ingest: TelegramIngest, secret: str, path: str) -> list[web.RouteDef]:
+def webhook_routes(ingest: TelegramCapture, secret: str, path: str) -> list[web.RouteDef]:
     return [web.post(path, webhook_handler(ingest, secret))]
 
 
-def webhook_app(ingest: TelegramIngest, secret: str, path: str) -> web.Application:
+def webhook_app(ingest: TelegramCapture, secret: str, path: str) -> web.Application:
     """A standalone aiohttp application serving only the webhook endpoint."""
     app = web.Application(client_max_size=4 * 1024 * 1024)
     app.add_routes(webhook_routes(ingest, secret, path))

@@ -8,15 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from archive.attachments import (
-    AttachmentFetcher,
-    AttachmentUnavailableError,
-    Downloaded,
-    FetchPolicy,
-    Sink,
-    task_details,
-)
+from archive.attachments import AttachmentFetcher, Downloaded, FetchPolicy, Sink, task_details
 from archive.clock import FixedClock
+from archive.errors import AttachmentUnavailableError
 from archive.filenames import safe_filename
 from archive.journal import FetchTask
 from archive.journal.sqlite import SqliteJournal
