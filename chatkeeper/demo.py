@@ -42,14 +42,14 @@ PEOPLE = {
     "U0ALICE01": Actor("U0ALICE01", "Alice", "alice@example.com"),
     "U0BOB0001": Actor("U0BOB0001", "Bob", "bob@example.com"),
 }
-# Ten of the sandbox events: messages, a thread, an edit, a delete, a reaction, a join.
+# Ten of the sandbox events: messages, a thread, an edit, a delete, a reaction, a join, a file.
 SAMPLE = (
     "plain",
     "member_joined_channel",
     "thread_reply",
     "message_changed",
     "reaction_added",
-    "bot_message",
+    "file_share",
     "me_message",
     "channel_topic",
     "message_deleted",
