@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from archive.bundle import Layout
+from archive.config import S3Settings
 from archive.journal import Journal
 from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer, load_or_create_signer
@@ -73,16 +74,7 @@ def open_store(settings: Settings, *, role: str = "archiver") -> Iterator[S3Arch
     """The archive store: the configured S3, or the embedded SeaweedFS."""
     s3 = settings.s3
     if s3.endpoint:
-        client = make_client(
-            s3.endpoint,
-            s3.access_key,
-            s3.secret_key,
-            s3.region,
-            connect_timeout=s3.connect_timeout_seconds,
-            read_timeout=s3.read_timeout_seconds,
-            max_attempts=s3.max_attempts,
-        )
-        yield S3ArchiveStore(client, s3.bucket)
+        yield _s3_store(s3, s3.endpoint, s3.access_key, s3.secret_key)
         return
     local = LocalS3(settings.home / "s3")
     endpoint = local.attach()
@@ -94,16 +86,20 @@ def open_store(settings: Settings, *, role: str = "archiver") -> Iterator[S3Arch
             s3.bucket, mode=settings.archive.retention_mode, days=settings.archive.retention_days
         )
         creds = endpoint.auditor if role == "auditor" else endpoint.archiver
-        client = make_client(
-            endpoint.url,
-            creds.access_key,
-            creds.secret_key,
-            s3.region,
-            connect_timeout=s3.connect_timeout_seconds,
-            read_timeout=s3.read_timeout_seconds,
-            max_attempts=s3.max_attempts,
-        )
-        yield S3ArchiveStore(client, s3.bucket)
+        yield _s3_store(s3, endpoint.url, creds.access_key, creds.secret_key)
     finally:
         if started:
             local.stop()
+
+
+def _s3_store(s3: S3Settings, url: str, access_key: str, secret_key: str) -> S3ArchiveStore:
+    client = make_client(
+        url,
+        access_key,
+        secret_key,
+        s3.region,
+        connect_timeout=s3.connect_timeout_seconds,
+        read_timeout=s3.read_timeout_seconds,
+        max_attempts=s3.max_attempts,
+    )
+    return S3ArchiveStore(client, s3.bucket)

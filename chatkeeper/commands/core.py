@@ -24,7 +24,7 @@ from archive.store.local_s3 import LocalS3
 from archive.verify import VerifyReport, verify_stream
 from bots.telegram.visibility import visibility_warnings
 from chatkeeper import build
-from chatkeeper.commands.group import cli, settings_of
+from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.settings import Settings
 
 
@@ -98,13 +98,7 @@ def parse_age(text: str) -> timedelta:
 @cli.command("verify")
 @click.option("--deep", is_flag=True, help="Also download and hash every referenced blob.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option(
-    "--public-key",
-    "public_keys",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Pin this public key file (repeatable).",
-)
+@public_key_option("Pin this public key file (repeatable).")
 @click.option(
     "--key-fingerprint",
     "fingerprints",

@@ -29,7 +29,7 @@ from archive.keys import (
     trusted_keys,
 )
 from chatkeeper import __version__, build
-from chatkeeper.commands.group import cli, settings_of
+from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.settings import Settings
 from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource, check_stream
 from exporters.custody import ExportCheck, verify_export
@@ -102,12 +102,8 @@ def build_request(
     is_flag=True,
     help="Export even if the stream or a bundle fails verification (marked unverified).",
 )
-@click.option(
-    "--public-key",
-    "public_keys",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Trusted public key file (repeatable). Default: the keys in the state directory.",
+@public_key_option(
+    "Trusted public key file (repeatable). Default: the keys in the state directory."
 )
 @click.pass_context
 def export_command(
@@ -204,12 +200,8 @@ def _print_result(result: ExportResult, trust: str) -> None:
 
 @cli.command("verify-export")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option(
-    "--public-key",
-    "public_keys",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Pinned export public key file (repeatable). Default: this state directory's export key.",
+@public_key_option(
+    "Pinned export public key file (repeatable). Default: this state directory's export key."
 )
 @click.pass_context
 def verify_export_command(

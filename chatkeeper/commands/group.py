@@ -17,8 +17,9 @@ Registered secrets are scrubbed from the line (``archive.logs.redact``).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -31,6 +32,7 @@ from chatkeeper.settings import Settings
 # The demo prints its own story; log lines below warning would bury it.
 _LOG_LEVEL_OF_COMMAND = {"demo": "warning"}
 _PACKAGES = ("archive", "bots", "chatkeeper", "exporters")
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 
 class ChatkeeperGroup(click.Group):
@@ -115,3 +117,14 @@ def settings_of(ctx: click.Context) -> Settings:
     """The settings, loaded once per invocation (which also configures logging)."""
     app: AppContext = ctx.find_root().obj
     return app.settings
+
+
+def public_key_option(help_text: str) -> Callable[[FC], FC]:
+    """``--public-key FILE`` (repeatable), as ``public_keys``: verify, export, verify-export."""
+    return click.option(
+        "--public-key",
+        "public_keys",
+        multiple=True,
+        type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        help=help_text,
+    )
