@@ -10,6 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from archive.keys import load_or_create_signer
 from chatkeeper.cli import cli
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
@@ -77,3 +78,18 @@ def test_commands_that_never_set_up_logging_now_do(
     assert result.exit_code == 2, result.output  # a bad --bundle, no slack.bot_token
     assert unconfigured_logging.level == logging.DEBUG
     assert [type(h).__name__ for h in unconfigured_logging.handlers].count("_StderrHandler") == 1
+
+
+def test_a_failed_check_exits_3_after_its_report_without_an_error_line(tmp_path: Path) -> None:
+    """verify-export of a folder with no custody manifest: the report, exit 3, no second line."""
+    key = load_or_create_signer(tmp_path / "keys").public
+    (tmp_path / "export").mkdir()
+    pinned = str(tmp_path / "keys" / f"{key.key_id}.pub.json")
+    result = CliRunner().invoke(
+        cli,
+        ["verify-export", str(tmp_path / "export"), "--public-key", pinned],
+        env={"CHATKEEPER_HOME": str(tmp_path / "home")},
+    )
+    assert result.exit_code == 3, result.output
+    assert "INTEGRITY FAILURE" in result.output.splitlines()[-1]
+    assert "chatkeeper: error" not in result.output
