@@ -31,10 +31,9 @@ from archive.keys import (
     load_or_create_signer,
 )
 from archive.model import Actor, Kind, Platform, Record, Source, record_key
+from archive.schedule import LEASE  # no sealer runs while a rotation is in progress
 from archive.seal import SealPolicy, publish_key, seal
 from archive.store import ArchiveStore
-
-LEASE = "seal"  # the sealing lease: no sealer runs while a rotation is in progress
 
 
 def rotation_payload(old: Signer, new: PublicKey) -> dict[str, Any]:

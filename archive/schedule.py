@@ -11,7 +11,8 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +20,7 @@ import structlog
 from apscheduler.schedulers.base import BaseScheduler
 
 from archive.clock import Clock
-from archive.errors import StoreError, StoreUnavailableError
+from archive.errors import SealError, StoreError, StoreUnavailableError
 from archive.journal import Journal
 from archive.keys import Signer
 from archive.seal import SealPolicy, SealReport, seal
@@ -27,6 +28,27 @@ from archive.store import ArchiveStore
 
 log = structlog.get_logger("chatkeeper.schedule")
 LEASE = "seal"
+
+
+def lease_holder() -> str:
+    """A holder name unique to this process: host and a random suffix."""
+    return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def sealing_lease(journal: Journal, clock: Clock, lease_seconds: float) -> Iterator[str]:
+    """Hold the sealing lease for a one-off job (``chatkeeper seal``, a key rotation).
+
+    SealError when another sealer (a running ``serve``, another replica) holds it,
+    so two sealers never write the same bundle or checkpoint number.
+    """
+    holder = lease_holder()
+    if not journal.acquire_lease(LEASE, holder, clock.now(), lease_seconds):
+        raise SealError("another sealer holds the sealing lease (is serve running?); try again")
+    try:
+        yield holder
+    finally:
+        journal.release_lease(LEASE, holder)
 
 
 @dataclass
@@ -44,7 +66,7 @@ class SealJob:
     load_signer: Callable[[], Signer] | None = None
 
     def __post_init__(self) -> None:
-        self.holder = self.holder or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.holder = self.holder or lease_holder()
         self._lock = threading.Lock()
 
     def __call__(self) -> SealReport | None:

@@ -19,6 +19,7 @@ from archive.clock import SystemClock
 from archive.codec import format_time
 from archive.errors import ConfigError, IntegrityError
 from archive.keys import trusted_keys
+from archive.schedule import sealing_lease
 from archive.seal import seal
 from archive.store.local_s3 import LocalS3
 from archive.verify import VerifyReport, verify_stream
@@ -33,10 +34,13 @@ from chatkeeper.settings import Settings
 def seal_command(ctx: click.Context) -> None:
     """Seal every unsealed journal record into signed, locked bundles now."""
     settings = settings_of(ctx)
-    with build.open_journal(settings) as journal, build.open_store(settings) as store:
-        report = seal(
-            journal, store, build.signer(settings), build.seal_policy(settings), SystemClock()
-        )
+    clock = SystemClock()
+    with (
+        build.open_journal(settings) as journal,
+        build.open_store(settings) as store,
+        sealing_lease(journal, clock, settings.schedule.lease_seconds),
+    ):
+        report = seal(journal, store, build.signer(settings), build.seal_policy(settings), clock)
     if not report.bundles:
         click.echo("nothing to seal")
     for row in report.bundles:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -17,6 +18,7 @@ from archive.bundle import Layout, parse_manifest, sign_manifest
 from archive.clock import FixedClock
 from archive.journal.sqlite import SqliteJournal
 from archive.keys import load_or_create_signer
+from archive.schedule import LEASE
 from archive.store.s3 import S3ArchiveStore, make_client
 from chatkeeper.cli import cli
 from tests.factories import slack_message
@@ -262,3 +264,19 @@ def test_seal_with_nothing_new_still_seals_the_first_checkpoint(env: dict[str, s
     assert again.exit_code == 0 and "checkpoint" not in again.output
     verify = runner.invoke(cli, ["verify"], env=env)
     assert verify.exit_code == 0 and "INTACT" in verify.output, verify.output
+
+
+def test_seal_refuses_while_another_sealer_holds_the_lease(env: dict[str, str]) -> None:
+    """`chatkeeper seal` beside a running sealer exits 1 and writes nothing; after it, it seals."""
+    home = Path(env["CHATKEEPER_HOME"])
+    with SqliteJournal(home / "journal.db") as journal:
+        journal.append([slack_message(i) for i in range(3)])
+        assert journal.acquire_lease(LEASE, "serve-elsewhere", datetime.now(UTC), 60.0)
+        busy = CliRunner().invoke(cli, ["seal"], env=env)
+        assert busy.exit_code == 1
+        assert "another sealer holds the sealing lease" in busy.output
+        assert journal.stats("main").last_sealed is None
+        journal.release_lease(LEASE, "serve-elsewhere")
+    done = CliRunner().invoke(cli, ["seal"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "sealed bundle 1" in done.output
