@@ -1,6 +1,6 @@
 """``chatkeeper serve``: the bots, the attachment worker, scheduled sealing and the HTTP server.
 
-Each configured platform becomes a :class:`bots.bot.Bot` (:func:`build_bots`).
+Each configured platform becomes a :class:`bots.bot.Bot` (:func:`chatkeeper.build.build_bots`).
 Start-up order: the HTTP server binds (a taken port fails here), the bots
 start (a rejected token fails here), and only then scheduled sealing and
 the attachment worker. A failure at any step stops what already runs and
@@ -22,19 +22,15 @@ import os
 import signal
 from collections.abc import Callable
 
-import click
 import structlog
 from aiohttp import web
 
 from archive.attachments import AttachmentFetcher, Downloader, FetchPolicy
 from archive.clock import SystemClock
 from archive.errors import ListenError
-from archive.journal import Journal
-from archive.logs import configure
 from archive.schedule import BacklogTrigger, SealJob
 from bots.bot import Bot
-from chatkeeper import runtime
-from chatkeeper.context import AppContext
+from chatkeeper import build
 from chatkeeper.server import build_app
 from chatkeeper.settings import Settings
 
@@ -50,19 +46,19 @@ async def serve(
     """Run until ``stop`` is set (or SIGINT/SIGTERM); ``on_ready`` gets the bound port."""
     stop = stop or asyncio.Event()
     clock = SystemClock()
-    policy = runtime.seal_policy(settings)
+    policy = build.seal_policy(settings)
     interval = settings.schedule.seal_interval_seconds
-    with runtime.open_journal(settings) as journal, runtime.open_store(settings) as store:
+    with build.open_journal(settings) as journal, build.open_store(settings) as store:
         job = SealJob(
             journal,
             store,
-            runtime.signer(settings),
+            build.signer(settings),
             policy,
             clock,
             lease_seconds=settings.schedule.lease_seconds,
-            load_signer=lambda: runtime.signer(settings),
+            load_signer=lambda: build.signer(settings),
         )
-        bots = build_bots(settings, journal)
+        bots = build.build_bots(settings, journal)
         downloaders: dict[str, Downloader] = {bot.name: bot.downloader() for bot in bots}
         fetcher = AttachmentFetcher(
             journal,
@@ -128,37 +124,6 @@ async def _listen(runner: web.AppRunner, host: str, port: int) -> int:
     return _bound_port(runner, port)
 
 
-def build_bots(settings: Settings, journal: Journal) -> list[Bot]:
-    """One Bot per configured platform (none until a bot is configured); fails closed
-    (ConfigError) without a Slack signing secret in HTTP mode or on unsafe Telegram settings."""
-    bots: list[Bot] = []
-    if settings.slack.enabled:
-        from bots.slack.bot import SlackBot
-
-        bots.append(
-            SlackBot(
-                settings.slack,
-                journal,
-                capture_mode=settings.capture.mode,
-                admin_user_ids=settings.capture.admin_user_ids,
-                stream=settings.archive.stream,
-            )
-        )
-    if settings.telegram.token:
-        from bots.telegram.application import TelegramRuntime
-        from bots.telegram.bot import TelegramBot
-
-        runtime = TelegramRuntime(
-            settings.telegram,
-            journal,
-            capture_mode=settings.capture.mode,
-            configured_admins=settings.capture.admin_user_ids,
-            home=settings.home,
-        )
-        bots.append(TelegramBot(runtime))
-    return bots
-
-
 async def _start_bot(bot: Bot, running: contextlib.AsyncExitStack) -> None:
     """Start one bot; if it fails, release what it opened and let the error through."""
     try:
@@ -215,17 +180,3 @@ def _bound_port(runner: web.AppRunner, configured: int) -> int:
     """The port the server listens on (the OS picks one for port 0)."""
     addresses = runner.addresses
     return int(addresses[0][1]) if addresses else configured
-
-
-@click.command("serve")
-@click.pass_context
-def serve_command(ctx: click.Context) -> None:
-    """Run the bots, the attachment worker and scheduled sealing, with /healthz and /metrics."""
-    app: AppContext = ctx.obj
-    settings = app.settings
-    configure(settings.log.level, settings.log.format)
-    asyncio.run(serve(settings))
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(serve_command)

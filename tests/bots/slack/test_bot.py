@@ -11,7 +11,7 @@ from archive.journal.sqlite import SqliteJournal
 from bots.slack.files import SlackFileDownloader
 from bots.slack.sandbox import SlackSender, envelope, serve_fake_slack
 from bots.slack.sandbox.payloads import plain
-from chatkeeper.serve import build_bots
+from chatkeeper.build import build_bots
 from chatkeeper.settings import CaptureSettings, Settings
 from tests.bots.slack.conftest import SECRET, TEAM, sandbox_state, slack_settings
 

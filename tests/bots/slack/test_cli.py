@@ -12,9 +12,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
+import chatkeeper.commands.slack  # noqa: F401 (attaches the Slack commands to the groups)
 from archive.journal.sqlite import SqliteJournal
 from bots.slack.sandbox import RunningFakeSlack, serve_fake_slack
-from chatkeeper import commands_slack
+from chatkeeper.commands.group import backfill_group, completeness_group, import_group
 from chatkeeper.settings import Settings
 from tests.bots.slack.conftest import PUBLIC, TEAM, sandbox_state, slack_settings
 from tests.bots.slack.test_export_import import write_export
@@ -31,13 +32,8 @@ def _cli(settings: Settings) -> click.Group:
     def cli(ctx: click.Context) -> None:
         ctx.obj = _Obj(settings)
 
-    @cli.group(name="import")
-    def import_group() -> None: ...
-
-    @cli.group(name="backfill")
-    def backfill_group() -> None: ...
-
-    commands_slack.register(cli)
+    for group in (import_group, backfill_group, completeness_group):
+        cli.add_command(group)
     return cli
 
 

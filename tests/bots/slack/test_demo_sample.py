@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import zipfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +11,8 @@ from archive.capture import capture
 from archive.journal.sqlite import SqliteJournal
 from archive.model import Record
 from bots.slack.export_import import import_slack_export
-from chatkeeper.demo_data import CHANNEL, CHANNEL_NAME, PEOPLE, TEAM, sample_conversation
+from chatkeeper.demo import CHANNEL, CHANNEL_NAME, PEOPLE, TEAM, sample_conversation
 from tests.bots.slack.conftest import Harness
-
-START = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
 def _export_of(records: list[Record], path: Path) -> Path:
@@ -44,7 +41,7 @@ def _export_of(records: list[Record], path: Path) -> Path:
 
 async def test_sample_keys_are_the_adapters_keys(harness: Harness) -> None:
     """Delivering the sample's exact bytes to the real Slack bot afterwards stores nothing new."""
-    records = list(sample_conversation(START))
+    records = list(sample_conversation())
     await capture(harness.journal, records)
     for record in records:
         delivered = await harness.sender.post("/slack/events", record.raw)
@@ -56,7 +53,7 @@ async def test_importing_the_equivalent_export_adds_nothing(
     journal: SqliteJournal, tmp_path: Path
 ) -> None:
     """A Slack export of the same channel imports as duplicates of the demo's sample."""
-    records = list(sample_conversation(START))
+    records = list(sample_conversation())
     await capture(journal, records)
     summary = import_slack_export(journal, _export_of(records, tmp_path / "export.zip"))
     assert summary.messages == 5

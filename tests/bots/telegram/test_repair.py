@@ -13,7 +13,7 @@ from archive.store.s3 import S3ArchiveStore
 from bots.telegram.polling import PollingLoop
 from bots.telegram.sandbox import payloads as p
 from bots.telegram.sandbox.fake_api import FakeBotApi
-from chatkeeper import runtime
+from chatkeeper import build
 from chatkeeper.settings import load_settings
 from tests.bots.telegram.conftest import TOKEN, RuntimeFactory
 from tests.repair_support import run_cli, written_before_the_fix
@@ -93,7 +93,7 @@ async def test_repair_refetches_empty_media_and_reports_the_gone(
     stored = repair.attachments[0]
     digest = hashlib.sha256(kept).hexdigest()
     assert (stored.state, stored.sha256, stored.size) == (AttachmentState.STORED, digest, len(kept))
-    key = runtime.layout(load_settings(env=env)).blob_key(digest)
+    key = build.layout(load_settings(env=env)).blob_key(digest)
     (version,) = [v for v in store.versions(key) if v.key == key]
     assert store.get(key, version.version_id) == kept
 

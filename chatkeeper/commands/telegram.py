@@ -8,32 +8,23 @@ from pathlib import Path
 
 import click
 
-from archive.logs import configure
 from bots.telegram import export_import
 from bots.telegram.completeness import message_gaps
 from bots.telegram.export_files import BlobTarget
-from chatkeeper import runtime
-from chatkeeper.context import AppContext
-from chatkeeper.settings import Settings
+from chatkeeper import build
+from chatkeeper.commands.group import completeness_group, import_group, settings_of
 
 
-def _settings(ctx: click.Context) -> Settings:
-    app: AppContext = ctx.obj
-    settings = app.settings
-    configure(settings.log.level, settings.log.format)
-    return settings
-
-
-@click.command("telegram-export")
+@import_group.command("telegram-export")
 @click.argument("path", type=click.Path(path_type=Path, exists=True))
 @click.pass_context
 def import_telegram_export(ctx: click.Context, path: Path) -> None:
     """Import a Telegram Desktop JSON export (folder with result.json and media)."""
-    settings = _settings(ctx)
-    with runtime.open_journal(settings) as journal, runtime.open_store(settings) as store:
+    settings = settings_of(ctx)
+    with build.open_journal(settings) as journal, build.open_store(settings) as store:
         blobs = BlobTarget(
             store,
-            runtime.layout(settings),
+            build.layout(settings),
             settings.archive.retention_mode,
             settings.archive.retention_days,
         )
@@ -50,13 +41,13 @@ def import_telegram_export(ctx: click.Context, path: Path) -> None:
         click.echo(f"files: {states}")
 
 
-@click.command("telegram")
+@completeness_group.command("telegram")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
 def completeness_telegram(ctx: click.Context, as_json: bool) -> None:
     """Report message_id gaps (messages never seen) in supergroups and channels."""
-    settings = _settings(ctx)
-    with runtime.open_journal(settings) as journal:
+    settings = settings_of(ctx)
+    with build.open_journal(settings) as journal:
         gaps = message_gaps(journal.iter_records())
     if as_json:
         click.echo(json.dumps([asdict(g) for g in gaps], indent=2))
@@ -72,17 +63,3 @@ def completeness_telegram(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"  missing {first}" if first == last else f"  missing {first}..{last}")
         if len(chat.ranges) > 20:
             click.echo(f"  ... and {len(chat.ranges) - 20} more ranges")
-
-
-def register(cli: click.Group) -> None:
-    import_group = cli.commands["import"]
-    assert isinstance(import_group, click.Group)
-    import_group.add_command(import_telegram_export)
-    completeness = cli.commands.get("completeness")
-    if completeness is None:
-        completeness = click.Group(
-            "completeness", help="Report what the archive may be missing, per platform."
-        )
-        cli.add_command(completeness)
-    assert isinstance(completeness, click.Group)
-    completeness.add_command(completeness_telegram)

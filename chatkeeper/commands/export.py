@@ -21,10 +21,15 @@ import click
 from tqdm import tqdm
 
 from archive.errors import ConfigError, IntegrityError
-from archive.keys import PublicKey, load_or_create_signer, load_public_keys, local_public_keys
-from chatkeeper import __version__, runtime
-from chatkeeper.commands_core import trusted_keys
-from chatkeeper.context import AppContext
+from archive.keys import (
+    PublicKey,
+    load_or_create_signer,
+    load_public_keys,
+    local_public_keys,
+    trusted_keys,
+)
+from chatkeeper import __version__, build
+from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.settings import Settings
 from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource, check_stream
 from exporters.custody import ExportCheck, verify_export
@@ -38,15 +43,6 @@ def export_key_dir(settings: Settings) -> Path:
     """Where the export signing key lives: apart from the archive's keys, so it is never
     trusted for bundle manifests."""
     return settings.home / "keys" / "export"
-
-
-def _expected_last(settings: Settings) -> int | None:
-    """The last bundle the local journal sealed, so a removed tail is a gap (as for verify)."""
-    if settings.journal.dsn or not settings.journal_path.exists():
-        return None
-    with runtime.open_journal(settings) as journal:
-        last = journal.stats(settings.archive.stream).last_sealed
-    return last.number if last else None
 
 
 def _operator(configured: str) -> str:
@@ -87,7 +83,7 @@ def build_request(
         raise ConfigError(str(exc)) from exc
 
 
-@click.command("export")
+@cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Output format.")
 @click.option(
     "--out", type=click.Path(path_type=Path, file_okay=False), required=True, help="Directory."
@@ -106,12 +102,8 @@ def build_request(
     is_flag=True,
     help="Export even if the stream or a bundle fails verification (marked unverified).",
 )
-@click.option(
-    "--public-key",
-    "public_keys",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Trusted public key file (repeatable). Default: the keys in the state directory.",
+@public_key_option(
+    "Trusted public key file (repeatable). Default: the keys in the state directory."
 )
 @click.pass_context
 def export_command(
@@ -129,17 +121,22 @@ def export_command(
     public_keys: tuple[Path, ...],
 ) -> None:
     """Export sealed, verified records to rsmf, eml, html, slack, jsonl or csv."""
-    app: AppContext = ctx.obj
-    settings = app.settings
+    settings = settings_of(ctx)
     request = build_request(
         fmt, platform, conversations, start, end, participant, bundles, slice_text, allow_unverified
     )
     temp_dir = Path(settings.export.temp_dir) if settings.export.temp_dir else None
     signer = load_or_create_signer(export_key_dir(settings))
-    expected_last = _expected_last(settings)
-    with runtime.open_store(settings, role="auditor") as store:
-        keys, trust = trusted_keys(settings, public_keys, store)
-        layout = runtime.layout(settings)
+    expected_last = build.last_sealed_bundle(settings)
+    with build.open_store(settings, role="auditor") as store:
+        layout = build.layout(settings)
+        keys, trust = trusted_keys(
+            store,
+            layout,
+            own_key_dir=settings.home / "keys",
+            key_files=public_keys,
+            configured=settings.archive.trusted_keys,
+        )
         report = check_stream(store, layout, keys, expected_last=expected_last)
         reader_keys = keys  # the keys the bundle reader trusts, once the stream is checked
         source = ArchiveBundleSource(store, layout, reader_keys, report.findings)
@@ -201,14 +198,10 @@ def _print_result(result: ExportResult, trust: str) -> None:
             click.echo(f"WARNING: bundle {bundle.number} is UNVERIFIED: {bundle.problem}", err=True)
 
 
-@click.command("verify-export")
+@cli.command("verify-export")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option(
-    "--public-key",
-    "public_keys",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Pinned export public key file (repeatable). Default: this state directory's export key.",
+@public_key_option(
+    "Pinned export public key file (repeatable). Default: this state directory's export key."
 )
 @click.pass_context
 def verify_export_command(
@@ -219,7 +212,7 @@ def verify_export_command(
     check = verify_export(directory, pinned)
     _print_check(directory, check, source)
     if not check.ok:
-        sys.exit(IntegrityError.exit_code)
+        raise IntegrityError()  # the check above says why
 
 
 def _pinned_keys(
@@ -227,8 +220,7 @@ def _pinned_keys(
 ) -> tuple[dict[str, PublicKey], str]:
     if public_keys:
         return load_public_keys(list(public_keys)), "--public-key"
-    app: AppContext = ctx.obj
-    key_dir = export_key_dir(app.settings)
+    key_dir = export_key_dir(settings_of(ctx))
     return local_public_keys(key_dir), str(key_dir)
 
 
@@ -249,8 +241,3 @@ def _print_check(directory: Path, check: ExportCheck, source: str) -> None:
         f"export {directory}: INTACT ({check.files_checked} files checked, custody manifest "
         f"signed by pinned export key {check.signed_by!r} from {source})"
     )
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(export_command)
-    cli.add_command(verify_export_command)

@@ -11,6 +11,7 @@ from unittest import mock
 import pytest
 from click.testing import CliRunner
 
+from archive.journal.sqlite import SqliteJournal
 from chatkeeper.cli import cli
 
 _real_getaddrinfo = socket.getaddrinfo
@@ -43,12 +44,12 @@ def test_dns_failure_during_backfill_is_one_line(tmp_path: Path, team: list[str]
 
 def test_unexpected_error_is_one_line_without_its_message(tmp_path: Path) -> None:
     """A bug (an exception outside the tree) prints its type and origin, not its message."""
-    with mock.patch("chatkeeper.commands_core.status_data", side_effect=KeyError("body text")):
+    with mock.patch.object(SqliteJournal, "stats", side_effect=KeyError("body text")):
         result = CliRunner().invoke(cli, ["status"], env={"CHATKEEPER_HOME": str(tmp_path)})
     assert result.exit_code == 1
     (line,) = result.output.strip().splitlines()
     assert re.fullmatch(
-        r"chatkeeper: error: unexpected KeyError at chatkeeper\.commands_core:\d+ "
+        r"chatkeeper: error: unexpected KeyError at chatkeeper\.commands\.core:\d+ "
         r"\(a bug: please report it\)",
         line,
     )

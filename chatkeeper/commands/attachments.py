@@ -28,14 +28,13 @@ from archive.attachments import AttachmentFetcher, Downloader, FetchPolicy
 from archive.clock import SystemClock
 from archive.errors import IntegrityError
 from archive.journal import Journal
-from archive.logs import configure
 from archive.store import ArchiveStore
-from chatkeeper import runtime
-from chatkeeper.context import AppContext
+from chatkeeper import build
+from chatkeeper.commands.group import cli, settings_of
 from chatkeeper.settings import Settings
 
 
-@click.group("attachments")
+@cli.group("attachments")
 def attachments_group() -> None:
     """Inspect and repair stored attachments."""
 
@@ -75,7 +74,7 @@ async def _repair(
             store,
             downloaders,
             FetchPolicy(
-                layout=runtime.layout(settings),
+                layout=build.layout(settings),
                 max_bytes=settings.capture.attachment_max_bytes,
                 retention_mode=settings.archive.retention_mode,
                 retention_days=settings.archive.retention_days,
@@ -110,15 +109,13 @@ def repair_command(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 
     Exit 0 all repaired (or nothing to do), 3 some could no longer be fetched.
     """
-    app: AppContext = ctx.obj
-    settings = app.settings
-    configure(settings.log.level, settings.log.format)
-    with runtime.open_journal(settings) as journal:
+    settings = settings_of(ctx)
+    with build.open_journal(settings) as journal:
         items = find_short_attachments(journal)
         if dry_run or not items:
             _print_found(items, as_json)
             return
-        with runtime.open_store(settings) as store:
+        with build.open_store(settings) as store:
             outcomes = asyncio.run(_repair(settings, journal, store, items))
     _print_outcomes(outcomes, as_json)
     failed = sum(1 for o in outcomes if not o.repaired)
@@ -156,7 +153,3 @@ def _print_outcomes(outcomes: list[RepairOutcome], as_json: bool) -> None:
     for outcome in failed:
         click.echo(f"no longer fetchable: {_line(outcome.item)}: {outcome.reason}")
     click.echo(f"repaired: {len(repaired)}  no longer fetchable: {len(failed)}")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(attachments_group)

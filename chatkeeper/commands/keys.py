@@ -8,20 +8,12 @@ import click
 
 from archive.clock import SystemClock
 from archive.keys import local_public_keys
-from archive.logs import configure
 from archive.rotation import rotate_key
-from chatkeeper import runtime
-from chatkeeper.context import AppContext
-from chatkeeper.settings import Settings
+from chatkeeper import build
+from chatkeeper.commands.group import cli, settings_of
 
 
-def _settings(ctx: click.Context) -> Settings:
-    app: AppContext = ctx.obj
-    configure(app.settings.log.level, app.settings.log.format)
-    return app.settings
-
-
-@click.group("keys")
+@cli.group("keys")
 def keys_group() -> None:
     """The signing key: show it, rotate it."""
 
@@ -30,9 +22,9 @@ def keys_group() -> None:
 @click.pass_context
 def show_command(ctx: click.Context) -> None:
     """Print the current signing key's id and fingerprint (creating the key on first use)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     key_dir = settings.home / "keys"
-    current = runtime.signer(settings).public
+    current = build.signer(settings).public
     click.echo(f"signing key:  {current.key_id}")
     click.echo(f"fingerprint:  {current.fingerprint}")
     click.echo(f"public key:   {key_dir / (current.key_id + '.pub.json')}")
@@ -49,13 +41,13 @@ def show_command(ctx: click.Context) -> None:
 @click.pass_context
 def rotate_command(ctx: click.Context) -> None:
     """Create a new signing key, seal its key_rotated record under the old key, switch to it."""
-    settings = _settings(ctx)
-    with runtime.open_journal(settings) as journal, runtime.open_store(settings) as store:
+    settings = settings_of(ctx)
+    with build.open_journal(settings) as journal, build.open_store(settings) as store:
         result = rotate_key(
             journal,
             store,
             settings.home / "keys",
-            runtime.seal_policy(settings),
+            build.seal_policy(settings),
             SystemClock(),
             holder=f"{socket.gethostname()}:keys-rotate",
             lease_seconds=settings.schedule.lease_seconds,

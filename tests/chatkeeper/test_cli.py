@@ -9,24 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from archive.journal.sqlite import SqliteJournal
-from archive.store.local_s3 import LocalS3Endpoint
 from chatkeeper.cli import cli
 from tests.factories import slack_message
-
-
-@pytest.fixture
-def env(tmp_path: Path, s3_endpoint: LocalS3Endpoint, bucket: str) -> dict[str, str]:
-    """Settings pointing the CLI at the test bucket with the archiver's credentials."""
-    return {
-        "CHATKEEPER_HOME": str(tmp_path / "home"),
-        "CHATKEEPER_S3_ENDPOINT": s3_endpoint.url,
-        "CHATKEEPER_S3_BUCKET": bucket,
-        "CHATKEEPER_S3_ACCESS_KEY": s3_endpoint.archiver.access_key,
-        "CHATKEEPER_S3_SECRET_KEY": s3_endpoint.archiver.secret_key,
-        "CHATKEEPER_ARCHIVE_RETENTION_DAYS": "1",
-        "CHATKEEPER_ARCHIVE_MIN_RETENTION_DAYS": "1",
-        "CHATKEEPER_ARCHIVE_BUNDLE_MAX_RECORDS": "40",
-    }
 
 
 def _journal(env: dict[str, str]) -> SqliteJournal:

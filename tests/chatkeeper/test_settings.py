@@ -11,7 +11,7 @@ from archive.config import env_var
 from archive.errors import ConfigError
 from chatkeeper.settings import load_settings, section_types
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def test_every_setting_is_documented() -> None:

@@ -18,40 +18,29 @@ from tqdm import tqdm
 from archive.clock import SystemClock
 from archive.codec import format_time
 from archive.errors import ConfigError, IntegrityError
-from archive.keys import PublicKey, load_public_keys, local_public_keys
-from archive.logs import configure
+from archive.keys import trusted_keys
 from archive.schedule import sealing_lease
 from archive.seal import seal
-from archive.store import ArchiveStore
 from archive.store.local_s3 import LocalS3
-from archive.verify import VerifyReport, published_keys, verify_stream
+from archive.verify import VerifyReport, verify_stream
 from bots.telegram.visibility import visibility_warnings
-from chatkeeper import runtime
-from chatkeeper.context import AppContext
+from chatkeeper import build
+from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.settings import Settings
 
 
-def _settings(ctx: click.Context) -> Settings:
-    app: AppContext = ctx.obj
-    settings = app.settings
-    configure(settings.log.level, settings.log.format)
-    return settings
-
-
-@click.command("seal")
+@cli.command("seal")
 @click.pass_context
 def seal_command(ctx: click.Context) -> None:
     """Seal every unsealed journal record into signed, locked bundles now."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     clock = SystemClock()
     with (
-        runtime.open_journal(settings) as journal,
-        runtime.open_store(settings) as store,
+        build.open_journal(settings) as journal,
+        build.open_store(settings) as store,
         sealing_lease(journal, clock, settings.schedule.lease_seconds),
     ):
-        report = seal(
-            journal, store, runtime.signer(settings), runtime.seal_policy(settings), clock
-        )
+        report = seal(journal, store, build.signer(settings), build.seal_policy(settings), clock)
     if not report.bundles:
         click.echo("nothing to seal")
     for row in report.bundles:
@@ -62,83 +51,6 @@ def seal_command(ctx: click.Context) -> None:
     if report.checkpoint is not None:
         last = report.checkpoint.last_bundle or "none"
         click.echo(f"sealed checkpoint {report.checkpoint.number} (last bundle {last})")
-
-
-_HEX = frozenset("0123456789abcdef")
-
-
-def _is_fingerprint(text: str) -> bool:
-    return len(text) == 64 and set(text.lower()) <= _HEX
-
-
-def _pin_by_fingerprint(
-    fingerprints: list[str], published: dict[str, PublicKey], where: str
-) -> dict[str, PublicKey]:
-    by_print = {k.fingerprint: k for k in published.values()}
-    keys: dict[str, PublicKey] = {}
-    for text in fingerprints:
-        if not _is_fingerprint(text):
-            raise ConfigError(
-                f"{where}: {text!r} is not a key fingerprint (64 hex digits: the SHA-256 of the "
-                "raw public key, as `chatkeeper keys show` prints it)"
-            )
-        key = by_print.get(text.lower())
-        if key is None:
-            raise IntegrityError(
-                f"pinned key fingerprint {text.lower()} ({where}) matches no key published in "
-                "the stream: the stream was not signed by the key you trust"
-            )
-        keys[key.key_id] = key
-    return keys
-
-
-def _no_anchor_message(published: dict[str, PublicKey]) -> str:
-    listed = ", ".join(f"{k.key_id} (fingerprint {k.fingerprint})" for k in published.values())
-    example = next(iter(published.values())).fingerprint if published else "<64 hex digits>"
-    return (
-        "no trusted signing key is pinned, so the stream cannot be called intact "
-        f"(keys published in the bucket, unverified: {listed or 'none'}); check a fingerprint "
-        f"out of band, then pin it: --key-fingerprint {example} or --public-key FILE, or "
-        f'archive.trusted_keys = ["{example}"] in the config (CHATKEEPER_ARCHIVE_TRUSTED_KEYS)'
-    )
-
-
-def trusted_keys(
-    settings: Settings,
-    paths: tuple[Path, ...],
-    store: ArchiveStore,
-    fingerprints: tuple[str, ...] = (),
-) -> tuple[dict[str, PublicKey], str]:
-    """The pinned signing keys and which anchor pinned them; IntegrityError (exit 3) if none.
-
-    Anchors, first match wins: ``--public-key`` files and ``--key-fingerprint``
-    values; else ``archive.trusted_keys`` (fingerprints and/or key files); else
-    this deployment's own keys in ``<home>/keys``. A fingerprint pins the key
-    published in the stream whose SHA-256 it is. Keys published in the bucket are
-    never trusted by themselves.
-    """
-    layout = runtime.layout(settings)
-    if paths or fingerprints:
-        keys = load_public_keys(list(paths))
-        if fingerprints:
-            keys |= _pin_by_fingerprint(
-                list(fingerprints), published_keys(store, layout), "--key-fingerprint"
-            )
-        return keys, "trusted keys (pinned by --public-key/--key-fingerprint)"
-    configured = settings.archive.trusted_keys
-    if configured:
-        files = [Path(t) for t in configured if not _is_fingerprint(t)]
-        keys = load_public_keys(files)
-        prints = [t for t in configured if _is_fingerprint(t)]
-        if prints:
-            keys |= _pin_by_fingerprint(
-                prints, published_keys(store, layout), "archive.trusted_keys"
-            )
-        return keys, "trusted keys (pinned by archive.trusted_keys)"
-    local = local_public_keys(settings.home / "keys")
-    if local:
-        return local, f"trusted keys (this deployment's own, {settings.home / 'keys'})"
-    raise IntegrityError(_no_anchor_message(published_keys(store, layout)))
 
 
 def _tick(bar: tqdm[Any]) -> None:
@@ -187,25 +99,10 @@ def parse_age(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _expected_last(settings: Settings) -> int | None:
-    """The journal's last sealed bundle (SQLite or PostgreSQL), if this host has the journal."""
-    if not settings.journal.dsn and not settings.journal_path.exists():
-        return None
-    with runtime.open_journal(settings) as journal:
-        last = journal.stats(settings.archive.stream).last_sealed
-    return last.number if last else None
-
-
-@click.command("verify")
+@cli.command("verify")
 @click.option("--deep", is_flag=True, help="Also download and hash every referenced blob.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option(
-    "--public-key",
-    "public_keys",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Pin this public key file (repeatable).",
-)
+@public_key_option("Pin this public key file (repeatable).")
 @click.option(
     "--key-fingerprint",
     "fingerprints",
@@ -227,19 +124,26 @@ def verify_command(
     max_age: str | None,
 ) -> None:
     """Verify the sealed stream end to end. Exit 0 intact, 3 integrity failure, 4 store unavailable."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     age = (
         parse_age(max_age)
         if max_age is not None
         else timedelta(seconds=2 * settings.schedule.checkpoint_interval_seconds)
     )
-    expected_last = _expected_last(settings)
-    with runtime.open_store(settings, role="auditor") as store:
-        keys, trust = trusted_keys(settings, public_keys, store, fingerprints)
+    expected_last = build.last_sealed_bundle(settings)
+    with build.open_store(settings, role="auditor") as store:
+        keys, trust = trusted_keys(
+            store,
+            build.layout(settings),
+            own_key_dir=settings.home / "keys",
+            key_files=public_keys,
+            fingerprints=fingerprints,
+            configured=settings.archive.trusted_keys,
+        )
         bar = tqdm(total=expected_last, unit="bundle", disable=as_json or not sys.stderr.isatty())
         report = verify_stream(
             store,
-            runtime.layout(settings),
+            build.layout(settings),
             keys,
             trust=trust,
             deep=deep,
@@ -253,11 +157,11 @@ def verify_command(
     else:
         _print_report(report)
     if not report.ok:
-        sys.exit(IntegrityError.exit_code)
+        raise IntegrityError()  # the report above says why
 
 
 def status_data(settings: Settings) -> dict[str, Any]:
-    with runtime.open_journal(settings) as journal:
+    with build.open_journal(settings) as journal:
         stats = journal.stats(settings.archive.stream)
         monitored = journal.monitoring()
     now = datetime.now(UTC)
@@ -293,12 +197,12 @@ def status_data(settings: Settings) -> dict[str, Any]:
     }
 
 
-@click.command("status")
+@cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
 def status_command(ctx: click.Context, as_json: bool) -> None:
     """Backlog, last sealed bundle, lag, and monitored conversations (reads the journal only)."""
-    data = status_data(_settings(ctx))
+    data = status_data(settings_of(ctx))
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -327,14 +231,14 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"warning:       {warning}")
 
 
-@click.command("local-s3")
+@cli.command("local-s3")
 @click.pass_context
 def local_s3_command(ctx: click.Context) -> None:
     """Run the embedded SeaweedFS S3 (Object Lock) in the foreground until Ctrl-C.
 
     Exits 4 with one error line if SeaweedFS dies on its own.
     """
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     state = settings.home / "s3"
     server = LocalS3(state)
     endpoint = server.start()
@@ -365,10 +269,3 @@ def local_s3_command(ctx: click.Context) -> None:
                     raise server.died_error()
     finally:
         server.stop()
-
-
-def register(cli: click.Group) -> None:
-    from chatkeeper.commands_keys import keys_group
-
-    for command in (seal_command, verify_command, status_command, local_s3_command, keys_group):
-        cli.add_command(command)
