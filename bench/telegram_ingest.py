@@ -142,7 +142,7 @@ async def serve_and_load(
             )
         runtime = TelegramRuntime(settings, journal, capture_mode=capture_mode)
         runner = web.AppRunner(
-            webhook_app(runtime.ingest, SECRET, "/telegram/webhook"), access_log=None
+            webhook_app(runtime.capture, SECRET, "/telegram/webhook"), access_log=None
         )
         await runner.setup()
         await web.SockSite(runner, sock, backlog=1024).start()

@@ -97,7 +97,7 @@ class SlackBot:
         self.clock = clock or SystemClock()
         self.client = web_client(settings)
         self.identity = IdentityCache(self.client, self.clock, settings.identity_cache_seconds)
-        self.recorder = SlackCapture(
+        self.capture = SlackCapture(
             journal, self.identity, self.clock, capture_mode, settings.api_timeout_seconds
         )
         self.admin = AdminDesk(
@@ -141,7 +141,7 @@ class SlackBot:
 
     # -- capture ---------------------------------------------------------------
     async def _on_event(self, body: dict[str, Any], request: AsyncBoltRequest) -> None:
-        await self.recorder.capture_envelope(body, raw_body(request, body), source_of(request))
+        await self.capture.capture_envelope(body, raw_body(request, body), source_of(request))
 
     async def _on_user_change(self, body: dict[str, Any], request: AsyncBoltRequest) -> None:
         user = body.get("event", {}).get("user")
@@ -194,7 +194,7 @@ class SlackBot:
                 captured_at=self.clock.now(),
             )
         )
-        self.recorder.forget_monitoring(
+        self.capture.forget_monitoring(
             str(body.get("team_id", "")), str(body.get("channel_id", ""))
         )
         await ack(text=reply, response_type="ephemeral")
@@ -216,7 +216,7 @@ class SlackBot:
                 captured_at=self.clock.now(),
             )
         )
-        self.recorder.forget_monitoring(str(body.get("team_id", "")), channel)
+        self.capture.forget_monitoring(str(body.get("team_id", "")), channel)
         try:
             await self.client.chat_postEphemeral(channel=channel, user=user, text=reply)
         except (
@@ -247,7 +247,7 @@ class SlackBot:
         parsed = parse_signed(body, request.query_string, headers)
         if isinstance(parsed, Malformed):
             try:
-                await self.recorder.keep_payload(
+                await self.capture.keep_payload(
                     parsed.body, body, Source.EVENTS_API, malformed=parsed.reason
                 )
             except JournalError as exc:
@@ -337,5 +337,5 @@ class _KeepPayloadsWithoutListener(AsyncMiddleware):
             "command" in body or kind in _LISTENER_TYPES or not isinstance(kind, str)
         ):
             return await next()
-        await self._bot.recorder.keep_payload(body, raw_body(req, body), source_of(req))
+        await self._bot.capture.keep_payload(body, raw_body(req, body), source_of(req))
         return BoltResponse(status=200, body="")

@@ -37,7 +37,7 @@ from bots.admin import (
 
 log = structlog.get_logger("chatkeeper.telegram.admin")
 
-# The exact bytes of the update being processed, set by the ingest before it
+# The exact bytes of the update being processed, set by the capture step before it
 # hands the update to the Application (handlers run inline in that task).
 current_raw: contextvars.ContextVar[bytes] = contextvars.ContextVar("telegram_raw_update")
 current_source: contextvars.ContextVar[Source] = contextvars.ContextVar("telegram_source")

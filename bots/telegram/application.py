@@ -78,7 +78,7 @@ class TelegramRuntime:
             .updater(None)
             .build()
         )
-        self.ingest = TelegramCapture(
+        self.capture = TelegramCapture(
             journal,
             self.application,
             bot_id=settings.bot_id,
@@ -161,7 +161,9 @@ class TelegramRuntime:
 
     def webhook_routes(self) -> list[web.RouteDef]:
         """The webhook endpoint to mount on chatkeeper's HTTP server (webhook mode)."""
-        return webhook_routes(self.ingest, self.settings.webhook_secret, self.settings.webhook_path)
+        return webhook_routes(
+            self.capture, self.settings.webhook_secret, self.settings.webhook_path
+        )
 
     async def stop(self) -> None:
         await self.application.shutdown()

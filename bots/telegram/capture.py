@@ -3,7 +3,7 @@
 Each batch of updates is translated (:mod:`bots.telegram.translate`, pure),
 filtered by :func:`archive.capture.should_capture`, and handed with its file
 fetches to :func:`archive.capture.capture`; then the PTB handlers run. The caller acknowledges Telegram (HTTP 200, or the next getUpdates offset) only
-after :meth:`TelegramCapture.ingest` returns: by then the records are durable and
+after :meth:`TelegramCapture.capture_updates` returns: by then the records are durable and
 any admin command in the batch has been recorded. If the journal fails,
 ``JournalError`` propagates and the caller must not acknowledge.
 """
@@ -30,7 +30,7 @@ from bots.telegram.admin import current_raw, current_source
 from bots.telegram.files import file_fetches
 from bots.telegram.translate import Delivery, translate_update, update_type
 
-log = structlog.get_logger("chatkeeper.telegram.ingest")
+log = structlog.get_logger("chatkeeper.telegram.capture")
 
 _failures: contextvars.ContextVar[list[JournalError]] = contextvars.ContextVar("handler_failures")
 RawUpdate = tuple[bytes, dict[str, Any]]
@@ -86,7 +86,7 @@ class TelegramCapture:
                 )
         return [r for r in records if _wanted(r, captured)]
 
-    async def ingest(self, updates: Sequence[RawUpdate], source: Source) -> int:
+    async def capture_updates(self, updates: Sequence[RawUpdate], source: Source) -> int:
         """Journal ``updates`` durably, then run handlers; returns the number of records.
 
         A batch is cut after each update that runs handlers, so that a command

@@ -56,7 +56,7 @@ class PollingLoop:
         updates = split_updates(request.last_payload)
         if not updates:
             return 0
-        await self.runtime.ingest.ingest(updates, Source.POLLING)
+        await self.runtime.capture.capture_updates(updates, Source.POLLING)
         self.offset = max(u["update_id"] for _, u in updates) + 1
         return len(updates)
 

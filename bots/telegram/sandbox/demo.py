@@ -105,7 +105,7 @@ async def _serve_webhook(
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/telegram/webhook"
     runtime = runtime_for(url)
-    runner = web.AppRunner(webhook_app(runtime.ingest, DEMO_SECRET, "/telegram/webhook"))
+    runner = web.AppRunner(webhook_app(runtime.capture, DEMO_SECRET, "/telegram/webhook"))
     await runner.setup()
     await web.SockSite(runner, sock).start()
     return runner, runtime

@@ -227,7 +227,7 @@ async def test_translation_bug_still_keeps_the_delivery(harness: Harness) -> Non
     def broken(*_: object) -> Record:
         raise KeyError("boom")
 
-    harness.bot.recorder.translate = broken
+    harness.bot.capture.translate = broken
     delivered = await harness.sender.event(payload)
     assert delivered.status == 200
     (record,) = _records(harness)

@@ -100,7 +100,7 @@ async def webhook_server(fake: FakeBotApi, journal: SqliteJournal) -> AsyncItera
             configured_admins=admins,
             clock=FixedClock(NOW),
         )
-        runner = web.AppRunner(webhook_app(runtime.ingest, SECRET, "/telegram/webhook"))
+        runner = web.AppRunner(webhook_app(runtime.capture, SECRET, "/telegram/webhook"))
         await runner.setup()
         await web.SockSite(runner, sock).start()
         await runtime.start()

@@ -171,7 +171,7 @@ async def test_crash_before_commit_is_redelivered(fake: FakeBotApi, journal: Sql
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/telegram/webhook"
         settings = settings_for(fake, mode="webhook", webhook_url=url, webhook_secret=SECRET)
         runtime = TelegramRuntime(settings, journal, capture_mode="all")
-        app = webhook_app(runtime.ingest, SECRET, "/telegram/webhook")
+        app = webhook_app(runtime.capture, SECRET, "/telegram/webhook")
         runner = web.AppRunner(app, shutdown_timeout=0.1)
         await runner.setup()
         await web.SockSite(runner, sock).start()
