@@ -8,10 +8,10 @@ surfaces as one chatkeeper error. Shutdown on SIGINT/SIGTERM: stop accepting
 requests, stop the worker, let a running seal finish, stop the bots, close
 the journal.
 
-Sealing is scheduled on the event loop (two asyncio tasks: the periodic seal
-and the backlog check); each run of the blocking ``SealJob`` goes to a worker
-thread with ``asyncio.to_thread``, so nothing blocks the loop and no other
-thread touches the loop's objects.
+Sealing is scheduled on the event loop (``archive.schedule.LoopSealing``:
+APScheduler's asyncio scheduler with the periodic seal and the backlog
+check); each run of the blocking ``SealJob`` goes to a worker thread, so
+nothing blocks the loop and no other thread touches the loop's objects.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from aiohttp import web
 from archive.attachments import AttachmentFetcher, Downloader, FetchPolicy
 from archive.clock import SystemClock
 from archive.errors import ListenError
-from archive.schedule import BacklogTrigger, SealJob
+from archive.schedule import BacklogTrigger, LoopSealing, SealJob
 from bots.bot import Bot
 from chatkeeper import build
 from chatkeeper.server import build_app
@@ -84,17 +84,18 @@ async def serve(
             port = await _listen(runner, settings.server.host, settings.server.port)
             for bot in bots:  # webhooks need the endpoint up before they subscribe
                 await _start_bot(bot, running)
-            trigger = BacklogTrigger(
+            backlog = BacklogTrigger(
                 journal, settings.archive.stream, settings.schedule.seal_backlog_threshold, job
             )
-            sealing_stop = asyncio.Event()
-            sealing = [
-                asyncio.create_task(_every(interval, job, sealing_stop, now=True)),
-                asyncio.create_task(
-                    _every(settings.schedule.backlog_check_seconds, trigger, sealing_stop)
-                ),
-            ]
-            running.push_async_callback(_join_all, sealing, sealing_stop)
+            sealing = LoopSealing(
+                job,
+                backlog,
+                interval_seconds=interval,
+                backlog_check_seconds=settings.schedule.backlog_check_seconds,
+                first_run=clock.now(),
+            )
+            sealing.start()
+            running.push_async_callback(sealing.stop)
             worker = asyncio.create_task(fetcher.run_forever(stop))
             running.push_async_callback(_join, worker, stop)
             running.push_async_callback(runner.shutdown)
@@ -141,30 +142,9 @@ async def _stop_bot(bot: Bot) -> None:
         log.warning("serve.plugin_stop_failed", platform=bot.name, error=type(exc).__name__)
 
 
-async def _every(
-    seconds: float, work: Callable[[], object], stop: asyncio.Event, *, now: bool = False
-) -> None:
-    """Run blocking ``work`` in a worker thread every ``seconds`` until ``stop`` (one at a time)."""
-    if not now:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), seconds)
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(work)
-        except Exception as exc:  # the job logs its own failures; keep the schedule alive
-            log.error("serve.job_failed", job=type(work).__name__, error=type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), seconds)
-
-
 async def _join(worker: asyncio.Task[None], stop: asyncio.Event) -> None:
     stop.set()
     await worker
-
-
-async def _join_all(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:
-    stop.set()
-    await asyncio.gather(*tasks)
 
 
 def _handle_signals(stop: asyncio.Event) -> None:

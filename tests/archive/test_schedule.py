@@ -1,16 +1,16 @@
-"""Scheduled sealing: lease, backoff, backlog trigger, and the real APScheduler wiring."""
+"""Scheduled sealing: lease, backoff, backlog trigger, and APScheduler on the event loop."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
-from datetime import timedelta
-
-from apscheduler.schedulers.background import BackgroundScheduler
+from datetime import UTC, datetime, timedelta
 
 from archive.clock import FixedClock
 from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer
-from archive.schedule import LEASE, BacklogTrigger, SealJob, install
+from archive.schedule import LEASE, BacklogTrigger, LoopSealing, SealJob
 from archive.seal import SealPolicy
 from archive.store.s3 import S3ArchiveStore, make_client
 from tests.factories import slack_message
@@ -78,29 +78,63 @@ def test_backlog_trigger(
     assert journal.stats("test").unsealed == 0
 
 
-def test_apscheduler_runs_the_job(
+async def test_loop_sealing_runs_the_job_on_the_event_loop(
     journal: SqliteJournal,
     store: S3ArchiveStore,
     signer: Signer,
     policy: SealPolicy,
     clock: FixedClock,
 ) -> None:
-    """Installed into a real BackgroundScheduler, the job seals without being called by hand."""
-    journal.append([slack_message(i) for i in range(3)])
-    scheduler = BackgroundScheduler(timezone="UTC")
-    install(
-        scheduler,
-        SealJob(journal, store, signer, policy, clock),
+    """Started on a running loop, APScheduler's backlog check seals without a call by hand."""
+    job = SealJob(journal, store, signer, policy, clock)
+    sealing = LoopSealing(
+        job,
+        BacklogTrigger(journal, "test", 1, job),
         interval_seconds=3600,
-        backlog_threshold=1,
         backlog_check_seconds=0.2,
+        first_run=clock.now() + timedelta(hours=1),  # only the backlog check runs
     )
-    scheduler.start()
+    sealing.start()
+    journal.append([slack_message(i) for i in range(3)])
     try:
         deadline = time.monotonic() + 30
         while journal.stats("test").unsealed and time.monotonic() < deadline:
-            time.sleep(0.1)
+            await asyncio.sleep(0.1)
     finally:
-        scheduler.shutdown()
+        await sealing.stop()
     assert journal.stats("test").unsealed == 0
     assert [b.number for b in journal.bundles("test")] == [1]
+
+
+async def test_loop_sealing_stop_waits_for_a_seal_in_progress(
+    journal: SqliteJournal,
+    store: S3ArchiveStore,
+    signer: Signer,
+    policy: SealPolicy,
+    clock: FixedClock,
+) -> None:
+    """stop() returns only after a running seal has finished, so the journal is not closed under it."""
+    journal.append([slack_message(i) for i in range(3)])
+    started, release = threading.Event(), threading.Event()
+    job = SealJob(journal, store, signer, policy, clock)
+
+    def slow_seal() -> object:
+        started.set()
+        release.wait(10)
+        return job()
+
+    sealing = LoopSealing(
+        slow_seal,
+        BacklogTrigger(journal, "test", 10_000, job),
+        interval_seconds=3600,
+        backlog_check_seconds=3600,
+        first_run=datetime.now(UTC),
+    )
+    sealing.start()
+    await asyncio.to_thread(started.wait, 10)
+    stopping = asyncio.ensure_future(sealing.stop())
+    await asyncio.sleep(0.2)
+    assert not stopping.done()  # still waiting for the seal
+    release.set()
+    await stopping
+    assert journal.stats("test").unsealed == 0
