@@ -21,6 +21,7 @@ duty (the last test), but no recorded run backs them until that code lands.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import io
 import json
@@ -209,8 +210,6 @@ def test_every_duty_is_compared_or_listed_as_not_yet_comparable() -> None:
 def _probes(key: str, version: str, until: datetime) -> dict[str, tuple[str, dict[str, Any]]]:
     data = b"probe"
     digest = hashlib.sha256(data).hexdigest()
-    import base64
-
     checksum = base64.b64encode(bytes.fromhex(digest)).decode()
     put = {"Key": "streams/main/probe", "Body": data, "ChecksumSHA256": checksum}
     locked = {**put, "ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": until}
