@@ -47,9 +47,9 @@ from archive.store import Retention
 from archive.store.local_s3 import LocalS3
 from archive.store.s3 import S3ArchiveStore, make_client
 from chatkeeper.cli import cli
-from chatkeeper.demo_data import TERM_SHEET, sample_conversation
 from deploy.iam import policies
 from tests.deploy.s3_recorder import S3Call, recording
+from tests.exporters.export_fixtures import BLOBS, archive_records
 
 WITH_CODE = ("archiver", "auditor", "console")
 NOT_YET_COMPARABLE = ("legal", "disposition")  # issue 14: no code performs these duties yet
@@ -120,18 +120,19 @@ def duty_run(
     with recording() as recorder:
         archiver = keys["archiver"]
         store = S3ArchiveStore(make_client(url, *archiver), BUCKET)
-        # The attachment worker stored the file earlier, so sealing extends its retention.
+        # The attachment worker stored the files earlier, so sealing extends their retention.
         until = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=20)
-        store_blob(
-            store,
-            Layout("main"),
-            io.BytesIO(TERM_SHEET),
-            size=len(TERM_SHEET),
-            sha256_hex=hashlib.sha256(TERM_SHEET).hexdigest(),
-            retention=Retention("COMPLIANCE", until),
-        )
+        for sha256_hex, data in BLOBS.items():
+            store_blob(
+                store,
+                Layout("main"),
+                io.BytesIO(data),
+                size=len(data),
+                sha256_hex=sha256_hex,
+                retention=Retention("COMPLIANCE", until),
+            )
         with SqliteJournal(home / "journal.db") as journal:
-            asyncio.run(capture(journal, list(sample_conversation(datetime.now(UTC)))))
+            asyncio.run(capture(journal, archive_records()))
         crash = _crash_after_manifest(SqliteJournal.update_bundle)
         with mock.patch.object(SqliteJournal, "update_bundle", crash):
             first = runner.invoke(cli, ["seal"], env=_env(home, url, archiver))
@@ -158,7 +159,7 @@ def _used(calls: list[S3Call]) -> set[str]:
 def test_the_recorded_runs_did_their_duty(duty_run: DutyRun) -> None:
     """The archiver crashed once, resumed and sealed; auditor and console verified and exported."""
     assert "injected: crash after the manifest upload" in duty_run.outputs["seal-crashed"]
-    assert "sealed bundle 1: 10 records" in duty_run.outputs["seal"]
+    assert f"sealed bundle 1: {len(archive_records())} records" in duty_run.outputs["seal"]
     for duty in ("auditor", "console"):
         assert duty_run.outputs[f"{duty}-verify"].startswith("0\n"), duty_run.outputs
         assert "INTACT" in duty_run.outputs[f"{duty}-verify"]
