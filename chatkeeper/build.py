@@ -36,6 +36,7 @@ def seal_policy(settings: Settings) -> SealPolicy:
         max_records=a.bundle_max_records,
         max_bytes=a.bundle_max_bytes,
         zstd_level=a.zstd_level,
+        build_workers=a.seal_workers,
         checkpoint_interval_seconds=settings.schedule.checkpoint_interval_seconds,
     )
 

@@ -56,6 +56,17 @@ SealRow = tuple[int, bytes, str, str, str]
 """One journal row for sealing: (seq, canonical body, occurred_at, "platform:workspace:conversation", blob hashes separated by spaces)."""
 
 
+class RowSource(Protocol):
+    """Reads a seq range of journal rows for sealing; picklable, so a worker process can read.
+
+    Each call opens its own connection: a source holds only where the journal is.
+    """
+
+    def rows(self, first: int, last: int) -> Iterator[SealRow]:
+        """Rows with ``first <= seq <= last`` in seq order, streamed."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class JournalStats:
     records: int
@@ -144,6 +155,10 @@ class BundleBook(Protocol):
 
     def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
         """The bundle's records in seq order, streamed."""
+        ...
+
+    def row_source(self) -> RowSource:
+        """A picklable reader of seq ranges (what sealing worker processes read with)."""
         ...
 
     def update_bundle(self, row: BundleRow) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -28,6 +29,28 @@ _LOCKS = {"append": 7_294_001, "bundles": 7_294_002, "migrate": 7_294_003}
 
 def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
+
+
+@dataclass(frozen=True)
+class PostgresRows:
+    """Seq ranges of one PostgreSQL journal, read on a connection of their own."""
+
+    dsn: str = field(repr=False)  # may hold a password
+
+    def rows(self, first: int, last: int) -> Iterator[SealRow]:
+        try:
+            with psycopg.connect(self.dsn) as conn, conn.cursor(name="bundle_rows") as cursor:
+                cursor.itersize = 2000
+                cursor.execute(
+                    "SELECT seq, body, occurred_at,"
+                    " platform || ':' || workspace || ':' || conversation, blobs"
+                    " FROM records WHERE seq BETWEEN %s AND %s ORDER BY seq",
+                    (first, last),
+                )
+                for seq, body, occurred_at, conversation, blobs in cursor:
+                    yield seq, bytes(body), occurred_at, conversation, blobs
+        except psycopg.Error as exc:
+            raise JournalError(f"cannot read journal rows {first}..{last}: {exc}") from exc
 
 
 class PostgresJournal(SqlJournal):
@@ -107,16 +130,10 @@ class PostgresJournal(SqlJournal):
 
     # -- sealing reads ------------------------------------------------------------
     def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
-        first, last = self._bundle_bounds(stream, number)
-        with psycopg.connect(self.dsn) as conn, conn.cursor(name="bundle_rows") as cursor:
-            cursor.itersize = 2000
-            cursor.execute(
-                "SELECT seq, body, occurred_at, platform || ':' || workspace || ':' || conversation,"
-                " blobs FROM records WHERE seq BETWEEN %s AND %s ORDER BY seq",
-                (first, last),
-            )
-            for seq, body, occurred_at, conversation, blobs in cursor:
-                yield seq, bytes(body), occurred_at, conversation, blobs
+        return self.row_source().rows(*self._bundle_bounds(stream, number))
+
+    def row_source(self) -> PostgresRows:
+        return PostgresRows(self.dsn)
 
     def close(self) -> None:
         self._committer.close()

@@ -15,6 +15,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,29 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
+
+
+@dataclass(frozen=True)
+class SqliteRows:
+    """Seq ranges of one SQLite journal file, read on a connection of their own."""
+
+    path: str
+
+    def rows(self, first: int, last: int) -> Iterator[SealRow]:
+        conn = _connect(Path(self.path))
+        try:
+            cursor = conn.execute(
+                "SELECT seq, body, occurred_at, platform || ':' || workspace || ':' || conversation,"
+                " blobs FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                (first, last),
+            )
+            cursor.arraysize = 2000
+            while rows := cursor.fetchmany():
+                yield from rows
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read journal rows {first}..{last}: {exc}") from exc
+        finally:
+            conn.close()
 
 
 class SqliteJournal(SqlJournal):
@@ -149,19 +173,10 @@ class SqliteJournal(SqlJournal):
 
     # -- sealing reads ------------------------------------------------------------
     def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
-        first, last = self._bundle_bounds(stream, number)
-        conn = _connect(self.path)
-        try:
-            cursor = conn.execute(
-                "SELECT seq, body, occurred_at, platform || ':' || workspace || ':' || conversation,"
-                " blobs FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",
-                (first, last),
-            )
-            cursor.arraysize = 2000
-            while rows := cursor.fetchmany():
-                yield from rows
-        finally:
-            conn.close()
+        return self.row_source().rows(*self._bundle_bounds(stream, number))
+
+    def row_source(self) -> SqliteRows:
+        return SqliteRows(str(self.path))
 
     def close(self) -> None:
         if self._closed:
