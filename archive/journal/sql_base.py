@@ -157,11 +157,15 @@ class SqlJournal:
                 remaining -= len(rows)
 
     def stats(self, stream: str) -> JournalStats:
-        (total,) = self._query("SELECT count(*) FROM records")[0]
-        watermark = self._sealed_through()
-        (unsealed,) = self._query("SELECT count(*) FROM records WHERE seq > ?", (watermark,))[0]
+        # Triggers keep the counters in the transaction of each insert (schema migration 2).
+        counts = {
+            name: int(value)
+            for name, value in self._query("SELECT name, sum(value) FROM counters GROUP BY name")
+        }
+        total = counts.get("records", 0)
         first = self._query(
-            "SELECT captured_at FROM records WHERE seq > ? ORDER BY seq LIMIT 1", (watermark,)
+            "SELECT captured_at FROM records WHERE seq > ? ORDER BY seq LIMIT 1",
+            (self._sealed_through(),),
         )
         sealed = self._query(
             f"SELECT {BUNDLE_COLUMNS} FROM bundles WHERE stream = ? AND state = ?"
@@ -170,7 +174,7 @@ class SqlJournal:
         )
         return JournalStats(
             records=total,
-            unsealed=unsealed,
+            unsealed=total - counts.get("bundled", 0),
             oldest_unsealed_captured_at=parse_time(first[0][0]) if first else None,
             last_sealed=bundle_from_row(sealed[0]) if sealed else None,
         )
