@@ -17,14 +17,14 @@ on :meth:`RecordLog.submit` without blocking the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from archive.model import Record
+from archive.model import Kind, Record
 
 
 class BundleState(StrEnum):
@@ -123,6 +123,24 @@ class RecordLog(Protocol):
 
     def iter_records(self, after_seq: int = 0, limit: int | None = None) -> Iterator[Record]:
         """Records in seq order (for status, reconciliation, tests)."""
+        ...
+
+    def find_records(
+        self,
+        platform: str,
+        *,
+        workspace: str | None = None,
+        conversation: str | None = None,
+        kinds: Collection[Kind] = (),
+        since: datetime | None = None,
+    ) -> Iterator[Record]:
+        """Records of ``platform`` matching every filter given, in seq order, streamed.
+
+        ``since`` keeps records that occurred at or after it. An index on
+        (platform, conversation, kind, occurred_at) finds them, and only the
+        matching rows are read and decoded: the cost follows the matches, not
+        the journal's size.
+        """
         ...
 
     def stats(self, stream: str) -> JournalStats: ...

@@ -128,6 +128,15 @@ class PostgresJournal(SqlJournal):
             raise JournalError(f"journal append failed, nothing was stored: {exc}") from exc
         return results
 
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+        try:
+            with psycopg.connect(self.dsn) as conn, conn.cursor(name="find_records") as cursor:
+                cursor.itersize = 500
+                cursor.execute(_pg(sql), params)
+                yield from cursor
+        except psycopg.Error as exc:
+            raise JournalError(f"journal query failed: {exc}") from exc
+
     # -- sealing reads ------------------------------------------------------------
     def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
         return self.row_source().rows(*self._bundle_bounds(stream, number))

@@ -61,6 +61,7 @@ class SqliteJournal(SqlJournal):
     """The Journal port on one SQLite file."""
 
     seq_size_hint = " INDEXED BY records_seq_size"
+    conversation_hint = " INDEXED BY records_conversation"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -170,6 +171,18 @@ class SqliteJournal(SqlJournal):
         while not self._stop_checkpoints.wait(1.0):
             with contextlib.suppress(sqlite3.Error):  # busy: the next round catches up
                 self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+        conn = _connect(self.path)
+        try:
+            cursor = conn.execute(sql, params)
+            cursor.arraysize = 500
+            while rows := cursor.fetchmany():
+                yield from rows
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal query failed: {exc}") from exc
+        finally:
+            conn.close()
 
     # -- sealing reads ------------------------------------------------------------
     def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:

@@ -87,6 +87,9 @@ class FaultyBundleJournal:
     def iter_records(self, after_seq: int = 0, limit: int | None = None) -> Iterator[Record]:
         return self.inner.iter_records(after_seq, limit)
 
+    def find_records(self, platform: str, **filters: Any) -> Iterator[Record]:
+        return self.inner.find_records(platform, **filters)
+
     def stats(self, stream: str) -> JournalStats:
         return self.inner.stats(stream)
 

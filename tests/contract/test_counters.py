@@ -14,6 +14,7 @@ from archive.journal import Journal
 from archive.journal.postgres import PostgresJournal
 from archive.journal.sql_base import INSERT_RECORD, record_row
 from archive.journal.sqlite import SqliteJournal
+from bots.telegram.completeness import journal_gaps
 from tests.contract.journals import STREAM, open_next
 from tests.factories import slack_message
 
@@ -127,3 +128,24 @@ class TestCountersContract:
                 pg.execute(INSERT_RECORD.replace("?", "%s"), row)
         stats = journal.stats(STREAM)
         assert (stats.records, stats.unsealed) == (2, 2)
+
+
+class TestFindRecordsReadsOnlyMatches:
+    def test_rows_outside_the_filter_are_never_decoded(self, opener: Opener) -> None:
+        """An undecodable row in another conversation disturbs neither reconciliation's query nor Telegram's."""
+        journal = opener()
+        journal.append([slack_message(1), slack_message(2)])
+        row = list(record_row(slack_message(3)))
+        row[0], row[3], row[-1] = "unreadable-key", "C0OTHER", b"not json"
+        if isinstance(journal, SqliteJournal):
+            conn = sqlite3.connect(journal.path)
+            conn.execute(INSERT_RECORD, row)
+            conn.commit()
+            conn.close()
+        else:
+            assert isinstance(journal, PostgresJournal)
+            with psycopg.connect(journal.dsn, autocommit=True) as pg:
+                pg.execute(INSERT_RECORD.replace("?", "%s"), row)
+        found = list(journal.find_records("slack", conversation="C0123ABCD"))
+        assert [r.key for r in found] == [slack_message(1).key, slack_message(2).key]
+        assert journal_gaps(journal) == []
