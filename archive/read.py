@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,10 +62,14 @@ def read_bundles(
     first: int = 1,
     last: int | None = None,
     allow_unverified: bool = False,
+    select: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Iterator[tuple[SealedBundle, Iterator[Record]]]:
     """Yield (bundle, its records in seq order) for bundles ``first..last``.
 
-    Consume each records iterator before advancing to the next bundle.
+    ``select`` sees each verified manifest (time range, conversations, ...)
+    before its records object is downloaded; a bundle it declines is skipped
+    without reading its records (its manifest still links the chain). Consume
+    each records iterator before advancing to the next bundle.
     """
     numbers = [
         n for n in bundle_numbers(store, layout) if n >= first and (last is None or n <= last)
@@ -98,6 +102,8 @@ def read_bundles(
             yield SealedBundle(number, doc, previous_sha, tuple(problems)), iter(())
             continue
         doc = resolved
+        if select is not None and not problems and not select(doc):
+            continue
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
             result = check_records(store, doc, copy_to=spool)  # type: ignore[arg-type]
             problems += result.problems
