@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,13 @@ from tqdm import tqdm
 from archive.clock import SystemClock
 from archive.codec import format_time
 from archive.errors import ConfigError, IntegrityError
-from archive.keys import trusted_keys
+from archive.keys import load_or_create_signer, trusted_keys
 from archive.schedule import sealing_lease
 from archive.seal import seal
 from archive.store.local_s3 import LocalS3
 from archive.verify import VerifyReport, verify_stream
+from archive.verify_incremental import state_after, verify_since
+from archive.verify_state import read_state, write_state
 from bots.telegram.visibility import visibility_warnings
 from chatkeeper import build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
@@ -114,6 +117,18 @@ def parse_age(text: str) -> timedelta:
     help="Report possible truncation when the newest checkpoint is older than this "
     "(7200, 90m, 2h, 1d). Default: twice schedule.checkpoint_interval_seconds.",
 )
+@click.option(
+    "--incremental",
+    is_flag=True,
+    help="Check only the bundles sealed since the last intact --incremental run (a state "
+    "signed by this machine's verify key); the first run checks everything.",
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The verified state file of --incremental. Default: <home>/verify/<stream>.state.json.",
+)
 @click.pass_context
 def verify_command(
     ctx: click.Context,
@@ -122,6 +137,8 @@ def verify_command(
     public_keys: tuple[Path, ...],
     fingerprints: tuple[str, ...],
     max_age: str | None,
+    incremental: bool,
+    state_path: Path | None,
 ) -> None:
     """Verify the sealed stream end to end. Exit 0 intact, 3 integrity failure, 4 store unavailable."""
     settings = settings_of(ctx)
@@ -140,6 +157,33 @@ def verify_command(
             fingerprints=fingerprints,
             configured=settings.archive.trusted_keys,
         )
+        layout = build.layout(settings)
+        verifier = load_or_create_signer(settings.home / "keys" / "verify")
+        path = state_path or settings.home / "verify" / f"{layout.stream}.state.json"
+        before = (
+            read_state(path, verifier.public, layout.stream)
+            if incremental and path.exists()
+            else None
+        )
+        if before is not None:
+            report = verify_since(
+                store,
+                layout,
+                replace(before, keys={**before.keys, **keys}),
+                trust=trust,
+                deep=deep,
+                expected_last=expected_last,
+            )
+            if not as_json:
+                click.echo(
+                    f"incremental: bundles after {before.last_bundle}, verified intact "
+                    f"{format_time(before.verified_at)} (checkpoints: full verify only)"
+                )
+            _finish_verify(report, as_json)
+            state = state_after(report, before, SystemClock().now())
+            if state is not None:
+                write_state(path, state, verifier)
+            return
         bar = tqdm(total=expected_last, unit="bundle", disable=as_json or not sys.stderr.isatty())
         report = verify_stream(
             store,
@@ -152,6 +196,14 @@ def verify_command(
             max_age=age,
         )
         bar.close()
+    if incremental:
+        state = state_after(report, None, SystemClock().now())
+        if state is not None:
+            write_state(path, state, verifier)
+    _finish_verify(report, as_json)
+
+
+def _finish_verify(report: VerifyReport, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
