@@ -22,9 +22,18 @@ from archive.errors import JournalError
 from archive.journal.group_commit import GroupCommitter
 from archive.journal.port import SealRow
 from archive.journal.postgres_schema import MIGRATIONS
-from archive.journal.sql_base import INSERT_RECORD, Execute, SqlJournal
+from archive.journal.sql_base import Execute, SqlJournal
 
 _LOCKS = {"append": 7_294_001, "bundles": 7_294_002, "migrate": 7_294_003}
+
+
+_INSERT_MANY = (
+    "INSERT INTO records (key, platform, workspace, conversation, kind, occurred_at,"
+    " captured_at, blobs, size, body)"
+    " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+    " %s::text[], %s::text[], %s::text[], %s::integer[], %s::bytea[])"
+    " ON CONFLICT (key) DO NOTHING RETURNING key, seq"
+)
 
 
 def _pg(sql: str) -> str:
@@ -107,26 +116,35 @@ class PostgresJournal(SqlJournal):
 
     # -- group commit -------------------------------------------------------------
     def _commit(self, batch: list[list[tuple[Any, ...]]]) -> list[list[int]]:
+        """One transaction and two statements for the whole batch, under the append lock.
+
+        The rows go in as arrays (one INSERT ... SELECT FROM unnest); keys already
+        stored, or repeated in the batch, resolve to their seq with one SELECT.
+        """
         conn = self._writer_conn
-        insert = _pg(INSERT_RECORD) + " ON CONFLICT (key) DO NOTHING RETURNING seq"
-        results: list[list[int]] = []
+        unique: dict[str, tuple[Any, ...]] = {}
+        for rows in batch:
+            for row in rows:
+                unique.setdefault(row[0], row)
+        if not unique:
+            return [[] for _ in batch]
+        columns = list(zip(*unique.values(), strict=True))
         try:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCKS["append"],))
-                for rows in batch:
-                    seqs = []
-                    for row in rows:
-                        found = conn.execute(insert, row).fetchone()
-                        if found is None:  # a duplicate: its existing seq
-                            found = conn.execute(
-                                "SELECT seq FROM records WHERE key = %s", (row[0],)
-                            ).fetchone()
-                        assert found is not None
-                        seqs.append(int(found[0]))
-                    results.append(seqs)
+                seq_of: dict[str, int] = dict(
+                    conn.execute(_INSERT_MANY, [list(c) for c in columns]).fetchall()
+                )
+                missing = [key for key in unique if key not in seq_of]
+                if missing:
+                    seq_of.update(
+                        conn.execute(
+                            "SELECT key, seq FROM records WHERE key = ANY(%s)", (missing,)
+                        ).fetchall()
+                    )
         except psycopg.Error as exc:
             raise JournalError(f"journal append failed, nothing was stored: {exc}") from exc
-        return results
+        return [[int(seq_of[row[0]]) for row in rows] for rows in batch]
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
         try:

@@ -101,3 +101,16 @@ class TestRecordLogContract:
         stats = journal.stats(STREAM)
         assert stats.unsealed == 2
         assert stats.oldest_unsealed_captured_at == slack_message(3).captured_at
+
+    def test_empty_append_and_mixed_batches(self, journal: RecordLog) -> None:
+        """An empty append stores nothing; batches mixing new, known and repeated keys resolve."""
+        assert journal.append([]) == []
+        known = journal.append([slack_message(1)])
+        futures = [
+            journal.submit([slack_message(1), slack_message(2), slack_message(2)]),
+            journal.submit([slack_message(3), slack_message(1)]),
+        ]
+        first, second = (f.result() for f in futures)
+        assert first[0] == second[1] == known[0]
+        assert first[1] == first[2] != second[0]
+        assert journal.stats(STREAM).records == 3
