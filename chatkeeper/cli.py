@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "chatkeeper.commands_telegram",
     "chatkeeper.commands_export",
     "chatkeeper.commands_attachments",
+    "chatkeeper.commands_records",
 )
 
 

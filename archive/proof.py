@@ -1,0 +1,156 @@
+"""Proof of one message, ``chatkeeper-proof/1``: a self-contained file checked offline.
+
+A proof carries the record's sealed line (its canonical bytes), the RFC 6962
+audit path from that line to the bundle's Merkle root, the signed manifest, the
+signed manifests after it up to the newest checkpoint's bundle (the hash chain),
+the newest signed checkpoint, and the earlier signed manifests that rotated the
+signing key (so a verifier that pins an older key can follow the rotations).
+docs/archive-format.md is the normative description; ``archive.proof_check``
+checks a proof with nothing but the pinned public key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from archive import merkle
+from archive.bundle import Layout, iter_lines, parse_manifest
+from archive.checkpoint import newest_number
+from archive.errors import IntegrityError, StoreError
+from archive.read import bundle_numbers
+from archive.store import ArchiveStore
+from archive.verify import original_version
+
+FORMAT = "chatkeeper-proof/1"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which record to prove: by key, or by platform, conversation and message id."""
+
+    record_key: str | None = None
+    platform: str | None = None
+    conversation: str | None = None
+    message_id: str | None = None
+
+    def conversation_matches(self, conversations: list[str]) -> bool:
+        if self.record_key is not None:
+            return True
+        return any(
+            c.startswith(f"{self.platform}:") and c.endswith(f":{self.conversation}")
+            for c in conversations
+        )
+
+    def line_matches(self, line: bytes) -> bool:
+        record = json.loads(line)["record"]
+        if self.record_key is not None:
+            return bool(record.get("key") == self.record_key)
+        return bool(
+            record.get("platform") == self.platform
+            and record.get("conversation") == self.conversation
+            and record.get("message_id") == self.message_id
+            and record.get("kind") == "message"
+        )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _first_version_bytes(store: ArchiveStore, key: str) -> bytes | None:
+    version = original_version([v for v in store.versions(key) if v.key == key])
+    return None if version is None else store.get(key, version.version_id)
+
+
+def _records_lines(store: ArchiveStore, doc: dict[str, Any]) -> list[bytes]:
+    spec = doc["records"]
+    try:
+        data = store.get(spec["key"], spec["version_id"])
+    except StoreError as exc:
+        raise IntegrityError(f"bundle {doc['bundle']}: records object unreadable: {exc}") from exc
+    if hashlib.sha256(data).hexdigest() != spec["sha256"]:
+        raise IntegrityError(f"bundle {doc['bundle']}: records object does not match its manifest")
+    return list(iter_lines(io.BytesIO(data)))
+
+
+def build_proof(
+    store: ArchiveStore, layout: Layout, target: Target, *, bundle_hint: int | None = None
+) -> dict[str, Any]:
+    """The proof document for ``target`` (IntegrityError if it is not in the archive)."""
+    numbers = bundle_numbers(store, layout)
+    if bundle_hint is not None and bundle_hint in numbers:
+        numbers = [bundle_hint, *(n for n in numbers if n != bundle_hint)]
+    manifests: dict[int, bytes] = {}
+
+    def manifest(number: int) -> bytes:
+        if number not in manifests:
+            data = _first_version_bytes(store, layout.manifest_key(number))
+            if data is None:
+                raise IntegrityError(f"bundle {number}'s manifest is missing")
+            manifests[number] = data
+        return manifests[number]
+
+    for number in numbers:
+        doc = parse_manifest(manifest(number))
+        if not target.conversation_matches(list(doc.get("conversations", []))):
+            continue
+        try:
+            lines = _records_lines(store, doc)
+        except IntegrityError:
+            continue  # disposed or unreadable: no proof can come from this bundle
+        for index, line in enumerate(lines):
+            if target.line_matches(line):
+                return _assemble(store, layout, number, doc, lines, index, manifest)
+    raise IntegrityError("no sealed record matches: nothing to prove")
+
+
+def _assemble(
+    store: ArchiveStore,
+    layout: Layout,
+    number: int,
+    doc: dict[str, Any],
+    lines: list[bytes],
+    index: int,
+    manifest: Any,
+) -> dict[str, Any]:
+    leaves = [merkle.leaf_hash(line) for line in lines]
+    checkpoint_number = newest_number(store, layout)
+    if checkpoint_number == 0:
+        raise IntegrityError("the stream has no checkpoint yet: run chatkeeper seal first")
+    checkpoint = _first_version_bytes(store, layout.checkpoint_key(checkpoint_number))
+    assert checkpoint is not None
+    last = int(json.loads(checkpoint)["last_bundle"])
+    if last < number:
+        raise IntegrityError(
+            f"the newest checkpoint names bundle {last}, before bundle {number}: seal first"
+        )
+    key_history = [
+        _b64(manifest(n))
+        for n in range(1, number)
+        if parse_manifest(manifest(n)).get("key_rotations")
+    ]
+    record = json.loads(lines[index])["record"]
+    return {
+        "format": FORMAT,
+        "stream": layout.stream,
+        "bundle": number,
+        "record_key": record["key"],
+        "line": _b64(lines[index]),
+        "leaf_index": index,
+        "tree_size": len(leaves),
+        "audit_path": [h.hex() for h in merkle.inclusion_proof(leaves, index)],
+        "manifest": _b64(manifest(number)),
+        "chain": [_b64(manifest(n)) for n in range(number + 1, last + 1)],
+        "checkpoint": _b64(checkpoint),
+        "key_history": key_history,
+    }
+
+
+def proof_bytes(proof: dict[str, Any]) -> bytes:
+    """The proof file's bytes (indented JSON, one trailing newline)."""
+    return (json.dumps(proof, indent=2, sort_keys=True) + "\n").encode("utf-8")
