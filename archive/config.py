@@ -73,6 +73,10 @@ class S3Settings:
     prefix: str = ""
     access_key: str = ""
     secret_key: str = ""
+    legal_access_key: str = ""  # the legal-hold identity (hold create/release, seal-time holds)
+    legal_secret_key: str = ""
+    disposition_access_key: str = ""  # the disposition identity (dispose)
+    disposition_secret_key: str = ""
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
     max_attempts: int = 5

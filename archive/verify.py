@@ -37,6 +37,7 @@ from archive.bundle import (
 )
 from archive.codec import parse_time
 from archive.errors import StoreError, StoreUnavailableError
+from archive.hold_check import check_holds
 from archive.keys import PublicKey
 from archive.store import ArchiveStore, ObjectVersion
 from archive.trust import Finding as Finding  # re-exported: verify's findings
@@ -58,6 +59,8 @@ class VerifyReport:
     rotations: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: int = 0
     newest_checkpoint: dict[str, Any] | None = None
+    held_objects: int = 0  # objects checked for the legal hold of an open matter
+    events: list[dict[str, Any]] = field(default_factory=list)  # archive_events, bundle order
 
     @property
     def ok(self) -> bool:
@@ -78,6 +81,7 @@ class VerifyReport:
             "rotations": self.rotations,
             "checkpoints": self.checkpoints,
             "newest_checkpoint": self.newest_checkpoint,
+            "held_objects": self.held_objects,
             "findings": [f.__dict__ for f in self.findings],
         }
 
@@ -410,6 +414,7 @@ def verify_stream(
             if problem:
                 findings.append(Finding(number, "manifest", problem))
             previous_seq = doc["seq_last"]
+            report.events += doc.get("archive_events", [])
             report.records += doc["record_count"]
             report.bytes += doc["records"]["size"] + len(data)
             refused = walk.follow(number, doc, clean=not findings)
@@ -433,6 +438,8 @@ def verify_stream(
         store, layout, walk.keys, walk.windows, manifest_shas, last, now=now, max_age=max_age
     )
     report.findings += [Finding(None, "checkpoint", p) for p in checkpoints.problems]
+    report.held_objects, hold_problems = check_holds(store, report.events)
+    report.findings += [Finding(None, "hold", p) for p in hold_problems]
     report.checkpoints, report.newest_checkpoint = checkpoints.count, checkpoints.newest
     report.keys = walk.keys
     return report

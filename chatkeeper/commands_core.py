@@ -52,6 +52,9 @@ def seal_command(ctx: click.Context) -> None:
         report = seal(
             journal, store, runtime.signer(settings), runtime.seal_policy(settings), clock
         )
+        from chatkeeper.commands_records import hold_after_seal  # it imports this module
+
+        held = hold_after_seal(settings, journal, store, report.bundles)
     if not report.bundles:
         click.echo("nothing to seal")
     for row in report.bundles:
@@ -59,6 +62,8 @@ def seal_command(ctx: click.Context) -> None:
             f"sealed bundle {row.number}: {row.record_count} records "
             f"(seq {row.seq_first}..{row.seq_last}), manifest sha256 {row.manifest_sha256}"
         )
+    if held:
+        click.echo(f"placed the legal hold of open matters on {held} new objects")
     if report.checkpoint is not None:
         last = report.checkpoint.last_bundle or "none"
         click.echo(f"sealed checkpoint {report.checkpoint.number} (last bundle {last})")

@@ -1,16 +1,38 @@
-"""Records-team commands: ``prove`` and ``verify-proof`` (one message, offline)."""
+"""Records-team commands: ``hold``, ``prove`` and ``verify-proof``.
+
+Each duty opens the S3 identity it needs: holds the ``legal`` one (and the
+archiver's, to seal the hold records), proofs the ``auditor``'s.
+"""
 
 from __future__ import annotations
 
+import getpass
+import json
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from archive.clock import Clock, SystemClock
 from archive.errors import ConfigError
+from archive.holds import (
+    HoldContext,
+    Officer,
+    create_hold,
+    hold_new_bundles,
+    load_matters,
+    release_hold,
+)
+from archive.journal import BundleRow, Journal
 from archive.keys import load_public_keys
 from archive.logs import configure
+from archive.matters import Matter, Scope
 from archive.proof import Target, build_proof, proof_bytes
 from archive.proof_check import verify_proof
+from archive.store import ArchiveStore
 from chatkeeper import runtime
 from chatkeeper.commands_core import trusted_keys
 from chatkeeper.context import AppContext
@@ -91,6 +113,156 @@ def verify_proof_command(proof_file: Path, public_keys: tuple[Path, ...]) -> Non
     click.echo(f"  chained to checkpoint {proven.checkpoint} of {proven.checkpoint_created_at}")
 
 
+def _officer(name: str | None, clock: Clock) -> Officer:
+    return Officer(name or getpass.getuser(), clock.now())
+
+
+@contextmanager
+def _hold_context(settings: Settings, clock: Clock) -> Iterator[HoldContext]:
+    with (
+        runtime.open_journal(settings) as journal,
+        runtime.open_store(settings) as store,
+        runtime.open_store(settings, role="legal") as legal,
+    ):
+        yield HoldContext(
+            journal,
+            store,
+            legal,
+            runtime.signer(settings),
+            runtime.seal_policy(settings),
+            clock,
+            holder=f"{socket.gethostname()}:hold",
+            lease_seconds=settings.schedule.lease_seconds,
+        )
+
+
+def hold_after_seal(
+    settings: Settings, journal: Journal, store: ArchiveStore, rows: Sequence[BundleRow]
+) -> int:
+    """After ``seal``: hold new bundles in an open matter's scope (0 if no matter is open)."""
+    layout = runtime.layout(settings)
+    if not rows or not any(m.open for m in load_matters(store, layout).values()):
+        return 0
+    clock = SystemClock()
+    with runtime.open_store(settings, role="legal") as legal:
+        ctx = HoldContext(
+            journal, store, legal, runtime.signer(settings), runtime.seal_policy(settings), clock
+        )
+        return hold_new_bundles(ctx, rows, Officer("chatkeeper seal", clock.now()))
+
+
+def _moment(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"{option} {text!r}: give a date or time such as 2026-01-31") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@click.group("hold")
+def hold_group() -> None:
+    """Legal hold by matter (S3 Object Lock legal hold on every covered object)."""
+
+
+_OFFICER = click.option("--officer", help="Who acts (default: the login name); sealed with it.")
+
+
+@hold_group.command("create")
+@click.argument("matter")
+@click.option("--conversation", multiple=True, help="Channel/chat id; repeatable.")
+@click.option("--participant", multiple=True, help="User id of a participant; repeatable.")
+@click.option("--platform", multiple=True, type=click.Choice(["slack", "telegram"]))
+@click.option("--from", "start", help="Earliest occurred_at (ISO date or time, UTC).")
+@click.option("--to", "end", help="Latest occurred_at (ISO date or time, UTC).")
+@_OFFICER
+@click.pass_context
+def hold_create_command(
+    ctx: click.Context,
+    matter: str,
+    conversation: tuple[str, ...],
+    participant: tuple[str, ...],
+    platform: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    officer: str | None,
+) -> None:
+    """Open MATTER: turn legal hold ON for every object holding an in-scope record."""
+    settings = _settings(ctx)
+    scope = Scope(
+        conversation, participant, platform, _moment(start, "--from"), _moment(end, "--to")
+    )
+    clock = SystemClock()
+    with _hold_context(settings, clock) as hold:
+        opened = create_hold(hold, matter, scope, _officer(officer, clock))
+    click.echo(f"matter {matter!r} is open: {len(opened.objects)} objects under legal hold")
+
+
+@hold_group.command("release")
+@click.argument("matter")
+@_OFFICER
+@click.pass_context
+def hold_release_command(ctx: click.Context, matter: str, officer: str | None) -> None:
+    """Close MATTER: legal hold OFF on its objects that no other open matter covers."""
+    settings = _settings(ctx)
+    clock = SystemClock()
+    with _hold_context(settings, clock) as hold:
+        released, kept = release_hold(hold, matter, _officer(officer, clock))
+    click.echo(
+        f"matter {matter!r} released: hold removed from {released} objects, "
+        f"{kept} stay held by other open matters"
+    )
+
+
+def _matter_json(matter: Matter) -> dict[str, object]:
+    return {
+        "matter": matter.name,
+        "open": matter.open,
+        "scope": matter.scope.to_dict(),
+        "created_at": matter.created_at,
+        "created_by": matter.created_by,
+        "released_at": matter.released_at,
+        "released_by": matter.released_by,
+        "objects": [
+            {"key": k, "version_id": v, "bundle": b} for (k, v), b in sorted(matter.objects.items())
+        ],
+    }
+
+
+@hold_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def hold_list_command(ctx: click.Context, as_json: bool) -> None:
+    """List every matter sealed in the archive, open or released."""
+    settings = _settings(ctx)
+    with runtime.open_store(settings, role="auditor") as store:
+        matters = load_matters(store, runtime.layout(settings))
+    if as_json:
+        click.echo(json.dumps([_matter_json(m) for m in matters.values()], indent=2))
+        return
+    for m in matters.values():
+        state = "open" if m.open else f"released {m.released_at} by {m.released_by}"
+        click.echo(
+            f"{m.name}\t{state}\t{len(m.objects)} objects\tcreated {m.created_at} by {m.created_by}"
+        )
+    if not matters:
+        click.echo("no matters")
+
+
+@hold_group.command("show")
+@click.argument("matter")
+@click.pass_context
+def hold_show_command(ctx: click.Context, matter: str) -> None:
+    """Show MATTER's scope, history and held objects (JSON)."""
+    settings = _settings(ctx)
+    with runtime.open_store(settings, role="auditor") as store:
+        found = load_matters(store, runtime.layout(settings)).get(matter)
+    if found is None:
+        raise ConfigError(f"no matter {matter!r} in the archive")
+    click.echo(json.dumps(_matter_json(found), indent=2))
+
+
 def register(cli: click.Group) -> None:
-    for command in (prove_command, verify_proof_command):
+    for command in (prove_command, verify_proof_command, hold_group):
         cli.add_command(command)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from archive.bundle import Layout
+from archive.errors import ConfigError
 from archive.journal import Journal
 from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer, load_or_create_signer
@@ -56,15 +57,33 @@ def open_journal(settings: Settings) -> Iterator[Journal]:
         journal.close()
 
 
+def _configured_credentials(settings: Settings, role: str) -> tuple[str, str]:
+    """The access and secret key of one duty; the legal and disposition duties have their own."""
+    s3 = settings.s3
+    if role in {"archiver", "auditor"}:
+        return s3.access_key, s3.secret_key
+    access, secret = {
+        "legal": (s3.legal_access_key, s3.legal_secret_key),
+        "disposition": (s3.disposition_access_key, s3.disposition_secret_key),
+    }[role]
+    if not access or not secret:
+        raise ConfigError(
+            f"s3.{role}_access_key and s3.{role}_secret_key are not set: the {role} duty "
+            "uses its own S3 identity (see docs/operations.md)"
+        )
+    return access, secret
+
+
 @contextmanager
 def open_store(settings: Settings, *, role: str = "archiver") -> Iterator[S3ArchiveStore]:
     """The archive store: the configured S3, or the embedded SeaweedFS."""
     s3 = settings.s3
     if s3.endpoint:
+        access, secret = _configured_credentials(settings, role)
         client = make_client(
             s3.endpoint,
-            s3.access_key,
-            s3.secret_key,
+            access,
+            secret,
             s3.region,
             connect_timeout=s3.connect_timeout_seconds,
             read_timeout=s3.read_timeout_seconds,
@@ -81,7 +100,7 @@ def open_store(settings: Settings, *, role: str = "archiver") -> Iterator[S3Arch
         local.ensure_bucket(
             s3.bucket, mode=settings.archive.retention_mode, days=settings.archive.retention_days
         )
-        creds = endpoint.auditor if role == "auditor" else endpoint.archiver
+        creds = endpoint.role(role)
         client = make_client(
             endpoint.url,
             creds.access_key,
