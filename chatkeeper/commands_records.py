@@ -32,6 +32,7 @@ from archive.logs import configure
 from archive.matters import Matter, Scope
 from archive.proof import Target, build_proof, proof_bytes
 from archive.proof_check import verify_proof
+from archive.retention import extend_retention
 from archive.store import ArchiveStore
 from chatkeeper import runtime
 from chatkeeper.commands_core import trusted_keys
@@ -263,6 +264,43 @@ def hold_show_command(ctx: click.Context, matter: str) -> None:
     click.echo(json.dumps(_matter_json(found), indent=2))
 
 
+@click.group("retention")
+def retention_group() -> None:
+    """Retention of sealed bundles (extend only: Object Lock never shortens)."""
+
+
+@retention_group.command("extend")
+@click.option("--bundle", "bundles", type=int, multiple=True, required=True, help="Repeatable.")
+@click.option("--until", "until", required=True, help="New retain-until (ISO date or time, UTC).")
+@_OFFICER
+@click.pass_context
+def retention_extend_command(
+    ctx: click.Context, bundles: tuple[int, ...], until: str, officer: str | None
+) -> None:
+    """Lock every object of the bundles until at least --until; the extension is sealed."""
+    settings = _settings(ctx)
+    moment = _moment(until, "--until")
+    assert moment is not None
+    clock = SystemClock()
+    with runtime.open_journal(settings) as journal, runtime.open_store(settings) as store:
+        result = extend_retention(
+            journal,
+            store,
+            runtime.signer(settings),
+            runtime.seal_policy(settings),
+            list(bundles),
+            moment,
+            _officer(officer, clock),
+            clock,
+            holder=f"{socket.gethostname()}:retention",
+            lease_seconds=settings.schedule.lease_seconds,
+        )
+    click.echo(
+        f"retention extended to {moment.isoformat()}: {result.objects} objects moved, "
+        f"{result.unchanged} already locked longer, {result.missing} absent (disposed)"
+    )
+
+
 def register(cli: click.Group) -> None:
-    for command in (prove_command, verify_proof_command, hold_group):
+    for command in (prove_command, verify_proof_command, hold_group, retention_group):
         cli.add_command(command)

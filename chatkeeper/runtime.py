@@ -15,6 +15,7 @@ from archive.errors import ConfigError
 from archive.journal import Journal
 from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer, load_or_create_signer
+from archive.retention_class import parse_rule
 from archive.seal import SealPolicy
 from archive.store.local_s3 import LocalS3
 from archive.store.s3 import S3ArchiveStore, make_client
@@ -36,6 +37,7 @@ def seal_policy(settings: Settings) -> SealPolicy:
         max_bytes=a.bundle_max_bytes,
         zstd_level=a.zstd_level,
         checkpoint_interval_seconds=settings.schedule.checkpoint_interval_seconds,
+        retention_rules=tuple(parse_rule(t) for t in a.retention_rules),
     )
 
 
