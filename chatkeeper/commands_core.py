@@ -172,6 +172,12 @@ def _print_report(report: VerifyReport) -> None:
             else ""
         )
     )
+    if report.held_objects:
+        click.echo(f"  legal holds:     {report.held_objects} objects of open matters checked")
+    if report.disposed:
+        click.echo(
+            f"  disposed:        {len(report.disposed)} objects, each by a sealed certificate"
+        )
     for finding in report.findings:
         where = f"bundle {finding.bundle}" if finding.bundle else "stream"
         click.echo(f"  ! {where} [{finding.check}] {finding.message}")

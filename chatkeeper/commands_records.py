@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from archive.clock import Clock, SystemClock
+from archive.disposition import DispositionPlan, dispose, plan_disposition
 from archive.errors import ConfigError
 from archive.holds import (
     HoldContext,
@@ -301,6 +302,76 @@ def retention_extend_command(
     )
 
 
+def _print_plan(plan: DispositionPlan) -> None:
+    for obj in plan.records:
+        click.echo(
+            f"bundle {obj.bundle}: {obj.record_count} records, retain-until {obj.retain_until} "
+            f"(rule {obj.rule}), {obj.key} version {obj.version_id}"
+        )
+        for conversation, count in obj.conversations.items():
+            click.echo(f"    {conversation}: {count} records")
+    for obj in plan.blobs:
+        bundles = ", ".join(str(b) for b in obj.bundles)
+        click.echo(f"blob {obj.sha256} (bundles {bundles}), retain-until {obj.retain_until}")
+    for key, version in plan.pending:
+        click.echo(f"certified earlier, still present: {key} version {version}")
+
+
+@click.command("dispose")
+@click.option("--dry-run", is_flag=True, help="List what would be disposed of; delete nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_OFFICER
+@click.pass_context
+def dispose_command(ctx: click.Context, dry_run: bool, as_json: bool, officer: str | None) -> None:
+    """Delete expired, unheld records objects and blobs; seal a disposition certificate."""
+    settings = _settings(ctx)
+    clock = SystemClock()
+    if dry_run:
+        with runtime.open_store(settings, role="auditor") as store:
+            plan = plan_disposition(store, runtime.layout(settings), clock.now())
+        if as_json:
+            click.echo(json.dumps(plan.to_json(), indent=2))
+        else:
+            _print_plan(plan)
+            click.echo(
+                f"would dispose of {len(plan.records)} records objects and {len(plan.blobs)} "
+                "blobs (manifests are kept)"
+            )
+        return
+    with (
+        runtime.open_journal(settings) as journal,
+        runtime.open_store(settings) as store,
+        runtime.open_store(settings, role="disposition") as disposer,
+    ):
+        certificate = dispose(
+            journal,
+            store,
+            disposer,
+            runtime.signer(settings),
+            runtime.seal_policy(settings),
+            clock,
+            _officer(officer, clock),
+            holder=f"{socket.gethostname()}:dispose",
+            lease_seconds=settings.schedule.lease_seconds,
+        )
+    if certificate is None:
+        click.echo("nothing to dispose of")
+        return
+    if as_json:
+        click.echo(json.dumps(certificate.payload, indent=2))
+    click.echo(
+        f"disposed of {certificate.deleted} object versions; certificate sealed "
+        f"({len(certificate.payload.get('records_objects', []))} records objects, "
+        f"{len(certificate.payload.get('blobs', []))} blobs)"
+    )
+
+
 def register(cli: click.Group) -> None:
-    for command in (prove_command, verify_proof_command, hold_group, retention_group):
+    for command in (
+        prove_command,
+        verify_proof_command,
+        hold_group,
+        retention_group,
+        dispose_command,
+    ):
         cli.add_command(command)
