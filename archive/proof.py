@@ -78,6 +78,119 @@ def _records_lines(store: ArchiveStore, doc: dict[str, Any]) -> list[bytes]:
     return list(iter_lines(io.BytesIO(data)))
 
 
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def tree_levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """Every level of the RFC 6962 tree, bottom-up (an odd last node is promoted as is)."""
+    levels = [leaves]
+    while len(levels[-1]) > 1:
+        level = levels[-1]
+        paired = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        levels.append(paired)
+    return levels
+
+
+def audit_path(levels: list[list[bytes]], index: int) -> list[bytes]:
+    """The RFC 6962 audit path of leaf ``index``, leaf side first, from precomputed levels.
+
+    The same path as ``merkle.inclusion_proof`` in O(log n) per leaf instead of O(n).
+    """
+    path = []
+    for level in levels[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(level[sibling])
+        index //= 2
+    return path
+
+
+class Prover:
+    """Builds proofs from one store, reading each manifest and the checkpoint once."""
+
+    def __init__(self, store: ArchiveStore, layout: Layout) -> None:
+        self.store = store
+        self.layout = layout
+        self._manifests: dict[int, bytes] = {}
+        self._checkpoint: bytes | None = None
+
+    def manifest(self, number: int) -> bytes:
+        if number not in self._manifests:
+            data = _first_version_bytes(self.store, self.layout.manifest_key(number))
+            if data is None:
+                raise IntegrityError(f"bundle {number}'s manifest is missing")
+            self._manifests[number] = data
+        return self._manifests[number]
+
+    def checkpoint(self) -> bytes:
+        if self._checkpoint is None:
+            number = newest_number(self.store, self.layout)
+            if number == 0:
+                raise IntegrityError("the stream has no checkpoint yet: run chatkeeper seal first")
+            data = _first_version_bytes(self.store, self.layout.checkpoint_key(number))
+            assert data is not None
+            self._checkpoint = data
+        return self._checkpoint
+
+    def find(self, target: Target, numbers: list[int]) -> dict[str, Any]:
+        """The proof of the first sealed record ``target`` matches in bundles ``numbers``."""
+        for number in numbers:
+            doc = parse_manifest(self.manifest(number))
+            if not target.conversation_matches(list(doc.get("conversations", []))):
+                continue
+            try:
+                lines = _records_lines(self.store, doc)
+            except IntegrityError:
+                continue  # disposed or unreadable: no proof can come from this bundle
+            for index, line in enumerate(lines):
+                if target.line_matches(line):
+                    return self.assemble(number, lines, [index])[0]
+        raise IntegrityError("no sealed record matches: nothing to prove")
+
+    def prove_keys(self, number: int, keys: set[str]) -> list[dict[str, Any]]:
+        """Proofs of the records with these keys in bundle ``number`` (one download)."""
+        lines = _records_lines(self.store, parse_manifest(self.manifest(number)))
+        indexes = [i for i, line in enumerate(lines) if json.loads(line)["record"]["key"] in keys]
+        return self.assemble(number, lines, indexes)
+
+    def assemble(self, number: int, lines: list[bytes], indexes: list[int]) -> list[dict[str, Any]]:
+        levels = tree_levels([merkle.leaf_hash(line) for line in lines])
+        checkpoint = self.checkpoint()
+        last = int(json.loads(checkpoint)["last_bundle"])
+        if last < number:
+            raise IntegrityError(
+                f"the newest checkpoint names bundle {last}, before bundle {number}: seal first"
+            )
+        key_history = [
+            _b64(self.manifest(n))
+            for n in range(1, number)
+            if parse_manifest(self.manifest(n)).get("key_rotations")
+        ]
+        chain = [_b64(self.manifest(n)) for n in range(number + 1, last + 1)]
+        proofs = []
+        for index in indexes:
+            proofs.append(
+                {
+                    "format": FORMAT,
+                    "stream": self.layout.stream,
+                    "bundle": number,
+                    "record_key": json.loads(lines[index])["record"]["key"],
+                    "line": _b64(lines[index]),
+                    "leaf_index": index,
+                    "tree_size": len(lines),
+                    "audit_path": [h.hex() for h in audit_path(levels, index)],
+                    "manifest": _b64(self.manifest(number)),
+                    "chain": chain,
+                    "checkpoint": _b64(checkpoint),
+                    "key_history": key_history,
+                }
+            )
+        return proofs
+
+
 def build_proof(
     store: ArchiveStore, layout: Layout, target: Target, *, bundle_hint: int | None = None
 ) -> dict[str, Any]:
@@ -85,70 +198,7 @@ def build_proof(
     numbers = bundle_numbers(store, layout)
     if bundle_hint is not None and bundle_hint in numbers:
         numbers = [bundle_hint, *(n for n in numbers if n != bundle_hint)]
-    manifests: dict[int, bytes] = {}
-
-    def manifest(number: int) -> bytes:
-        if number not in manifests:
-            data = _first_version_bytes(store, layout.manifest_key(number))
-            if data is None:
-                raise IntegrityError(f"bundle {number}'s manifest is missing")
-            manifests[number] = data
-        return manifests[number]
-
-    for number in numbers:
-        doc = parse_manifest(manifest(number))
-        if not target.conversation_matches(list(doc.get("conversations", []))):
-            continue
-        try:
-            lines = _records_lines(store, doc)
-        except IntegrityError:
-            continue  # disposed or unreadable: no proof can come from this bundle
-        for index, line in enumerate(lines):
-            if target.line_matches(line):
-                return _assemble(store, layout, number, doc, lines, index, manifest)
-    raise IntegrityError("no sealed record matches: nothing to prove")
-
-
-def _assemble(
-    store: ArchiveStore,
-    layout: Layout,
-    number: int,
-    doc: dict[str, Any],
-    lines: list[bytes],
-    index: int,
-    manifest: Any,
-) -> dict[str, Any]:
-    leaves = [merkle.leaf_hash(line) for line in lines]
-    checkpoint_number = newest_number(store, layout)
-    if checkpoint_number == 0:
-        raise IntegrityError("the stream has no checkpoint yet: run chatkeeper seal first")
-    checkpoint = _first_version_bytes(store, layout.checkpoint_key(checkpoint_number))
-    assert checkpoint is not None
-    last = int(json.loads(checkpoint)["last_bundle"])
-    if last < number:
-        raise IntegrityError(
-            f"the newest checkpoint names bundle {last}, before bundle {number}: seal first"
-        )
-    key_history = [
-        _b64(manifest(n))
-        for n in range(1, number)
-        if parse_manifest(manifest(n)).get("key_rotations")
-    ]
-    record = json.loads(lines[index])["record"]
-    return {
-        "format": FORMAT,
-        "stream": layout.stream,
-        "bundle": number,
-        "record_key": record["key"],
-        "line": _b64(lines[index]),
-        "leaf_index": index,
-        "tree_size": len(leaves),
-        "audit_path": [h.hex() for h in merkle.inclusion_proof(leaves, index)],
-        "manifest": _b64(manifest(number)),
-        "chain": [_b64(manifest(n)) for n in range(number + 1, last + 1)],
-        "checkpoint": _b64(checkpoint),
-        "key_history": key_history,
-    }
+    return Prover(store, layout).find(target, numbers)
 
 
 def proof_bytes(proof: dict[str, Any]) -> bytes:

@@ -24,6 +24,7 @@ from archive.errors import ConfigError, IntegrityError
 from archive.keys import PublicKey, load_or_create_signer, load_public_keys, local_public_keys
 from chatkeeper import __version__, runtime
 from chatkeeper.commands_core import trusted_keys
+from chatkeeper.commands_records import proof_source
 from chatkeeper.context import AppContext
 from chatkeeper.settings import Settings
 from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource, check_stream
@@ -113,6 +114,9 @@ def build_request(
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Trusted public key file (repeatable). Default: the keys in the state directory.",
 )
+@click.option(
+    "--with-proofs", is_flag=True, help="Add a proof file per exported message under proofs/."
+)
 @click.pass_context
 def export_command(
     ctx: click.Context,
@@ -127,6 +131,7 @@ def export_command(
     slice_text: str | None,
     allow_unverified: bool,
     public_keys: tuple[Path, ...],
+    with_proofs: bool,
 ) -> None:
     """Export sealed, verified records to rsmf, eml, html, slack, jsonl or csv."""
     app: AppContext = ctx.obj
@@ -160,6 +165,7 @@ def export_command(
                 progress=lambda count: _advance(bar, count),
                 temp_dir=temp_dir,
                 workers=settings.export.workers or default_workers(),
+                proofs=proof_source(store, layout) if with_proofs else None,
             )
         finally:
             bar.close()

@@ -9,13 +9,14 @@ from __future__ import annotations
 import getpass
 import json
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from archive.bundle import Layout
 from archive.clock import Clock, SystemClock
 from archive.disposition import DispositionPlan, dispose, plan_disposition
 from archive.errors import ConfigError
@@ -31,7 +32,7 @@ from archive.journal import BundleRow, Journal
 from archive.keys import load_public_keys
 from archive.logs import configure
 from archive.matters import Matter, Scope
-from archive.proof import Target, build_proof, proof_bytes
+from archive.proof import Prover, Target, build_proof, proof_bytes
 from archive.proof_check import verify_proof
 from archive.retention import extend_retention
 from archive.store import ArchiveStore
@@ -39,6 +40,7 @@ from chatkeeper import runtime
 from chatkeeper.commands_core import trusted_keys
 from chatkeeper.context import AppContext
 from chatkeeper.settings import Settings
+from exporters.pipeline import ProofSource
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -58,6 +60,18 @@ def _target(
     raise ConfigError(
         "name the record by --record-key, or by --platform, --conversation and --message-id"
     )
+
+
+def proof_source(store: ArchiveStore, layout: Layout) -> ProofSource:
+    """For ``export --with-proofs``: proofs of the exported messages, one download per bundle."""
+    prover = Prover(store, layout)
+
+    def prove(wanted: Mapping[int, set[str]]) -> Iterator[tuple[str, bytes]]:
+        for number in sorted(wanted):
+            for proof in prover.prove_keys(number, wanted[number]):
+                yield proof["record_key"], proof_bytes(proof)
+
+    return prove
 
 
 @click.command("prove")

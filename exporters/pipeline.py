@@ -4,14 +4,16 @@
 a ``BundleSource`` (which refuses tampered bundles unless ``allow_unverified``),
 filters records on the way in, and either streams them straight to jsonl or
 spills them into a ``PartitionStore`` in a temporary directory and hands it
-to the format's renderer. The custody manifest is written last, with what the
+to the format's renderer. With ``proofs``, one ``chatkeeper-proof/1`` file per
+exported message is written under ``proofs/`` and the custody manifest maps each
+record key to its file. The custody manifest is written last, with what the
 stream-level checks found (``stream_problems``), and signed.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 from archive.codec import encode_body, sealed_line
 from archive.errors import IntegrityError
 from archive.keys import Signer
-from archive.model import Record
+from archive.model import Kind, Record
 from exporters.csv_export import export_csv
 from exporters.custody import Custody, write_manifest
 from exporters.custody_signature import sign_custody
@@ -96,6 +98,9 @@ class ExportResult:
 
 
 Progress = Callable[[int], None]
+ProofSource = Callable[[Mapping[int, set[str]]], Iterator[tuple[str, bytes]]]
+"""Given {bundle: record keys}, yields (record key, proof file bytes)."""
+PROOFS_DIR = "proofs"
 
 
 def run_export(
@@ -113,6 +118,7 @@ def run_export(
     progress: Progress | None = None,
     temp_dir: Path | None = None,
     workers: int = 1,
+    proofs: ProofSource | None = None,
 ) -> ExportResult:
     """Export what ``request`` selects into ``out_dir``; write and sign its custody manifest.
 
@@ -126,14 +132,15 @@ def run_export(
     description = request.describe()
     out = OutputDir(out_dir, description)
     bundles: list[BundleInfo] = []
+    wanted: dict[int, set[str]] = {}
     try:
         if request.format == "jsonl":
-            read = _export_jsonl(source, request, out, bundles, progress)
+            read = _export_jsonl(source, request, out, bundles, progress, wanted)
         else:
             with tempfile.TemporaryDirectory(prefix="chatkeeper-export-", dir=temp_dir) as scratch:
                 store = PartitionStore(Path(scratch), request.slice_seconds)
                 try:
-                    read = _spill(source, request, store, bundles, progress)
+                    read = _spill(source, request, store, bundles, progress, wanted)
                     store.finish()
                     context = RenderContext(
                         store,
@@ -151,6 +158,7 @@ def run_export(
                         renderer(context)
                 finally:
                     store.close()
+        proof_files = _write_proofs(out, proofs, wanted) if proofs is not None else None
     except BaseException:
         out.abort()
         raise
@@ -165,6 +173,7 @@ def run_export(
             custody=Custody(tool_version, operator, now()),
             records_read=read,
             stream_problems=problems,
+            extra=None if proof_files is None else {"proofs": proof_files},
         )
         signature = sign_custody(out_dir, signer)
         count = out.index.count()
@@ -205,12 +214,32 @@ def _records(
             progress(count)
 
 
+def _write_proofs(
+    out: OutputDir, proofs: ProofSource, wanted: Mapping[int, set[str]]
+) -> dict[str, Any]:
+    """Write one proof per exported message; the custody manifest's ``proofs`` field."""
+    files: dict[str, str] = {}
+    for key, data in proofs(wanted):
+        relative = f"{PROOFS_DIR}/{key}.json"
+        if not out.done(relative):
+            with out.create(relative) as handle:
+                handle.write(data)
+        files[key] = relative
+    return {"format": "chatkeeper-proof/1", "files": dict(sorted(files.items()))}
+
+
+def _want(wanted: dict[int, set[str]], record: Record, info: BundleInfo) -> None:
+    if record.kind is Kind.MESSAGE:
+        wanted.setdefault(info.number, set()).add(record.key)
+
+
 def _spill(
     source: BundleSource,
     request: ExportRequest,
     store: PartitionStore,
     bundles: list[BundleInfo],
     progress: Progress | None,
+    wanted: dict[int, set[str]],
 ) -> int:
     read = 0
     keep = request.filters.keep_record
@@ -218,6 +247,7 @@ def _spill(
         read += 1
         if keep(record):
             store.add(record, info.number, info.verified)
+            _want(wanted, record, info)
     return read
 
 
@@ -227,6 +257,7 @@ def _export_jsonl(
     out: OutputDir,
     bundles: list[BundleInfo],
     progress: Progress | None,
+    wanted: dict[int, set[str]],
 ) -> int:
     """One line per record: ``{"bundle":n,"record":{…},"seq":n,"verified":b}``.
 
@@ -237,14 +268,17 @@ def _export_jsonl(
     keep = request.filters.keep_record_fully
     records = _records(source, request, bundles, progress)
     if out.done(JSONL_NAME):
-        for _ in records:
+        for record, info in records:
             read += 1
+            if keep(record):
+                _want(wanted, record, info)
         return read
     with out.create(JSONL_NAME) as handle:
         for record, info in records:
             read += 1
             if not keep(record):
                 continue
+            _want(wanted, record, info)
             line = sealed_line(record.seq or 0, encode_body(record))
             verified = b"true" if info.verified else b"false"
             handle.write(

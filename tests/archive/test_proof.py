@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from archive import merkle
 from archive.journal.sqlite import SqliteJournal
 from archive.keys import load_or_create_signer
+from archive.proof import audit_path, tree_levels
 from archive.store.local_s3 import LocalS3Endpoint
 from chatkeeper.cli import cli
 from tests.archive import proof_reference
@@ -161,3 +163,13 @@ def test_unknown_record_cannot_be_proven(env: dict[str, str], tmp_path: Path) ->
     )
     assert result.exit_code == 3 and not out.exists()
     assert "nothing to prove" in result.output
+
+
+def test_fast_audit_paths_equal_rfc6962_paths() -> None:
+    """The level-based audit path equals merkle.inclusion_proof for every leaf of many sizes."""
+    for size in (1, 2, 3, 5, 7, 8, 9, 16, 33, 100):
+        leaves = [merkle.leaf_hash(str(i).encode()) for i in range(size)]
+        levels = tree_levels(leaves)
+        assert levels[-1][0] == merkle.root(leaves)
+        for index in range(size):
+            assert audit_path(levels, index) == merkle.inclusion_proof(leaves, index)
