@@ -147,7 +147,8 @@ def export_command(
         layout = runtime.layout(settings)
         report = check_stream(store, layout, keys, expected_last=expected_last)
         reader_keys = keys  # the keys the bundle reader trusts, once the stream is checked
-        source = ArchiveBundleSource(store, layout, reader_keys, report.findings)
+        disposed = frozenset(d["bundle"] for d in report.disposed if d["version_id"])
+        source = ArchiveBundleSource(store, layout, reader_keys, report.findings, disposed)
         _refuse_unless_allowed(source.stream_problems, allow_unverified)
         bar: tqdm[Any] = tqdm(unit="record", disable=not sys.stderr.isatty(), file=sys.stderr)
         try:

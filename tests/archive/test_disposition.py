@@ -188,3 +188,8 @@ def test_dispose_cli_dry_run_then_dispose(
     assert verified.exit_code == 0, verified.output
     assert "disposed:        1 objects" in verified.output
     assert runner.invoke(cli, ["dispose"], env=full).output.strip() == "nothing to dispose of"
+    exported = runner.invoke(
+        cli, ["export", "--format", "jsonl", "--out", str(tmp_path / "x")], env=env
+    )
+    assert exported.exit_code == 0, exported.output
+    assert (tmp_path / "x" / "records.jsonl").read_text().count('"kind":"disposition"') == 1
