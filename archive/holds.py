@@ -171,23 +171,35 @@ def _leased(ctx: HoldContext) -> None:
 
 
 def create_hold(ctx: HoldContext, matter: str, scope: Scope, who: Officer) -> Matter:
-    """Open ``matter``: hold every covered object, seal the create and each hold."""
+    """Open ``matter``: hold every covered object, seal the create and each hold.
+
+    Run again for an open matter with the same scope, it holds (and records) only the
+    covered objects not yet held, for example after a failed seal-time hold.
+    """
     if not matter or "/" in matter:
         raise ConfigError("a matter name must be non-empty and without '/'")
     _leased(ctx)
     try:
         existing = load_matters(ctx.store, ctx.policy.layout).get(matter)
+        records = []
         if existing is not None and existing.open:
-            raise ConfigError(f"matter {matter!r} is already open (since {existing.created_at})")
-        at = format_time(who.now)
-        create = {"action": "create", "matter": matter, "scope": scope.to_dict()}
-        records = [ctx.record({**create, "by": who.name, "at": at})]
+            if existing.scope.to_dict() != scope.to_dict():
+                raise ConfigError(
+                    f"matter {matter!r} is already open (since {existing.created_at}) "
+                    "with another scope"
+                )
+        else:
+            create = {"action": "create", "matter": matter, "scope": scope.to_dict()}
+            records.append(ctx.record({**create, "by": who.name, "at": format_time(who.now)}))
         layout = ctx.policy.layout
         objects = covered_objects(
             ctx.journal, ctx.legal, layout, scope, ctx.journal.bundles(layout.stream)
         )
+        if existing is not None and existing.open:  # again, same scope: hold what is missing
+            objects = [o for o in objects if (o[0], o[1]) not in existing.objects]
         records += _hold(ctx, matter, objects, who)
-        ctx.seal_now(records)
+        if records:
+            ctx.seal_now(records)
     finally:
         ctx.journal.release_lease(LEASE, ctx.holder)
     log.info("hold.created", matter=matter, objects=len(objects))

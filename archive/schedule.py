@@ -64,6 +64,7 @@ class SealJob:
     failures: int = 0
     not_before: datetime | None = None
     load_signer: Callable[[], Signer] | None = None
+    after_seal: Callable[[SealReport], object] | None = None  # e.g. seal-time legal holds
 
     def __post_init__(self) -> None:
         self.holder = self.holder or lease_holder()
@@ -84,6 +85,8 @@ class SealJob:
                 if self.load_signer is not None:
                     self.signer = self.load_signer()
                 report = seal(self.journal, self.store, self.signer, self.policy, self.clock)
+                if self.after_seal is not None:
+                    self.after_seal(report)  # under the same lease
             finally:
                 self.journal.release_lease(LEASE, self.holder)
         except (StoreUnavailableError, StoreError) as exc:

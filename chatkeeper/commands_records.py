@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import structlog
 
 from archive.bundle import Layout
 from archive.clock import Clock, SystemClock
 from archive.disposition import DispositionPlan, dispose, plan_disposition
-from archive.errors import ConfigError
+from archive.errors import ChatkeeperError, ConfigError
 from archive.holds import (
     HoldContext,
     Officer,
@@ -41,6 +42,8 @@ from chatkeeper.commands_core import trusted_keys
 from chatkeeper.context import AppContext
 from chatkeeper.settings import Settings
 from exporters.pipeline import ProofSource
+
+log = structlog.get_logger("chatkeeper.records")
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -165,6 +168,21 @@ def hold_after_seal(
             journal, store, legal, runtime.signer(settings), runtime.seal_policy(settings), clock
         )
         return hold_new_bundles(ctx, rows, Officer("chatkeeper seal", clock.now()))
+
+
+def seal_time_holds(
+    settings: Settings, journal: Journal, store: ArchiveStore, rows: Sequence[BundleRow]
+) -> int:
+    """``hold_after_seal`` for ``serve``'s scheduled sealing: a failure is logged, not raised.
+
+    The bundles are sealed either way; ``verify`` reports any covered object left without
+    its hold, and the next ``chatkeeper seal`` or ``hold create`` does not repair it by itself.
+    """
+    try:
+        return hold_after_seal(settings, journal, store, rows)
+    except ChatkeeperError as exc:
+        log.error("hold.seal_time_failed", error=str(exc), bundles=[r.number for r in rows])
+        return 0
 
 
 def _moment(text: str | None, option: str) -> datetime | None:

@@ -28,6 +28,7 @@ from archive.errors import ListenError
 from archive.logs import configure
 from archive.schedule import SealJob, install
 from chatkeeper import runtime
+from chatkeeper.commands_records import seal_time_holds
 from chatkeeper.context import AppContext
 from chatkeeper.plugins import build_plugins
 from chatkeeper.server import Plugin, build_app
@@ -56,6 +57,7 @@ async def serve(
             clock,
             lease_seconds=settings.schedule.lease_seconds,
             load_signer=lambda: runtime.signer(settings),
+            after_seal=lambda report: seal_time_holds(settings, journal, store, report.bundles),
         )
         plugins = await build_plugins(settings, journal)
         downloaders: dict[str, Downloader] = {

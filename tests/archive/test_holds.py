@@ -12,11 +12,19 @@ import pytest
 from click.testing import CliRunner
 
 from archive.clock import FixedClock
-from archive.errors import StoreError
-from archive.holds import HoldContext, Officer, create_hold, load_matters, release_hold
+from archive.errors import ConfigError, StoreError
+from archive.holds import (
+    HoldContext,
+    Officer,
+    create_hold,
+    hold_new_bundles,
+    load_matters,
+    release_hold,
+)
 from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer
 from archive.matters import Scope
+from archive.schedule import SealJob
 from archive.seal import SealPolicy, seal
 from archive.store.local_s3 import LocalS3, LocalS3Endpoint
 from archive.store.port import Retention
@@ -218,3 +226,47 @@ def test_hold_cli_and_seal_time_hold(
     no_legal = {k: v for k, v in env.items() if "LEGAL" not in k}
     refused = runner.invoke(cli, ["hold", "create", "m2", "--conversation", "C1"], env=no_legal)
     assert refused.exit_code == 2 and "s3.legal_access_key" in refused.output
+
+
+def test_scheduled_sealing_places_open_matters_holds(
+    hold_ctx: HoldContext,
+    store: S3ArchiveStore,
+    auditor_store: S3ArchiveStore,
+    policy: SealPolicy,
+    clock: FixedClock,
+) -> None:
+    """The SealJob's after_seal step (what serve wires) holds a new in-scope bundle."""
+    create_hold(hold_ctx, "matter-s", Scope(conversations=("C9",)), _officer(clock))
+    hold_ctx.journal.append([slack_message(1, channel="C9")])
+    job = SealJob(
+        hold_ctx.journal,
+        store,
+        hold_ctx.signer,
+        policy,
+        clock,
+        after_seal=lambda report: hold_new_bundles(hold_ctx, report.bundles, _officer(clock)),
+    )
+    report = job()
+    assert report is not None and [b.number for b in report.bundles] == [2]
+    assert _held(auditor_store, policy.layout.records_key(2))
+    assert _held(auditor_store, policy.layout.manifest_key(2))
+
+
+def test_create_again_holds_only_what_is_missing(
+    hold_ctx: HoldContext,
+    store: S3ArchiveStore,
+    auditor_store: S3ArchiveStore,
+    policy: SealPolicy,
+    clock: FixedClock,
+) -> None:
+    """A bundle sealed without its seal-time hold is held by repeating hold create with the
+    same scope; another scope for an open matter is refused."""
+    create_hold(hold_ctx, "matter-r", Scope(conversations=("C3",)), _officer(clock))
+    hold_ctx.journal.append([slack_message(1, channel="C3")])
+    seal(hold_ctx.journal, store, hold_ctx.signer, policy, clock)  # no seal-time hold step
+    assert not _held(auditor_store, policy.layout.records_key(2))
+    again = create_hold(hold_ctx, "matter-r", Scope(conversations=("C3",)), _officer(clock))
+    assert _held(auditor_store, policy.layout.records_key(2))
+    assert len(again.objects) == 2
+    with pytest.raises(ConfigError, match="another scope"):
+        create_hold(hold_ctx, "matter-r", Scope(conversations=("C4",)), _officer(clock))
