@@ -85,6 +85,13 @@ def proof_source(store: ArchiveStore, layout: Layout) -> ProofSource:
 @click.option(
     "--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Proof file."
 )
+@click.option(
+    "--public-key",
+    "public_keys",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    multiple=True,
+    help="Trusted key to check the proof under before writing it (as for verify).",
+)
 @click.pass_context
 def prove_command(
     ctx: click.Context,
@@ -93,13 +100,14 @@ def prove_command(
     conversation: str | None,
     message_id: str | None,
     out: Path,
+    public_keys: tuple[Path, ...],
 ) -> None:
     """Write a self-contained proof that one sealed record is in the archive."""
     settings = _settings(ctx)
     target = _target(record_key, platform, conversation, message_id)
     with runtime.open_store(settings, role="auditor") as store:
         proof = build_proof(store, runtime.layout(settings), target)
-        keys, _ = trusted_keys(settings, (), store)
+        keys, _ = trusted_keys(settings, public_keys, store)
     data = proof_bytes(proof)
     proven = verify_proof(data, keys)  # never hand out a proof that does not verify
     out.write_bytes(data)

@@ -173,3 +173,22 @@ def test_fast_audit_paths_equal_rfc6962_paths() -> None:
         assert levels[-1][0] == merkle.root(leaves)
         for index in range(size):
             assert audit_path(levels, index) == merkle.inclusion_proof(leaves, index)
+
+
+def test_prove_from_an_officer_machine_pins_the_key(env: dict[str, str], tmp_path: Path) -> None:
+    """prove on a machine without the signing key needs --public-key, and then works."""
+    record = slack_message(7)
+    _seal(env, [record])
+    key = _public_key(env, tmp_path)
+    officer = {**env, "CHATKEEPER_HOME": str(tmp_path / "officer")}
+    out = tmp_path / "proof.json"
+    unpinned = CliRunner().invoke(
+        cli, ["prove", "--record-key", record.key, "--out", str(out)], env=officer
+    )
+    assert unpinned.exit_code == 3 and not out.exists()
+    pinned = CliRunner().invoke(
+        cli,
+        ["prove", "--record-key", record.key, "--out", str(out), "--public-key", str(key)],
+        env=officer,
+    )
+    assert pinned.exit_code == 0, pinned.output
