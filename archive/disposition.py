@@ -8,8 +8,9 @@ hold no message content and keep the hash chain whole.
 
 The certificate (a ``disposition`` record on the ``chatkeeper`` platform, listed
 in its manifest's ``archive_events``) is sealed *before* the versions are
-deleted, through the archiver's identity; the deletions then run through the
-disposition identity. A crash in between leaves certified objects still
+deleted, through the archiver's identity; the plan (manifests, retention, legal
+holds) is read and the deletions run through the disposition identity, so the
+archiver needs neither legal-hold reads nor deletes. A crash in between leaves certified objects still
 present: they verify normally, and the next ``dispose`` deletes them.
 ``verify`` treats an object a certificate names as legitimately absent
 ("disposed") and any other absence as tampering.
@@ -182,7 +183,7 @@ def dispose(
     if not journal.acquire_lease(LEASE, holder, clock.now(), lease_seconds):
         raise SealError("another sealer holds the seal lease; try again shortly")
     try:
-        plan = plan_disposition(store, policy.layout, clock.now())
+        plan = plan_disposition(disposer, policy.layout, clock.now())
         payload: dict[str, Any] | None = None
         if plan.records or plan.blobs:
             payload = {

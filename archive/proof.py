@@ -15,6 +15,7 @@ import base64
 import hashlib
 import io
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,6 +156,13 @@ class Prover:
         lines = _records_lines(self.store, parse_manifest(self.manifest(number)))
         indexes = [i for i, line in enumerate(lines) if json.loads(line)["record"]["key"] in keys]
         return self.assemble(number, lines, indexes)
+
+    def proof_files(self, wanted: Mapping[int, set[str]]) -> Iterator[tuple[str, bytes]]:
+        """(record key, proof file bytes) of ``wanted`` ({bundle: record keys}), one download
+        per bundle: what ``export --with-proofs`` writes under ``proofs/``."""
+        for number in sorted(wanted):
+            for proof in self.prove_keys(number, wanted[number]):
+                yield proof["record_key"], proof_bytes(proof)
 
     def assemble(self, number: int, lines: list[bytes], indexes: list[int]) -> list[dict[str, Any]]:
         levels = tree_levels([merkle.leaf_hash(line) for line in lines])

@@ -36,7 +36,7 @@ from archive.bundle import (
 from archive.checkpoint import Checkpoint, checkpoint_due, write_checkpoint
 from archive.clock import Clock
 from archive.errors import ObjectLockError, SealError, StoreConflictError
-from archive.journal import BundleRow, BundleState, Journal
+from archive.journal import BundleBook, BundleJournal, BundleRow, BundleState, RecordLog
 from archive.keys import Signer
 from archive.merkle import leaf_hash, root
 from archive.retention_class import RetentionClass, RetentionRule, classify
@@ -99,7 +99,7 @@ def _retain_until(created_at: datetime, days: int) -> datetime:
 
 
 def seal(
-    journal: Journal, store: ArchiveStore, signer: Signer, policy: SealPolicy, clock: Clock
+    journal: BundleJournal, store: ArchiveStore, signer: Signer, policy: SealPolicy, clock: Clock
 ) -> SealReport:
     """Seal every unsealed record into bundles; return the bundles sealed by this run."""
     check_bucket(store, policy)
@@ -141,7 +141,9 @@ def seal(
     return SealReport(tuple(sealed), checkpoint)
 
 
-def _next_class_run(journal: Journal, policy: SealPolicy, after_seq: int) -> tuple[int, timedelta]:
+def _next_class_run(
+    journal: RecordLog, policy: SealPolicy, after_seq: int
+) -> tuple[int, timedelta]:
     """(records, retention period) of the next bundle: it ends where the retention class changes."""
     default = timedelta(days=policy.retention_days)
     if not policy.retention_rules:
@@ -159,7 +161,7 @@ def _next_class_run(journal: Journal, policy: SealPolicy, after_seq: int) -> tup
 
 
 def _checkpoint(
-    journal: Journal,
+    journal: RecordLog,
     store: ArchiveStore,
     signer: Signer,
     policy: SealPolicy,
@@ -187,7 +189,7 @@ def _checkpoint(
     )
 
 
-def _check_stream_start(journal: Journal, store: ArchiveStore, layout: Layout) -> None:
+def _check_stream_start(journal: BundleBook, store: ArchiveStore, layout: Layout) -> None:
     if journal.bundle(layout.stream, 1) is not None:
         return
     for version in store.versions(layout.bundles_prefix):
@@ -259,7 +261,7 @@ def _lock_blobs(
 
 
 def _finish_bundle(
-    journal: Journal,
+    journal: BundleBook,
     store: ArchiveStore,
     signer: Signer,
     policy: SealPolicy,

@@ -82,3 +82,10 @@ class ArchiveStore(Protocol):
     def set_legal_hold(self, key: str, version_id: str, on: bool) -> None:
         """Turn Object Lock legal hold ON or OFF for one version."""
         ...
+
+    def after_fork(self) -> None:
+        """In a forked child process: drop the connections inherited from the parent.
+
+        Connections are not shared across a fork; later calls open their own.
+        """
+        ...

@@ -248,6 +248,10 @@ class S3ArchiveStore:
             lambda: self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id),
         )
 
+    def after_fork(self) -> None:
+        # Clears botocore's connection pools; the next call opens fresh connections.
+        self.client.close()
+
     def legal_hold(self, key: str, version_id: str) -> bool:
         try:
             response = self.client.get_object_legal_hold(

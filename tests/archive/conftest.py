@@ -1,4 +1,5 @@
-"""Store handles of each S3 duty on the test bucket, and the hold context built on them."""
+"""Archive tests share the PostgreSQL schema fixture of the contract suites; store handles of
+each S3 duty on the test bucket, and the hold context built on them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from archive.keys import Signer
 from archive.seal import SealPolicy
 from archive.store.local_s3 import LocalS3Endpoint
 from archive.store.s3 import S3ArchiveStore, make_client
+from tests.contract.journals import pg_dsn
+
+__all__ = ["pg_dsn"]
 
 
 def duty_store(endpoint: LocalS3Endpoint, bucket: str, role: str) -> S3ArchiveStore:

@@ -13,7 +13,7 @@ from chatkeeper.cli import cli
 from exporters.custody import verify_export
 from exporters.manifest_io import read_manifest_header
 from exporters.output import MANIFEST_NAME
-from tests.test_export_cli import env  # noqa: F401  (the sealed sample archive)
+from tests.exporters.test_export_cli import env  # noqa: F401  (the sealed sample archive)
 
 
 def test_export_with_proofs_lists_a_verifiable_proof_per_message(

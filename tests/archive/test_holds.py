@@ -25,7 +25,7 @@ from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer
 from archive.matters import Scope
 from archive.schedule import SealJob
-from archive.seal import SealPolicy, seal
+from archive.seal import SealPolicy, SealReport, seal
 from archive.store.local_s3 import LocalS3, LocalS3Endpoint
 from archive.store.port import Retention
 from archive.store.s3 import S3ArchiveStore
@@ -235,19 +235,26 @@ def test_scheduled_sealing_places_open_matters_holds(
     policy: SealPolicy,
     clock: FixedClock,
 ) -> None:
-    """The SealJob's after_seal step (what serve wires) holds a new in-scope bundle."""
+    """The SealJob's after_seal steps (serve wires the holds one) run in order after a seal
+    that sealed bundles: the hold step holds a new in-scope bundle, the next step sees it."""
     create_hold(hold_ctx, "matter-s", Scope(conversations=("C9",)), _officer(clock))
     hold_ctx.journal.append([slack_message(1, channel="C9")])
+    seen: list[tuple[int, bool]] = []
+
+    def hold_step(report: SealReport) -> None:
+        hold_new_bundles(hold_ctx, report.bundles, _officer(clock))
+
+    def next_step(report: SealReport) -> None:
+        key = policy.layout.records_key(report.bundles[0].number)
+        seen.append((report.bundles[0].number, _held(auditor_store, key)))
+
     job = SealJob(
-        hold_ctx.journal,
-        store,
-        hold_ctx.signer,
-        policy,
-        clock,
-        after_seal=lambda report: hold_new_bundles(hold_ctx, report.bundles, _officer(clock)),
+        hold_ctx.journal, store, hold_ctx.signer, policy, clock, after_seal=[hold_step, next_step]
     )
     report = job()
     assert report is not None and [b.number for b in report.bundles] == [2]
+    assert seen == [(2, True)]
+    assert job() is not None and seen == [(2, True)]  # nothing sealed: no step runs
     assert _held(auditor_store, policy.layout.records_key(2))
     assert _held(auditor_store, policy.layout.manifest_key(2))
 
