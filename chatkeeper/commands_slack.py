@@ -87,6 +87,8 @@ def register(cli: click.Group) -> None:
         )
         for refused in summary.refused:
             click.echo(f"refused entry {refused}", err=True)
+        for skipped in summary.skipped:
+            click.echo(f"skipped conversation {skipped}", err=True)
 
     @backfill_group.command(name="slack")
     @click.option(

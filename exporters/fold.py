@@ -76,6 +76,8 @@ class Message:
     reactions: dict[str, list[Actor]] = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
     pinned: bool = False
+    pinned_by: Actor | None = None
+    pinned_at: datetime | None = None
     orphan: bool = False
     verified: bool = True
 
@@ -86,6 +88,15 @@ class Message:
             if candidate and candidate != self.message_id:
                 return candidate
         return None
+
+    @property
+    def pin_only(self) -> bool:
+        """Only a pin of a message that is not in the export: shown as a pin, not a message."""
+        return (
+            self.orphan
+            and self.pinned_at is not None
+            and not (self.text or self.edits or self.deleted or self.attachments or self.reactions)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +176,8 @@ def apply(message: Message, record: Record, verified: bool) -> None:
         _merge_attachments(message, record.attachments)
     elif kind is Kind.PIN_ADDED:
         message.pinned = True
+        message.pinned_by = record.actor
+        message.pinned_at = record.occurred_at
     elif kind is Kind.PIN_REMOVED:
         message.pinned = False
 
@@ -245,6 +258,12 @@ def target_of(record: Record) -> str | None:
     """The message id a record belongs to, or None for conversation events."""
     if record.kind is Kind.MESSAGE:
         return record.message_id or record.key
+    if record.kind in (Kind.PIN_ADDED, Kind.PIN_REMOVED):
+        # A Telegram pin is a service message of its own that names the pinned one.
+        pinned = record.details.get("pinned_message_id") if record.details else None
+        if pinned is None and record.platform is Platform.TELEGRAM and record.details:
+            pinned = record.details.get("message_id")  # Telegram Desktop export's pin_message
+        return str(pinned) if pinned is not None else record.message_id
     if record.kind in TARGETING_KINDS:
         return record.message_id
     return None

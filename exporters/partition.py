@@ -54,19 +54,45 @@ class Conversation:
     workspace: str
     conversation: str
     name: str | None
+    type: str | None = None  # the platform's conversation type, latest seen on a record
 
     @property
     def is_direct(self) -> bool:
-        """One-to-one chats: Slack DMs (``D…``) and Telegram private chats (positive ids)."""
+        """One-to-one chats: Slack DMs (type ``im``, else ``D…``) and Telegram private chats."""
         if self.platform is Platform.SLACK:
+            if self.type is not None:
+                return self.type == "im"
             return self.conversation.startswith("D")
         return not self.conversation.startswith("-")
+
+    @property
+    def access(self) -> str:
+        """``public``, ``private``, ``mpim`` or ``im``: who may read the conversation.
+
+        Slack's conversation types decide; a Slack conversation whose type no
+        record names is treated as private unless its id is a DM's, so nothing
+        confidential is ever presented as public. Telegram private chats are
+        ``im`` and every other Telegram chat ``private``.
+        """
+        if self.is_direct:
+            return "im"
+        if self.platform is Platform.TELEGRAM:
+            return "private"
+        return _SLACK_ACCESS.get(self.type or "", "private")
 
     @property
     def display(self) -> str:
         return self.name or self.conversation
 
 
+_SLACK_ACCESS = {
+    "public_channel": "public",
+    "channel": "public",
+    "private_channel": "private",
+    "group": "private",
+    "mpim": "mpim",
+    "im": "im",
+}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -166,9 +192,12 @@ class PartitionStore:
         ident = (record.platform.value, record.workspace, record.conversation)
         known = self._conversations.get(ident)
         if known is None:
-            known = self._conversations[ident] = [len(self._conversations), None]
+            known = self._conversations[ident] = [len(self._conversations), None, None]
         if record.conversation_name:
             known[1] = record.conversation_name
+        kind = record.details.get("conversation_type") if record.details else None
+        if isinstance(kind, str) and kind:
+            known[2] = kind
         at = micros(record.occurred_at)
         seq = record.seq or 0
         ref_key = None
@@ -230,8 +259,15 @@ class PartitionStore:
     def conversations(self) -> list[Conversation]:
         """Every conversation, ordered by platform, workspace and id."""
         found = [
-            Conversation(int(number), Platform(p), w, c, name if isinstance(name, str) else None)
-            for (p, w, c), (number, name) in self._conversations.items()
+            Conversation(
+                int(number),
+                Platform(p),
+                w,
+                c,
+                name if isinstance(name, str) else None,
+                kind if isinstance(kind, str) else None,
+            )
+            for (p, w, c), (number, name, kind) in self._conversations.items()
             if isinstance(number, int)
         ]
         return sorted(found, key=lambda c: (c.platform.value, c.workspace, c.conversation))
