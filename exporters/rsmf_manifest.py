@@ -57,6 +57,8 @@ class ManifestBuilder:
                 ]
             )
             self.participants[actor.id] = entry
+        elif actor.name and self.participants[actor.id]["display"] == actor.id:
+            self.participants[actor.id]["display"] = actor.name  # first seen by id only
         return actor.id
 
     def add(self, item: Item) -> None:
