@@ -7,8 +7,10 @@ import io
 
 from archive.codec import format_time
 from exporters.fold import Event, Item, Message
+from exporters.names import actor_label
 from exporters.partition import Conversation
 from exporters.render import RenderContext
+from exporters.service import describe
 
 FILE_NAME = "messages.csv"
 COLUMNS = (
@@ -28,6 +30,7 @@ COLUMNS = (
     "deleted",
     "deleted_at",
     "reactions",
+    "reactors",
     "attachments",
     "record_key",
     "seq",
@@ -69,9 +72,31 @@ def _row(conversation: Conversation, item: Item) -> list[str]:
             "",
             format_time(item.occurred_at),
             *sender,
-            item.text or (f"member {item.member.id}" if item.member else ""),
+            describe(item) if item.members or not item.text else item.text,
             "0",
             "false",
+            "",
+            "",
+            "",
+            "",
+            item.key,
+            str(item.seq),
+            _text(item.bundle),
+            _bool(item.verified),
+        ]
+    if item.pin_only:
+        pinner = item.pinned_by
+        return [
+            *base,
+            "pin_added",
+            item.message_id,
+            "",
+            format_time(item.pinned_at or item.occurred_at),
+            *([pinner.id, pinner.name or "", pinner.email or ""] if pinner else ["", "", ""]),
+            f"{actor_label(pinner)} pinned message {item.message_id} (not in this export)",
+            "0",
+            "false",
+            "",
             "",
             "",
             "",
@@ -87,6 +112,10 @@ def _message_fields(message: Message, sender: list[str]) -> list[str]:
     reactions = "; ".join(
         f"{name}:{len(actors)}" for name, actors in sorted(message.reactions.items())
     )
+    reactors = "; ".join(
+        f"{name}: " + ", ".join(f"{actor_label(a)} ({a.id})" for a in actors)
+        for name, actors in sorted(message.reactions.items())
+    )
     attachments = "; ".join(a.name for a in message.attachments)
     return [
         "message",
@@ -99,6 +128,7 @@ def _message_fields(message: Message, sender: list[str]) -> list[str]:
         _bool(message.deleted),
         format_time(message.deleted_at) if message.deleted_at else "",
         reactions,
+        reactors,
         attachments,
         message.key,
         str(message.seq),

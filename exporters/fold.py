@@ -19,6 +19,7 @@ record itself says.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -113,6 +114,7 @@ class Event:
     details: dict[str, str]
     verified: bool = True
     member: Actor | None = None  # who joined or left, when someone else did it
+    members: tuple[Actor, ...] = ()  # everyone added or removed by someone else (member first)
 
 
 Item = Message | Event
@@ -221,16 +223,52 @@ def _merge_attachments(message: Message, attachments: Iterable[Attachment]) -> N
             message.attachments.append(attachment)
 
 
-def to_event(record: Record, bundle: int | None, verified: bool) -> Event:
-    details = {str(k): str(v) for k, v in sorted(record.details.items())}
-    member = None
+def detail_text(value: object) -> str:
+    """A detail as readable text: lists joined with commas, objects as JSON."""
+    if isinstance(value, list | tuple):
+        return ", ".join(detail_text(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def _others(record: Record) -> tuple[Actor, ...]:
+    """Who joined or left, when that was someone other than the actor.
+
+    Telegram's chat_member updates name one ``member_id``; service messages a
+    ``members`` list of ids (live, with ``member_names``) or of names (Desktop
+    export).
+    """
+    actor = record.actor
+    found: list[Actor] = []
     member_id = record.details.get("member_id")
-    if (
-        record.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT)
-        and member_id is not None
-        and (record.actor is None or str(member_id) != record.actor.id)
-    ):
-        member = Actor(str(member_id))
+    if member_id is not None:
+        found.append(Actor(str(member_id)))
+    listed = record.details.get("members")
+    names = record.details.get("member_names")
+    if isinstance(listed, list):
+        for index, value in enumerate(listed):
+            if value is None:
+                continue
+            name = names[index] if isinstance(names, list) and index < len(names) else None
+            text = str(value)
+            if isinstance(value, str) and not text.lstrip("-").isdigit():
+                found.append(Actor(text, text))  # an export names members, without ids
+            else:
+                found.append(Actor(text, str(name) if name else None))
+    unique = {a.id: a for a in found}
+    if actor is None:
+        return tuple(unique.values())
+    return tuple(
+        a
+        for a in unique.values()
+        if a.id != actor.id and not (a.id == a.name and a.name == actor.name)
+    )
+
+
+def to_event(record: Record, bundle: int | None, verified: bool) -> Event:
+    details = {str(k): detail_text(v) for k, v in sorted(record.details.items())}
+    members = _others(record) if record.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT) else ()
     return Event(
         key=record.key,
         seq=record.seq or 0,
@@ -241,7 +279,8 @@ def to_event(record: Record, bundle: int | None, verified: bool) -> Event:
         text=record.text,
         details=details,
         verified=verified,
-        member=member,
+        member=members[0] if members else None,
+        members=members,
     )
 
 

@@ -18,6 +18,7 @@ from exporters.fold import Event, Item, Message
 from exporters.names import actor_label, attachment_file_name, conversation_slug
 from exporters.partition import Conversation
 from exporters.render import RenderContext
+from exporters.service import describe
 from exporters.source import copy_blob
 
 DIRECTORY = "html"
@@ -80,7 +81,9 @@ def _transcript(context: RenderContext, conversation: Conversation) -> Iterator[
                 day = moment
                 yield f'<h2 class="day">{moment.isoformat()} ({moment.strftime("%A")})</h2>\n'
             count += 1
-            if isinstance(item, Message):
+            if isinstance(item, Message) and item.pin_only:
+                yield _pin(item)
+            elif isinstance(item, Message):
                 yield _message(context, item)
             else:
                 yield _event(item)
@@ -188,19 +191,15 @@ def _attachment(context: RenderContext, attachment: Attachment) -> str:
 
 
 def _event(event: Event) -> str:
-    who = escape(actor_label(event.actor))
-    if event.member is not None:
-        member = escape(actor_label(event.member))
-        joined = event.kind.value == "member_joined"
-        what = f"added {member} to the conversation" if joined else f"removed {member}"
-        return f'<div class="event">{_time(event)} — {who} {what}</div>\n'
-    what = {
-        "member_joined": "joined the conversation",
-        "member_left": "left the conversation",
-        "conversation_renamed": "renamed the conversation",
-        "conversation_archived": "archived the conversation",
-        "monitoring_changed": "changed archiving for this conversation",
-        "admin_action": "ran an archive admin command",
-    }.get(event.kind.value, event.kind.value.replace("_", " "))
-    detail = f": {escape(event.text)}" if event.text else ""
-    return f'<div class="event">{_time(event)} — {who} {what}{detail}</div>\n'
+    detail = ""
+    if event.text and not event.members:
+        detail = f": {escape(event.text)}"
+    return f'<div class="event">{_time(event)} — {escape(describe(event))}{detail}</div>\n'
+
+
+def _pin(message: Message) -> str:
+    return (
+        f'<div class="event">{message.occurred_at.time().isoformat("seconds")} — '
+        f"{escape(actor_label(message.pinned_by))} pinned message "
+        f"{escape(message.message_id)} (not in this export)</div>\n"
+    )

@@ -7,14 +7,14 @@ from typing import Any
 from archive.codec import format_time
 from archive.model import Actor, AttachmentState, Kind
 from exporters.fold import Event, Item, Message
-from exporters.names import attachment_file_name
+from exporters.names import actor_label, attachment_file_name
 from exporters.partition import Conversation
+from exporters.service import describe, is_known
 
 UNKNOWN_PARTICIPANT = "unknown"
 _EVENT_TYPES = {
     Kind.MEMBER_JOINED: "join",
     Kind.MEMBER_LEFT: "leave",
-    Kind.OTHER: "unknown",
 }
 
 
@@ -65,10 +65,12 @@ class ManifestBuilder:
         stamp = format_time(item.occurred_at)
         self.first = self.first or stamp
         self.last = stamp
-        if isinstance(item, Message):
+        if isinstance(item, Message) and item.pin_only:
+            self.events.append(self._pin(item, stamp))
+        elif isinstance(item, Message):
             self.events.append(self._message(item, stamp))
         else:
-            self.events.append(self._event(item, stamp))
+            self.events.extend(self._events(item, stamp))
 
     def _message(self, message: Message, stamp: str) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -101,6 +103,7 @@ class ManifestBuilder:
             custom.append(("orphan", "original message not in this export"))
         if message.pinned:
             custom.append(("pinned", "yes"))
+            custom.append(("pinned_by", message.pinned_by.id if message.pinned_by else None))
         if message.edits:
             event["edits"] = [
                 {
@@ -142,28 +145,55 @@ class ManifestBuilder:
         event["custom"] = _custom(custom)
         return event
 
-    def _event(self, item: Event, stamp: str) -> dict[str, Any]:
-        kind = _EVENT_TYPES.get(item.kind, "history")
-        event: dict[str, Any] = {
-            "id": f"e-{item.key[:16]}",
-            "type": kind,
-            "participant": self.participant(item.member or item.actor),
+    def _pin(self, message: Message, stamp: str) -> dict[str, Any]:
+        """A pin of a message that is not in this export: who pinned, and which message."""
+        return {
+            "id": f"e-{message.key[:16]}",
+            "type": "history",
+            "participant": self.participant(message.pinned_by),
             "conversation": self.conversation.conversation,
             "timestamp": stamp,
+            "body": f"{actor_label(message.pinned_by)} pinned message {message.message_id}"
+            " (not in this export)",
+            "custom": _custom(
+                [
+                    ("kind", "pin_added"),
+                    ("pinned_message", message.message_id),
+                    ("record_key", message.key),
+                    ("seq", str(message.seq)),
+                    ("bundle", None if message.bundle is None else str(message.bundle)),
+                ]
+            ),
         }
-        if kind in ("history", "unknown"):
-            event["body"] = item.text or item.kind.value.replace("_", " ")
-        event["custom"] = _custom(
-            [
-                ("kind", item.kind.value),
-                ("by", item.actor.id if item.member and item.actor else None),
-                ("record_key", item.key),
-                ("seq", str(item.seq)),
-                ("bundle", None if item.bundle is None else str(item.bundle)),
-                *sorted(item.details.items()),
-            ]
-        )
-        return event
+
+    def _events(self, item: Event, stamp: str) -> list[dict[str, Any]]:
+        """One event, or one join/leave per member someone else added or removed."""
+        kind = _EVENT_TYPES.get(item.kind) or ("history" if is_known(item) else "unknown")
+        subjects = list(item.members) if kind in ("join", "leave") and item.members else [None]
+        events = []
+        for index, subject in enumerate(subjects):
+            event: dict[str, Any] = {
+                "id": f"e-{item.key[:16]}" + (f"-{index}" if index else ""),
+                "type": kind,
+                "participant": self.participant(subject or item.actor),
+                "conversation": self.conversation.conversation,
+                "timestamp": stamp,
+            }
+            if kind in ("history", "unknown"):
+                event["body"] = describe(item)
+            event["custom"] = _custom(
+                [
+                    ("kind", item.kind.value),
+                    ("by", item.actor.id if subject is not None and item.actor else None),
+                    ("record_key", item.key),
+                    ("seq", str(item.seq)),
+                    ("bundle", None if item.bundle is None else str(item.bundle)),
+                    ("text", item.text),
+                    *sorted(item.details.items()),
+                ]
+            )
+            events.append(event)
+        return events
 
     def manifest(self) -> dict[str, Any]:
         conversation = self.conversation

@@ -105,12 +105,13 @@ def _message(conversation: Conversation, shape: Shape, message: Message, kept: b
 
 
 def _event(shape: Shape, event: Event) -> None:
-    subject = event.member or event.actor
-    if event.kind is Kind.MEMBER_JOINED and subject is not None:
-        shape.members.setdefault(subject.id)
-    elif event.kind is Kind.MEMBER_LEFT and subject is not None:
-        shape.members.pop(subject.id, None)
-    elif event.kind is Kind.CONVERSATION_ARCHIVED:
+    subjects = event.members or ((event.actor,) if event.actor else ())
+    for subject in subjects:
+        if event.kind is Kind.MEMBER_JOINED:
+            shape.members.setdefault(subject.id)
+        elif event.kind is Kind.MEMBER_LEFT:
+            shape.members.pop(subject.id, None)
+    if event.kind is Kind.CONVERSATION_ARCHIVED:
         shape.archived = event.details.get("archived", "True") != "False"
 
 

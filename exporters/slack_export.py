@@ -25,7 +25,7 @@ from exporters.partition import Conversation
 from exporters.render import RenderContext
 from exporters.rsmf import ZIP_DATE
 from exporters.slack_conversation import Shape, conversation_info, scan
-from exporters.slack_message import event_object, message_object, pin_object
+from exporters.slack_message import event_objects, message_object, pin_object
 
 FILE_NAME = "slack-export.zip"
 _LISTS = {
@@ -108,7 +108,8 @@ def _objects(
     for item in context.items(conversation, number):
         if item.actor is not None:
             users[item.actor.id] = (item.actor, conversation.workspace)
-        for actor in (getattr(item, "pinned_by", None), getattr(item, "member", None)):
+        extra = (item.pinned_by,) if isinstance(item, Message) else item.members
+        for actor in extra:
             if actor is not None:
                 users.setdefault(actor.id, (actor, conversation.workspace))
         if isinstance(item, Message):
@@ -117,9 +118,7 @@ def _objects(
             else:
                 yield message_object(conversation, item, shape)
         else:
-            value = event_object(conversation, item)
-            if value is not None:
-                yield value
+            yield from event_objects(conversation, item)
 
 
 def _user(actor: Actor, workspace: str) -> dict[str, Any]:

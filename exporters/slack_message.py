@@ -20,6 +20,7 @@ the archived text; a pin of a message that is not in the export is a
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from archive.codec import format_time
@@ -199,22 +200,29 @@ def pin_object(conversation: Conversation, message: Message) -> dict[str, Any]:
     return value
 
 
-def event_object(conversation: Conversation, event: Event) -> dict[str, Any] | None:
-    """Slack's ``channel_*`` message for a membership or lifecycle event (None for others)."""
+def event_objects(conversation: Conversation, event: Event) -> list[dict[str, Any]]:
+    """Slack's ``channel_*`` messages for a membership or lifecycle event (one per member
+    someone else added or removed; none for events Slack's format has no message for)."""
     if event.kind not in _EVENT_SUBTYPES:
-        return None
+        return []
+    subjects: list[Actor | None] = [*event.members] or [event.actor]
+    return [_event_object(conversation, event, subject, n) for n, subject in enumerate(subjects)]
+
+
+def _event_object(
+    conversation: Conversation, event: Event, subject: Actor | None, index: int
+) -> dict[str, Any]:
     subtype, words = _EVENT_SUBTYPES[event.kind]
-    subject = event.member or event.actor
     user = subject.id if subject else ""
     value: dict[str, Any] = {
         "type": "message",
         "subtype": subtype,
         "user": user,
         "team": conversation.workspace,
-        "text": event.text or f"<@{user}> {words}",
-        "ts": slack_ts(event.occurred_at),
+        "text": (event.text if not event.members else None) or f"<@{user}> {words}",
+        "ts": slack_ts(event.occurred_at + timedelta(microseconds=index)),
     }
-    if event.member is not None and event.actor is not None:
+    if event.members and event.actor is not None:
         value["inviter"] = event.actor.id
     if event.kind is Kind.CONVERSATION_RENAMED:
         name = event.details.get("name") or event.details.get("new_name") or event.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from bots.telegram.export_files import BlobTarget
 from bots.telegram.export_import import ExportError, ExportImporter
 from bots.telegram.polling import PollingLoop
 from bots.telegram.sandbox import FakeBotApi
+from tests.export_fixtures import ListBundleSource
+from tests.export_fixtures import run as run_export
+from tests.rsmf_spec import manifest_of, parsed, problems
 from tests.telegram.conftest import RuntimeFactory
 
 BARE_ID = 1234567890  # the export's id of the supergroup -1001234567890
@@ -115,6 +119,48 @@ def test_service_messages(tmp_path: Path, journal: SqliteJournal, importer: Expo
     records = _by_id(journal)
     assert records["3"].details["title"] == "Deals desk EU"
     assert records["1"].actor is not None and records["1"].actor.id == "601"
+
+
+def test_imported_service_messages_export_as_what_they_were(
+    tmp_path: Path, journal: SqliteJournal, importer: ExportImporter
+) -> None:
+    """Desktop-export actions become the right RSMF events: creation, added by, pin, topic."""
+
+    def service(n: int, action: str, **extra: Any) -> dict[str, Any]:
+        body = _message(n, "", **extra)
+        body.update(type="service", action=action, actor="Dana", actor_id="user601")
+        del body["from"], body["from_id"]
+        return body
+
+    folder = _export(
+        tmp_path,
+        [
+            service(1, "create_group", title="Deals desk", members=["Dana", "Bob"]),
+            _message(2, "first order"),
+            service(3, "invite_members", members=["Bob"]),
+            service(4, "pin_message", message_id=2),
+            service(5, "topic_created", title="Orders"),
+            service(6, "join_group_by_link"),
+        ],
+    )
+    importer.run(folder)
+    records = [replace(r, seq=n) for n, r in enumerate(journal.iter_records(), 1)]
+    run_export("rsmf", tmp_path / "out", source=ListBundleSource(records))
+    [path] = (tmp_path / "out" / "rsmf").rglob("*.rsmf")
+    assert problems(path) == []
+    manifest, _ = manifest_of(parsed(path))
+    names = {x["id"]: x["display"] for x in manifest["participants"]}
+    seen = [(e["type"], names[e["participant"]], e.get("body")) for e in manifest["events"]]
+    assert seen == [
+        ("history", "Dana", "Dana created the group “Deals desk”"),
+        ("message", "Alice", "first order"),
+        ("join", "Bob", None),
+        ("history", "Dana", "Dana created the topic “Orders”"),
+        ("join", "Dana", None),
+    ]
+    first = manifest["events"][1]
+    assert {"name": "pinned", "value": "yes"} in first["custom"]
+    assert {"name": "pinned_by", "value": "601"} in first["custom"]
 
 
 def test_hostile_paths_are_never_read(
