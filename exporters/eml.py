@@ -2,15 +2,21 @@
 
 From is the sender, To the conversation, Date the platform time; replies in
 a thread carry In-Reply-To and References to their parent's Message-ID.
-The body states the edit history, deletion and reactions; stored
-attachments are attached with their original names. Boundaries are derived
-from the record key, so the same archive gives the same bytes.
+From, To and Subject are written by ``exporters.mail_headers`` (not by the
+email package, whose folding of mixed-script text loses and doubles
+spaces), so they decode back to exactly the original text. The body states
+the edit history, deletion and reactions; stored attachments are attached
+under the same safe single-component names as in the HTML and RSMF exports
+(``<sha256 prefix>_<safe name>``), the original name in the body.
+Boundaries are derived from the record key, so the same archive gives the
+same bytes.
 """
 
 from __future__ import annotations
 
 import io
-from email.headerregistry import Address, BaseHeader, HeaderRegistry
+import re
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
@@ -18,8 +24,10 @@ from email.utils import format_datetime
 from archive.codec import format_time
 from archive.model import Actor, AttachmentState, Platform
 from exporters.fold import Message
+from exporters.mail_headers import mailbox, unstructured
 from exporters.names import (
     actor_label,
+    attachment_file_name,
     conversation_slug,
     mail_address,
     message_address,
@@ -75,27 +83,36 @@ def export_eml(context: RenderContext) -> None:
                     handle.write(data)
 
 
-def _address(actor: Actor | None, platform: Platform) -> Address:
+_ADDRESS_SAFE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+$")
+
+
+def _address(actor: Actor | None, platform: Platform) -> str:
     addr = mail_address(actor, platform)
-    user, _, domain = addr.rpartition("@")
-    try:
-        return Address(actor_label(actor), user, domain)
-    except (ValueError, IndexError):
-        return Address(actor_label(actor), safe_component(user, 64), "chatkeeper.invalid")
+    if _ADDRESS_SAFE.match(addr) and ".." not in addr and not addr.startswith("."):
+        return addr
+    user = addr.rpartition("@")[0]
+    return f"{safe_component(user, 64)}@chatkeeper.invalid"
+
+
+def subject_of(conversation: Conversation, message: Message) -> str:
+    """``[platform conversation] first line`` (the first line cut at 70 characters)."""
+    first_line = message.text.strip().splitlines()[0] if message.text.strip() else "(no text)"
+    if len(first_line) > 70:
+        first_line = first_line[:69] + "…"
+    return f"[{conversation.platform.value} {conversation.display}] {first_line}"
 
 
 def render_message(context: RenderContext, conversation: Conversation, message: Message) -> bytes:
     """The message as RFC 5322 bytes (CRLF line ends)."""
     platform = conversation.platform
-    mail = EmailMessage(policy=_POLICY)
-    mail["From"] = _address(message.actor, platform)
     room = safe_component(f"{conversation.workspace}-{conversation.conversation}", 64)
-    mail["To"] = Address(conversation.display, room, f"{platform.value}.chatkeeper.invalid")
+    head = (
+        mailbox("From", actor_label(message.actor), _address(message.actor, platform))
+        + mailbox("To", conversation.display, f"{room}@{platform.value}.chatkeeper.invalid")
+        + unstructured("Subject", subject_of(conversation, message))
+    )
+    mail = EmailMessage(policy=_POLICY)
     mail["Date"] = format_datetime(message.occurred_at)
-    first_line = message.text.strip().splitlines()[0] if message.text.strip() else "(no text)"
-    if len(first_line) > 70:
-        first_line = first_line[:69] + "…"
-    mail["Subject"] = f"[{platform.value} {conversation.display}] {first_line}"
     mail["Message-ID"] = message_address(
         platform, conversation.workspace, conversation.conversation, message.message_id
     )
@@ -130,11 +147,11 @@ def render_message(context: RenderContext, conversation: Conversation, message: 
             buffer.getvalue(),
             maintype=maintype or "application",
             subtype=subtype or "octet-stream",
-            filename=attachment.name,
+            filename=attachment_file_name(attachment.sha256, attachment.name),
         )
     if mail.is_multipart():
         mail.set_boundary(f"chatkeeper-{message.key[:32]}")
-    return mail.as_bytes()
+    return head + mail.as_bytes()
 
 
 def _body(conversation: Conversation, message: Message) -> str:
@@ -159,7 +176,10 @@ def _body(conversation: Conversation, message: Message) -> str:
     for name, actors in sorted(message.reactions.items()):
         lines.append(f"Reaction {name} by {', '.join(actor_label(a) for a in actors)}")
     for attachment in message.attachments:
-        if attachment.state is not AttachmentState.STORED:
+        if attachment.state is AttachmentState.STORED and attachment.sha256:
+            safe = attachment_file_name(attachment.sha256, attachment.name)
+            lines.append(f"Attachment {safe}: original name {attachment.name!r}")
+        else:
             reason = f": {attachment.reason}" if attachment.reason else ""
             lines.append(
                 f"Attachment {attachment.name} not archived ({attachment.state.value}{reason})"

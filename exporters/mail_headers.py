@@ -5,10 +5,12 @@ drop the space before an encoded word and double the one after it), so
 chatkeeper writes the fields of its EML and RSMF files itself:
 
 - ``unstructured``: ASCII text is folded only before a space (unfolding
-  restores it exactly); other text becomes a run of RFC 2047 ``B`` encoded
+  restores it exactly); other text becomes a run of RFC 2047 ``Q`` encoded
   words, each holding whole characters, spaces included, so the white space
   between the words is ignored by every RFC 2047 decoder (Python's email,
-  notmuch, mu);
+  notmuch, mu). ``Q``, not ``B``: GMime (notmuch, mu) joins adjacent encoded
+  words before decoding them, and the padding of a ``B`` word in the middle
+  ends its base64 decoding, losing the rest of the header;
 - ``mailbox``: a display name (a quoted string, or encoded words) and an
   address;
 - ``utf8_list``: RFC 6532 UTF-8 text, as Relativity reads ``X-RSMF-*``
@@ -21,12 +23,11 @@ become spaces.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterable, Iterator
 
 _LINE = 78
-_WORD_BYTES = 45  # 60 base64 characters: "=?utf-8?b?" + 60 + "?=" is 72, within RFC 2047's 75
+_WORD_TEXT = 54  # encoded characters per word: "=?utf-8?q?" + 54 + "?=" is 66 (RFC 2047: 75)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ATOMS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+( [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 
@@ -36,22 +37,25 @@ def clean(value: str) -> str:
     return _CONTROL.sub(" ", value)
 
 
+def _q(char: str) -> str:
+    """One character in RFC 2047 ``Q`` form, safe in text and in phrases alike."""
+    if char == " ":
+        return "_"
+    if char.isascii() and char.isalnum():
+        return char
+    return "".join(f"={byte:02X}" for byte in char.encode("utf-8"))
+
+
 def _encoded_words(text: str) -> Iterator[str]:
-    chunk: list[str] = []
-    size = 0
+    chunk = ""
     for char in text:
-        width = len(char.encode("utf-8"))
-        if chunk and size + width > _WORD_BYTES:
-            yield _word("".join(chunk))
-            chunk, size = [], 0
-        chunk.append(char)
-        size += width
+        piece = _q(char)
+        if chunk and len(chunk) + len(piece) > _WORD_TEXT:
+            yield f"=?utf-8?q?{chunk}?="
+            chunk = ""
+        chunk += piece
     if chunk:
-        yield _word("".join(chunk))
-
-
-def _word(text: str) -> str:
-    return "=?utf-8?b?" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "?="
+        yield f"=?utf-8?q?{chunk}?="
 
 
 def _fold_ascii(name: str, value: str) -> str:
@@ -97,7 +101,10 @@ def mailbox(name: str, display: str, address: str) -> bytes:
     """``Name: display <address>`` CRLF (``address`` must be ASCII)."""
     if not display:
         return f"{name}: <{address}>\r\n".encode("ascii")
-    return f"{name}: {phrase(display)} <{address}>\r\n".encode("ascii")
+    words = phrase(display)
+    last = words.rsplit("\r\n", 1)[-1]
+    gap = " " if len(f"{name}: {last} <{address}>") <= _LINE else "\r\n "
+    return f"{name}: {words}{gap}<{address}>\r\n".encode("ascii")
 
 
 def quote_item(item: str) -> str:

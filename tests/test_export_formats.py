@@ -177,7 +177,7 @@ def test_eml_messages_parse_with_headers_threading_and_attachments(tmp_path: Pat
     assert morning["Date"].datetime.isoformat() == "2026-11-02T09:02:00+00:00"
     assert morning["Subject"] == "[slack deals] Morning all 👋 — term sheet v3 attached"
     [attachment] = list(morning.iter_attachments())
-    assert attachment.get_filename() == "term-sheet v3.pdf"
+    assert attachment.get_filename() == "3bc342145c90_term-sheet_v3.pdf"
     assert attachment.get_content() == TERM_SHEET
     price = by_text["Price is 101.25, fir"]
     reply = by_text["مرحبا، السعر جيد"]
