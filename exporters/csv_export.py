@@ -6,6 +6,7 @@ import csv
 import io
 
 from archive.codec import format_time
+from exporters.empty import notice_instead
 from exporters.fold import Event, Item, Message
 from exporters.names import actor_label
 from exporters.partition import Conversation
@@ -41,6 +42,8 @@ COLUMNS = (
 
 def export_csv(context: RenderContext) -> None:
     """Write ``messages.csv`` (UTF-8 with a BOM so spreadsheets read it right)."""
+    if notice_instead(context):
+        return
     if context.out.done(FILE_NAME):
         return
     with context.out.create(FILE_NAME) as handle:

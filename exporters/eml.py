@@ -23,6 +23,7 @@ from email.utils import format_datetime
 
 from archive.codec import format_time
 from archive.model import Actor, AttachmentState, Platform
+from exporters.empty import notice_instead
 from exporters.fold import Message
 from exporters.mail_headers import mailbox, unstructured
 from exporters.names import (
@@ -64,6 +65,8 @@ _POLICY = SMTP.clone(header_factory=_HeaderClasses())
 
 def export_eml(context: RenderContext) -> None:
     """Write ``eml/<conversation>/<day>/<time>-<key>.eml`` for every message."""
+    if notice_instead(context):
+        return
     store = context.store
     for conversation in context.conversations():
         slug = conversation_slug(

@@ -14,6 +14,7 @@ from datetime import date
 from html import escape
 
 from archive.model import Attachment, AttachmentState
+from exporters.empty import notice_instead
 from exporters.fold import Event, Item, Message
 from exporters.names import actor_label, attachment_file_name, conversation_slug
 from exporters.partition import Conversation
@@ -53,10 +54,16 @@ ul.files{margin:.2em 0;font-size:.9em}
 
 def export_html(context: RenderContext) -> None:
     """Write ``html/<conversation>.html`` for every conversation."""
+    if notice_instead(context):
+        return
     for conversation in context.conversations():
         relative = f"{DIRECTORY}/{conversation_slug(conversation.platform, conversation.workspace, conversation.conversation)}.html"
         if context.out.done(relative):
             continue
+        if not any(
+            next(context.items(conversation, n), None) for n in context.store.slices(conversation)
+        ):
+            continue  # nothing of it matched the filters: no empty transcript
         with context.out.create(relative) as handle:
             text = io.TextIOWrapper(handle, encoding="utf-8", newline="\n")
             for chunk in _transcript(context, conversation):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from archive.model import Record
 from exporters.csv_export import export_csv
 from exporters.custody import Custody, write_manifest
 from exporters.eml import export_eml
+from exporters.empty import write_notice
 from exporters.file_index import FileEntry
 from exporters.filters import Filters
 from exporters.html import export_html
@@ -204,11 +206,14 @@ def _export_jsonl(
         for _ in records:
             read += 1
         return read
-    with out.create(JSONL_NAME) as handle:
+    with ExitStack() as stack:
+        handle = None  # created with the first matching record (none: the notice instead)
         for record, info in records:
             read += 1
             if not keep(record):
                 continue
+            if handle is None:
+                handle = stack.enter_context(out.create(JSONL_NAME))
             line = sealed_line(record.seq or 0, encode_body(record))
             verified = b"true" if info.verified else b"false"
             handle.write(
@@ -220,4 +225,6 @@ def _export_jsonl(
                 + verified
                 + b"}\n"
             )
+    if handle is None:
+        write_notice(out, request.filters.describe(), bundles)
     return read

@@ -24,6 +24,7 @@ from typing import IO, BinaryIO
 
 from archive.codec import parse_time
 from archive.model import Platform
+from exporters.empty import notice_instead
 from exporters.mail_headers import mailbox, unstructured, utf8, utf8_list
 from exporters.names import conversation_slug, slice_label
 from exporters.partition import Conversation
@@ -40,6 +41,8 @@ _APPLICATIONS = {Platform.SLACK: "Slack", Platform.TELEGRAM: "Telegram"}
 
 def export_rsmf(context: RenderContext) -> None:
     """Write ``rsmf/<conversation>/<slice>.rsmf`` for every slice with events."""
+    if notice_instead(context):
+        return
     store = context.store
     for conversation in context.conversations():
         slug = conversation_slug(

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from archive.model import Actor
+from exporters.empty import notice_instead
 from exporters.fold import Message
 from exporters.partition import Conversation
 from exporters.render import RenderContext
@@ -38,6 +39,8 @@ _LISTS = {
 
 def export_slack(context: RenderContext) -> None:
     """Write ``slack-export.zip`` (day slices are required)."""
+    if notice_instead(context):
+        return
     if context.out.done(FILE_NAME):
         return
     users: dict[str, tuple[Actor, str]] = {}
