@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -61,6 +62,11 @@ class _HeaderClasses(HeaderRegistry):
 
 
 _POLICY = SMTP.clone(header_factory=_HeaderClasses())
+Reader = Callable[[str], str]
+
+
+def _same(value: str) -> str:
+    return value
 
 
 def export_eml(context: RenderContext) -> None:
@@ -73,8 +79,8 @@ def export_eml(context: RenderContext) -> None:
             conversation.platform, conversation.workspace, conversation.conversation
         )
         for number in store.slices(conversation):
-            for item in context.items(conversation, number):
-                if not isinstance(item, Message):
+            for item in context.readable_items(conversation, number):
+                if not isinstance(item, Message) or item.pin_only:
                     continue
                 day = item.occurred_at.strftime("%Y-%m-%d")
                 name = f"{item.occurred_at.strftime('%H%M%S%f')}-{item.key[:16]}.eml"
@@ -97,9 +103,10 @@ def _address(actor: Actor | None, platform: Platform) -> str:
     return f"{safe_component(user, 64)}@chatkeeper.invalid"
 
 
-def subject_of(conversation: Conversation, message: Message) -> str:
+def subject_of(conversation: Conversation, message: Message, text: Reader = _same) -> str:
     """``[platform conversation] first line`` (the first line cut at 70 characters)."""
-    first_line = message.text.strip().splitlines()[0] if message.text.strip() else "(no text)"
+    body = text(message.text).strip()
+    first_line = body.splitlines()[0] if body else "(no text)"
     if len(first_line) > 70:
         first_line = first_line[:69] + "…"
     return f"[{conversation.platform.value} {conversation.display}] {first_line}"
@@ -108,11 +115,12 @@ def subject_of(conversation: Conversation, message: Message) -> str:
 def render_message(context: RenderContext, conversation: Conversation, message: Message) -> bytes:
     """The message as RFC 5322 bytes (CRLF line ends)."""
     platform = conversation.platform
+    text = context.reader(conversation)
     room = safe_component(f"{conversation.workspace}-{conversation.conversation}", 64)
     head = (
         mailbox("From", actor_label(message.actor), _address(message.actor, platform))
         + mailbox("To", conversation.display, f"{room}@{platform.value}.chatkeeper.invalid")
-        + unstructured("Subject", subject_of(conversation, message))
+        + unstructured("Subject", subject_of(conversation, message, text))
     )
     mail = EmailMessage(policy=_POLICY)
     mail["Date"] = format_datetime(message.occurred_at)
@@ -136,7 +144,7 @@ def render_message(context: RenderContext, conversation: Conversation, message: 
         mail["X-Chatkeeper-Edited"] = str(len(message.edits))
     if message.deleted:
         mail["X-Chatkeeper-Deleted"] = "yes"
-    mail.set_content(_body(conversation, message), cte="quoted-printable")
+    mail.set_content(_body(conversation, message, text), cte="quoted-printable")
     for attachment in message.attachments:
         if attachment.state is not AttachmentState.STORED or not attachment.sha256:
             continue
@@ -157,18 +165,20 @@ def render_message(context: RenderContext, conversation: Conversation, message: 
     return head + mail.as_bytes()
 
 
-def _body(conversation: Conversation, message: Message) -> str:
-    lines = [message.text, "", "-- "]
+def _body(conversation: Conversation, message: Message, text: Reader) -> str:
+    lines = [text(message.text), "", "-- "]
     lines.append(
         f"{conversation.platform.value} conversation {conversation.display} "
         f"({conversation.conversation}), {format_time(message.occurred_at)}"
     )
     if message.parent_id:
         lines.append(f"Reply in thread to message {message.parent_id}")
+    if message.album:
+        lines.append(f"Album: also messages {', '.join(message.album)}")
     for index, edit in enumerate(message.edits, 1):
         lines.append(f"Edit {index} by {actor_label(edit.actor)} at {format_time(edit.at)}:")
-        lines.append(f"  before: {edit.previous}")
-        lines.append(f"  after:  {edit.new}")
+        lines.append(f"  before: {text(edit.previous)}")
+        lines.append(f"  after:  {text(edit.new)}")
     if message.deleted:
         when = format_time(message.deleted_at) if message.deleted_at else "unknown time"
         lines.append(

@@ -20,7 +20,7 @@ record itself says.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -81,6 +81,8 @@ class Message:
     pinned_at: datetime | None = None
     orphan: bool = False
     verified: bool = True
+    media_group: str | None = None  # a Telegram album's media_group_id
+    album: tuple[str, ...] = ()  # the other message ids folded into this one (an album)
 
     @property
     def parent_id(self) -> str | None:
@@ -115,6 +117,7 @@ class Event:
     verified: bool = True
     member: Actor | None = None  # who joined or left, when someone else did it
     members: tuple[Actor, ...] = ()  # everyone added or removed by someone else (member first)
+    message_id: str | None = None  # a Telegram service message's own id (a topic's thread id)
 
 
 Item = Message | Event
@@ -149,7 +152,13 @@ def new_message(
         attachments=list(record.attachments) if not orphan else [],
         orphan=orphan,
         verified=verified,
+        media_group=_media_group(record) if not orphan else None,
     )
+
+
+def _media_group(record: Record) -> str | None:
+    value = record.details.get("media_group_id") if record.details else None
+    return str(value) if value is not None else None
 
 
 def apply(message: Message, record: Record, verified: bool) -> None:
@@ -232,7 +241,14 @@ def detail_text(value: object) -> str:
     return str(value)
 
 
-def _others(record: Record) -> tuple[Actor, ...]:
+Namer = Callable[[str], str | None]
+
+
+def _no_names(actor_id: str) -> str | None:
+    return None
+
+
+def _others(record: Record, names: Namer = _no_names) -> tuple[Actor, ...]:
     """Who joined or left, when that was someone other than the actor.
 
     Telegram's chat_member updates name one ``member_id``; service messages a
@@ -243,19 +259,23 @@ def _others(record: Record) -> tuple[Actor, ...]:
     found: list[Actor] = []
     member_id = record.details.get("member_id")
     if member_id is not None:
-        found.append(Actor(str(member_id)))
+        found.append(Actor(str(member_id), names(str(member_id))))
     listed = record.details.get("members")
-    names = record.details.get("member_names")
+    listed_names = record.details.get("member_names")
     if isinstance(listed, list):
         for index, value in enumerate(listed):
             if value is None:
                 continue
-            name = names[index] if isinstance(names, list) and index < len(names) else None
+            name = (
+                listed_names[index]
+                if isinstance(listed_names, list) and index < len(listed_names)
+                else None
+            )
             text = str(value)
             if isinstance(value, str) and not text.lstrip("-").isdigit():
                 found.append(Actor(text, text))  # an export names members, without ids
             else:
-                found.append(Actor(text, str(name) if name else None))
+                found.append(Actor(text, str(name) if name else names(text)))
     unique = {a.id: a for a in found}
     if actor is None:
         return tuple(unique.values())
@@ -266,9 +286,11 @@ def _others(record: Record) -> tuple[Actor, ...]:
     )
 
 
-def to_event(record: Record, bundle: int | None, verified: bool) -> Event:
+def to_event(record: Record, bundle: int | None, verified: bool, names: Namer = _no_names) -> Event:
     details = {str(k): detail_text(v) for k, v in sorted(record.details.items())}
-    members = _others(record) if record.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT) else ()
+    members = (
+        _others(record, names) if record.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT) else ()
+    )
     return Event(
         key=record.key,
         seq=record.seq or 0,
@@ -281,6 +303,7 @@ def to_event(record: Record, bundle: int | None, verified: bool) -> Event:
         verified=verified,
         member=members[0] if members else None,
         members=members,
+        message_id=record.message_id if record.platform is Platform.TELEGRAM else None,
     )
 
 
@@ -308,7 +331,7 @@ def target_of(record: Record) -> str | None:
     return None
 
 
-def fold_items(rows: Iterable[Row]) -> Iterator[Item]:
+def fold_items(rows: Iterable[Row], names: Namer = _no_names) -> Iterator[Item]:
     """Fold rows, grouped by message (the message first), into items.
 
     A message is yielded once the first record of another group arrives, so
@@ -331,6 +354,40 @@ def fold_items(rows: Iterable[Row]) -> Iterator[Item]:
         if current is not None:
             yield current
             current = None
-        yield to_event(record, bundle, verified)
+        yield to_event(record, bundle, verified, names)
     if current is not None:
         yield current
+
+
+def albums(items: Iterable[Item]) -> Iterator[Item]:
+    """Items with each Telegram album (consecutive messages of one sender sharing a
+    ``media_group_id``) folded into its first message: every file, the captions joined."""
+    pending: Message | None = None
+    for item in items:
+        if (
+            pending is not None
+            and isinstance(item, Message)
+            and item.media_group is not None
+            and item.media_group == pending.media_group
+            and (item.actor.id if item.actor else None)
+            == (pending.actor.id if pending.actor else None)
+        ):
+            pending.attachments.extend(item.attachments)
+            pending.text = "\n".join(t for t in (pending.text, item.text) if t)
+            pending.edits.extend(item.edits)
+            pending.deleted = pending.deleted or item.deleted
+            for name, actors in item.reactions.items():
+                known = pending.reactions.setdefault(name, [])
+                known.extend(a for a in actors if all(k.id != a.id for k in known))
+            pending.album = (*pending.album, item.message_id)
+            pending.verified = pending.verified and item.verified
+            continue
+        if pending is not None:
+            yield pending
+            pending = None
+        if isinstance(item, Message) and item.media_group is not None:
+            pending = item
+        else:
+            yield item
+    if pending is not None:
+        yield pending

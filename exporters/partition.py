@@ -18,7 +18,7 @@ import json
 import marshal
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,9 @@ class PartitionStore:
         self._conversations: dict[tuple[str, str, str], list[str | int | None]] = {}
         self._finished = False
         self.record_count = 0
+        #: (platform, workspace, actor id) -> the latest name seen, to name actors a record
+        #: names by id only (a bot without its profile, a member added by someone).
+        self.names: dict[tuple[str, str, str], str] = {}
 
     def add(self, record: Record, bundle: int | None, verified: bool) -> None:
         """Spill one record (in seq order)."""
@@ -195,6 +198,9 @@ class PartitionStore:
             known = self._conversations[ident] = [len(self._conversations), None, None]
         if record.conversation_name:
             known[1] = record.conversation_name
+        actor = record.actor
+        if actor is not None and actor.name and actor.name != actor.id:
+            self.names[(record.platform.value, record.workspace, actor.id)] = actor.name
         kind = record.details.get("conversation_type") if record.details else None
         if isinstance(kind, str) and kind:
             known[2] = kind
@@ -305,11 +311,30 @@ class PartitionStore:
             (conversation.number, number),
         )
         for body, seq, target, bundle, verified in cursor:
-            yield Row(unpack(body, seq), target, bundle, bool(verified))
+            record = unpack(body, seq)
+            actor = record.actor
+            if actor is not None and not actor.name:
+                name = self.name_of(conversation, actor.id)
+                if name is not None:
+                    record = replace(record, actor=replace(actor, name=name))
+            yield Row(record, target, bundle, bool(verified))
+
+    def name_of(self, conversation: Conversation, actor_id: str) -> str | None:
+        """The name another record of the export gives ``actor_id`` in this workspace."""
+        return self.names.get((conversation.platform.value, conversation.workspace, actor_id))
+
+    def conversation_name(self, conversation: Conversation, conversation_id: str) -> str | None:
+        """The name of another conversation of the same workspace, if the export has it."""
+        for other in self.conversations():
+            if other.workspace == conversation.workspace and other.conversation == conversation_id:
+                return other.name
+        return None
 
     def items(self, conversation: Conversation, number: int) -> Iterator[Item]:
-        """The folded messages and events of one slice, in time order."""
-        return fold_items(self.rows(conversation, number))
+        """The folded messages and events of one slice, in time order (actors named)."""
+        return fold_items(
+            self.rows(conversation, number), lambda actor_id: self.name_of(conversation, actor_id)
+        )
 
     def _require_finished(self) -> None:
         if not self._finished:

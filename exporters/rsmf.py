@@ -54,8 +54,8 @@ def export_rsmf(context: RenderContext) -> None:
             relative = f"{DIRECTORY}/{slug}/{label}.rsmf"
             if context.out.done(relative):
                 continue
-            builder = ManifestBuilder(conversation, collection)
-            for item in context.items(conversation, number):
+            builder = ManifestBuilder(conversation, collection, context.reader(conversation))
+            for item in context.readable_items(conversation, number):
                 builder.add(item)
             if builder.events:
                 _write(context, conversation, builder, relative, label)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from archive.codec import format_time
@@ -25,8 +26,14 @@ def _custom(pairs: list[tuple[str, str | None]]) -> list[dict[str, str]]:
 class ManifestBuilder:
     """Collects participants, events and attachment files for one slice."""
 
-    def __init__(self, conversation: Conversation, collection_id: str) -> None:
+    def __init__(
+        self,
+        conversation: Conversation,
+        collection_id: str,
+        text: Callable[[str], str] | None = None,
+    ) -> None:
         self.conversation = conversation
+        self.text = text or (lambda value: value)
         self.collection_id = collection_id
         self.participants: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
@@ -79,13 +86,15 @@ class ManifestBuilder:
             "participant": self.participant(message.actor),
             "conversation": self.conversation.conversation,
             "timestamp": stamp,
-            "body": message.text,
+            "body": self.text(message.text),
         }
         custom: list[tuple[str, str | None]] = [
             ("record_key", message.key),
             ("seq", str(message.seq)),
             ("bundle", None if message.bundle is None else str(message.bundle)),
             ("verified", "yes" if message.verified else "NO"),
+            ("markup", message.text if event["body"] != message.text else None),
+            ("album", ", ".join(message.album) or None),
         ]
         parent = message.parent_id
         if parent and parent in self._ids:
@@ -109,8 +118,8 @@ class ManifestBuilder:
                 {
                     "participant": self.participant(edit.actor),
                     "timestamp": format_time(edit.at),
-                    "previous": edit.previous,
-                    "new": edit.new,
+                    "previous": self.text(edit.previous),
+                    "new": self.text(edit.new),
                 }
                 for edit in message.edits
             ]
@@ -172,13 +181,16 @@ class ManifestBuilder:
         subjects = list(item.members) if kind in ("join", "leave") and item.members else [None]
         events = []
         for index, subject in enumerate(subjects):
+            ident = item.message_id if item.message_id and not index else None
             event: dict[str, Any] = {
-                "id": f"e-{item.key[:16]}" + (f"-{index}" if index else ""),
+                "id": ident or f"e-{item.key[:16]}" + (f"-{index}" if index else ""),
                 "type": kind,
                 "participant": self.participant(subject or item.actor),
                 "conversation": self.conversation.conversation,
                 "timestamp": stamp,
             }
+            if ident is not None:
+                self._ids.add(ident)  # a Telegram topic's messages are its thread
             if kind in ("history", "unknown"):
                 event["body"] = describe(item)
             event["custom"] = _custom(
