@@ -122,6 +122,8 @@ def render_message(context: RenderContext, conversation: Conversation, message: 
         + mailbox("To", conversation.display, f"{room}@{platform.value}.chatkeeper.invalid")
         + unstructured("Subject", subject_of(conversation, message, text))
     )
+    if message.forwarded_from:
+        head += unstructured("X-Chatkeeper-Forwarded-From", message.forwarded_from)
     mail = EmailMessage(policy=_POLICY)
     mail["Date"] = format_datetime(message.occurred_at)
     mail["Message-ID"] = message_address(
@@ -142,6 +144,8 @@ def render_message(context: RenderContext, conversation: Conversation, message: 
     )
     if message.edits:
         mail["X-Chatkeeper-Edited"] = str(len(message.edits))
+    elif message.edited_at is not None:
+        mail["X-Chatkeeper-Edited"] = "yes (earlier text not archived)"
     if message.deleted:
         mail["X-Chatkeeper-Deleted"] = "yes"
     mail.set_content(_body(conversation, message, text), cte="quoted-printable")
@@ -175,6 +179,13 @@ def _body(conversation: Conversation, message: Message, text: Reader) -> str:
         lines.append(f"Reply in thread to message {message.parent_id}")
     if message.album:
         lines.append(f"Album: also messages {', '.join(message.album)}")
+    if message.forwarded_from:
+        lines.append(f"Forwarded from {message.forwarded_from}")
+    if message.edited_at is not None and not message.edits:
+        lines.append(
+            f"Edited by {actor_label(message.edited_by)} at {format_time(message.edited_at)}"
+            " (the earlier text is not in the archive)"
+        )
     for index, edit in enumerate(message.edits, 1):
         lines.append(f"Edit {index} by {actor_label(edit.actor)} at {format_time(edit.at)}:")
         lines.append(f"  before: {text(edit.previous)}")

@@ -20,10 +20,10 @@ record itself says.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import NamedTuple
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from archive.model import Actor, Attachment, Kind, Platform, Record
 
@@ -83,6 +83,14 @@ class Message:
     verified: bool = True
     media_group: str | None = None  # a Telegram album's media_group_id
     album: tuple[str, ...] = ()  # the other message ids folded into this one (an album)
+    edited_at: datetime | None = None  # the platform says it was edited (an export's marker)
+    edited_by: Actor | None = None
+    forwarded_from: str | None = None  # where a Telegram forward came from, in words
+
+    @property
+    def was_edited(self) -> bool:
+        """Edited: with a history in the archive, or by the platform's marker alone."""
+        return bool(self.edits) or self.edited_at is not None
 
     @property
     def parent_id(self) -> str | None:
@@ -153,7 +161,62 @@ def new_message(
         orphan=orphan,
         verified=verified,
         media_group=_media_group(record) if not orphan else None,
+        edited_at=None if orphan else _edited_at(record),
+        edited_by=None if orphan else _edited_by(record),
+        forwarded_from=None if orphan else forward_origin(record.details),
     )
+
+
+def _edited_at(record: Record) -> datetime | None:
+    """When an imported message says it was last edited (Slack ``edited.ts``, Telegram
+    Desktop ``edited_unixtime``)."""
+    details = record.details or {}
+    for name in ("edited_ts", "edited_unixtime"):
+        value = details.get(name)
+        if value is None:
+            continue
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _edited_by(record: Record) -> Actor | None:
+    if _edited_at(record) is None:
+        return None
+    user = (record.details or {}).get("edited_user")
+    if user is None or (record.actor is not None and str(user) == record.actor.id):
+        return record.actor
+    return Actor(str(user))
+
+
+def forward_origin(details: Mapping[str, Any] | None) -> str | None:
+    """A Telegram forward's origin in words: live ``forward_origin`` or an export's
+    ``forwarded_from``."""
+    if not details:
+        return None
+    origin = details.get("forward_origin")
+    if isinstance(origin, Mapping):
+        kind = origin.get("type")
+        if kind in ("channel", "chat"):
+            chat = origin.get("chat") if kind == "channel" else origin.get("sender_chat")
+            chat = chat if isinstance(chat, Mapping) else {}
+            name = chat.get("title") or chat.get("username") or chat.get("id") or "a chat"
+            text = f"{'channel' if kind == 'channel' else 'chat'} {name}"
+            if origin.get("message_id") is not None:
+                text += f" (message {origin['message_id']})"
+            if origin.get("author_signature"):
+                text += f", signed {origin['author_signature']}"
+            return text
+        if kind == "user" and isinstance(origin.get("sender_user"), Mapping):
+            user = origin["sender_user"]
+            name = " ".join(str(p) for p in (user.get("first_name"), user.get("last_name")) if p)
+            return f"{name or user.get('username') or user.get('id')} ({user.get('id')})"
+        if kind == "hidden_user":
+            return f"{origin.get('sender_user_name') or 'a hidden user'} (hidden account)"
+    named = details.get("forwarded_from")
+    return str(named) if named else None
 
 
 def _media_group(record: Record) -> str | None:

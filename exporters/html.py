@@ -146,6 +146,11 @@ def _message(
     if message.edits:
         times = "" if len(message.edits) == 1 else f" {len(message.edits)} times"
         labels.append(f'<span class="label edited-label">edited{times}</span>')
+    elif message.edited_at is not None:
+        when = message.edited_at.strftime("%Y-%m-%d %H:%M:%S")
+        labels.append(
+            f'<span class="label edited-label">edited at {when} (earlier text not archived)</span>'
+        )
     if message.deleted:
         when = message.deleted_at.strftime("%Y-%m-%d %H:%M:%S") if message.deleted_at else ""
         by = escape(actor_label(message.deleted_by))
@@ -165,6 +170,8 @@ def _message(
             f'<div class="meta">↳ reply in {escape(where)} <a href="#m-{escape(parent)}">'
             f"{escape(label)}</a></div>"
         )
+    if message.forwarded_from:
+        parts.append(f'<div class="meta">↪ forwarded from {escape(message.forwarded_from)}</div>')
     parts.append(f'<div class="text" dir="auto">{escape(text(message.text))}</div>')
     if message.edits:
         parts.append('<ol class="edits">')

@@ -59,11 +59,13 @@ def _event_lines(event: dict[str, Any], names: dict[str, str]) -> list[str]:
         lines.append(str(event["body"]))
     if event.get("parent"):
         lines.append(f"  (reply in thread to message {event['parent']})")
+    forwarded = _custom(event, "forwarded_from")
+    if forwarded:
+        lines.append(f"  (forwarded from {forwarded})")
     for edit in event.get("edits", []):
         editor = names.get(edit.get("participant", ""), "unknown")
-        lines.append(
-            f"  (edited by {editor} at {_time(edit['timestamp'])}; before: {edit['previous']})"
-        )
+        before = f"; before: {edit['previous']}" if "previous" in edit else ""
+        lines.append(f"  (edited by {editor} at {_time(edit['timestamp'])}{before})")
     if event.get("deleted"):
         by = _custom(event, "deleted_by")
         at = _custom(event, "deleted_at")

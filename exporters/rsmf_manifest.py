@@ -113,6 +113,16 @@ class ManifestBuilder:
         if message.pinned:
             custom.append(("pinned", "yes"))
             custom.append(("pinned_by", message.pinned_by.id if message.pinned_by else None))
+        if message.forwarded_from:
+            custom.append(("forwarded_from", message.forwarded_from))
+        if message.edited_at is not None and not message.edits:
+            event["edits"] = [
+                {
+                    "participant": self.participant(message.edited_by),
+                    "timestamp": format_time(message.edited_at),
+                }
+            ]
+            custom.append(("edit_history", "not archived: the platform only marked the edit"))
         if message.edits:
             event["edits"] = [
                 {

@@ -82,6 +82,9 @@ def message_object(conversation: Conversation, message: Message, shape: Shape) -
     if message.edits:
         last = message.edits[-1]
         value["edited"] = {"user": last.actor.id if last.actor else "", "ts": slack_ts(last.at)}
+    elif message.edited_at is not None:
+        editor = message.edited_by
+        value["edited"] = {"user": editor.id if editor else "", "ts": slack_ts(message.edited_at)}
     if message.pinned:
         value["pinned_to"] = [conversation.conversation]
     if message.reactions:
@@ -119,6 +122,24 @@ def _markers(message: Message) -> list[dict[str, Any]]:
                 "service_name": "chatkeeper archive",
                 "author_name": note,
                 "text": "The text above is the last text before deletion.",
+            }
+        )
+    if message.forwarded_from:
+        note = f"Forwarded from {message.forwarded_from}"
+        markers.append(
+            {"fallback": note, "service_name": "chatkeeper archive", "author_name": note}
+        )
+    if message.edited_at is not None and not message.edits:
+        note = (
+            f"Edited by {actor_label(message.edited_by)} at {_when(message.edited_at)}"
+            " (the earlier text is not in the archive)"
+        )
+        markers.append(
+            {
+                "fallback": note,
+                "color": EDITED_COLOR,
+                "service_name": "chatkeeper archive",
+                "author_name": note,
             }
         )
     if message.edits:
@@ -167,6 +188,8 @@ def _extra(conversation: Conversation, message: Message) -> dict[str, Any]:
         extra["deleted"] = True
         extra["deleted_at"] = format_time(message.deleted_at) if message.deleted_at else None
         extra["deleted_by"] = message.deleted_by.id if message.deleted_by else None
+    if message.forwarded_from:
+        extra["forwarded_from"] = message.forwarded_from
     if message.orphan:
         extra["orphan"] = True
     if not message.verified:

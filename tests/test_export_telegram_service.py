@@ -115,3 +115,34 @@ def test_html_csv_and_slack_render_the_same_service_messages(tmp_path: Path) -> 
     assert joins == [("502", "501"), ("503", "501")]
     [pin] = [m for m in messages if m.get("subtype") == "pinned_item"]
     assert pin["user"] == "501"
+
+
+def test_live_forward_origin_shows_in_every_format(tmp_path: Path) -> None:
+    """A message forwarded from a channel says where it came from in RSMF, EML, HTML, Slack, CSV."""
+    origin = {
+        "type": "channel",
+        "chat": {"id": -1009876543210, "type": "channel", "title": "Research notes"},
+        "message_id": 12,
+        "date": START - 3600,
+    }
+    message = p.message(GROUP, IVAN, 20, "buy signal", date=START, forward_origin=origin)
+    raw = json.dumps({"update_id": 7000, "message": message}).encode()
+    records = [replace(r, seq=1) for r in translate_update(raw, json.loads(raw), DELIVERY)]
+    words = "channel Research notes (message 12)"
+    out = {fmt: tmp_path / fmt for fmt in ("rsmf", "eml", "html", "slack", "csv")}
+    for fmt, folder in out.items():
+        run(fmt, folder, source=ListBundleSource(records))
+    [rsmf] = (out["rsmf"] / "rsmf").rglob("*.rsmf")
+    manifest, _ = manifest_of(parsed(rsmf))
+    assert {"name": "forwarded_from", "value": words} in manifest["events"][0]["custom"]
+    [eml] = (out["eml"] / "eml").rglob("*.eml")
+    assert f"Forwarded from {words}" in eml.read_bytes().decode()
+    [page] = (out["html"] / "html").glob("*.html")
+    assert f"↪ forwarded from {words}" in page.read_text("utf-8")
+    archive = zipfile.ZipFile(out["slack"] / "slack-export.zip")
+    [day] = [n for n in archive.namelist() if "/" in n]
+    [value] = json.loads(archive.read(day))
+    assert value["chatkeeper"]["forwarded_from"] == words
+    assert value["attachments"][0]["author_name"] == f"Forwarded from {words}"
+    text = (out["csv"] / "messages.csv").read_text("utf-8-sig")
+    assert [r["forwarded_from"] for r in csv.DictReader(io.StringIO(text, newline=""))] == [words]

@@ -163,6 +163,56 @@ def test_imported_service_messages_export_as_what_they_were(
     assert {"name": "pinned_by", "value": "601"} in first["custom"]
 
 
+def test_imported_reactions_edits_and_forwards_reach_the_exports(
+    tmp_path: Path, journal: SqliteJournal, importer: ExportImporter
+) -> None:
+    """Desktop-export reactions (who), the edited time and "forwarded from" show in every format."""
+    reactions = [
+        {
+            "type": "emoji",
+            "count": 2,
+            "emoji": "🔥",
+            "recent": [
+                {"from": "Bob", "from_id": "user502", "date_unixtime": str(p.BASE_DATE + 90)},
+                {"from": "Dana", "from_id": "user601", "date_unixtime": str(p.BASE_DATE + 95)},
+            ],
+        }
+    ]
+    folder = _export(
+        tmp_path,
+        [
+            _message(
+                1,
+                "rate is 3.1",
+                reactions=reactions,
+                edited="2026-10-26T14:00:00",
+                edited_unixtime=str(p.BASE_DATE + 120),
+                forwarded_from="Research notes",
+            )
+        ],
+    )
+    importer.run(folder)
+    importer.run(folder)  # a second import adds nothing
+    records = [replace(r, seq=n) for n, r in enumerate(journal.iter_records(), 1)]
+    assert sorted(r.kind.value for r in records) == ["message", "reaction_added", "reaction_added"]
+    run_export("rsmf", tmp_path / "rsmf", source=ListBundleSource(records))
+    [path] = (tmp_path / "rsmf" / "rsmf").rglob("*.rsmf")
+    assert problems(path) == []
+    manifest, _ = manifest_of(parsed(path))
+    [event] = manifest["events"]
+    assert event["reactions"] == [{"value": "🔥", "count": 2, "participants": ["502", "601"]}]
+    assert event["edits"] == [{"participant": "501", "timestamp": "2026-10-26T07:35:20.000000Z"}]
+    assert {"name": "forwarded_from", "value": "Research notes"} in event["custom"]
+    run_export("html", tmp_path / "html", source=ListBundleSource(records))
+    [page] = (tmp_path / "html" / "html").glob("*.html")
+    html = page.read_text("utf-8")
+    assert "↪ forwarded from Research notes" in html
+    assert "🔥 2 (Bob, Dana)" in html
+    run_export("csv", tmp_path / "csv", source=ListBundleSource(records))
+    text = (tmp_path / "csv" / "messages.csv").read_text("utf-8-sig")
+    assert "Research notes" in text and "🔥: Bob (502), Dana (601)" in text
+
+
 def test_hostile_paths_are_never_read(
     tmp_path: Path,
     journal: SqliteJournal,
