@@ -20,12 +20,13 @@ record itself says.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from archive.model import Actor, Attachment, Kind, Platform, Record
+from exporters.forwards import forward_origin
 
 #: Kinds that are about an earlier message (they carry its ``message_id``).
 TARGETING_KINDS = frozenset(
@@ -189,34 +190,6 @@ def _edited_by(record: Record) -> Actor | None:
     if user is None or (record.actor is not None and str(user) == record.actor.id):
         return record.actor
     return Actor(str(user))
-
-
-def forward_origin(details: Mapping[str, Any] | None) -> str | None:
-    """A Telegram forward's origin in words: live ``forward_origin`` or an export's
-    ``forwarded_from``."""
-    if not details:
-        return None
-    origin = details.get("forward_origin")
-    if isinstance(origin, Mapping):
-        kind = origin.get("type")
-        if kind in ("channel", "chat"):
-            chat = origin.get("chat") if kind == "channel" else origin.get("sender_chat")
-            chat = chat if isinstance(chat, Mapping) else {}
-            name = chat.get("title") or chat.get("username") or chat.get("id") or "a chat"
-            text = f"{'channel' if kind == 'channel' else 'chat'} {name}"
-            if origin.get("message_id") is not None:
-                text += f" (message {origin['message_id']})"
-            if origin.get("author_signature"):
-                text += f", signed {origin['author_signature']}"
-            return text
-        if kind == "user" and isinstance(origin.get("sender_user"), Mapping):
-            user = origin["sender_user"]
-            name = " ".join(str(p) for p in (user.get("first_name"), user.get("last_name")) if p)
-            return f"{name or user.get('username') or user.get('id')} ({user.get('id')})"
-        if kind == "hidden_user":
-            return f"{origin.get('sender_user_name') or 'a hidden user'} (hidden account)"
-    named = details.get("forwarded_from")
-    return str(named) if named else None
 
 
 def _media_group(record: Record) -> str | None:
@@ -420,37 +393,3 @@ def fold_items(rows: Iterable[Row], names: Namer = _no_names) -> Iterator[Item]:
         yield to_event(record, bundle, verified, names)
     if current is not None:
         yield current
-
-
-def albums(items: Iterable[Item]) -> Iterator[Item]:
-    """Items with each Telegram album (consecutive messages of one sender sharing a
-    ``media_group_id``) folded into its first message: every file, the captions joined."""
-    pending: Message | None = None
-    for item in items:
-        if (
-            pending is not None
-            and isinstance(item, Message)
-            and item.media_group is not None
-            and item.media_group == pending.media_group
-            and (item.actor.id if item.actor else None)
-            == (pending.actor.id if pending.actor else None)
-        ):
-            pending.attachments.extend(item.attachments)
-            pending.text = "\n".join(t for t in (pending.text, item.text) if t)
-            pending.edits.extend(item.edits)
-            pending.deleted = pending.deleted or item.deleted
-            for name, actors in item.reactions.items():
-                known = pending.reactions.setdefault(name, [])
-                known.extend(a for a in actors if all(k.id != a.id for k in known))
-            pending.album = (*pending.album, item.message_id)
-            pending.verified = pending.verified and item.verified
-            continue
-        if pending is not None:
-            yield pending
-            pending = None
-        if isinstance(item, Message) and item.media_group is not None:
-            pending = item
-        else:
-            yield item
-    if pending is not None:
-        yield pending

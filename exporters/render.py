@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from archive.model import Platform
+from exporters.albums import albums
 from exporters.filters import Filters
-from exporters.fold import Item, albums
+from exporters.fold import Item
 from exporters.output import OutputDir
 from exporters.partition import Conversation, PartitionStore
 from exporters.slack_markup import readable
