@@ -136,7 +136,13 @@ def run_export(
         if request.format == "jsonl":
             records = _records(source, request, bundles, progress)
             keep = request.filters.keep_record_fully
-            read = export_jsonl(_noting(records, keep, wanted), out, keep)
+            read = export_jsonl(
+                _noting(records, keep, wanted),
+                out,
+                keep,
+                request.filters.describe(),
+                bundles,
+            )
         else:
             with tempfile.TemporaryDirectory(prefix="chatkeeper-export-", dir=temp_dir) as scratch:
                 store = PartitionStore(Path(scratch), request.slice_seconds)
