@@ -12,7 +12,7 @@ import asyncio
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -65,6 +65,9 @@ class SealJob:
     failures: int = 0
     not_before: datetime | None = None
     load_signer: Callable[[], Signer] | None = None
+    # Steps run in order after a seal that sealed bundles, still under the seal lease
+    # (e.g. the open matters' legal holds, which seal records of their own).
+    after_seal: Sequence[Callable[[SealReport], None]] = ()
 
     def __post_init__(self) -> None:
         self.holder = self.holder or lease_holder()
@@ -85,6 +88,9 @@ class SealJob:
                 if self.load_signer is not None:
                     self.signer = self.load_signer()
                 report = seal(self.journal, self.store, self.signer, self.policy, self.clock)
+                if report.bundles:
+                    for step in self.after_seal:
+                        step(report)
             finally:
                 self.journal.release_lease(LEASE, self.holder)
         except (StoreUnavailableError, StoreError) as exc:

@@ -57,6 +57,7 @@ async def serve(
             clock,
             lease_seconds=settings.schedule.lease_seconds,
             load_signer=lambda: build.signer(settings),
+            after_seal=[build.seal_time_holds(settings, journal, store)],
         )
         bots = build.build_bots(settings, journal)
         downloaders: dict[str, Downloader] = {bot.name: bot.downloader() for bot in bots}
