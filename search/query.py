@@ -26,6 +26,7 @@ from archive.model import Kind, Platform
 from search.text import fold, is_split_script, tokens
 
 NEAR_DEFAULT = 10
+NEAR_MAX = 50  # PostgreSQL spells NEAR as one <N> alternative per distance
 FIELDS = ("from", "in", "platform", "kind", "after", "before", "has", "thread", "workspace")
 
 
@@ -203,6 +204,8 @@ class _Parser:
             if not distance_text.strip().isdigit():
                 raise QueryError("NEAR distance must be a number: NEAR(a b, 5)")
             distance = int(distance_text)
+            if distance > NEAR_MAX:
+                raise QueryError(f"NEAR distance must be at most {NEAR_MAX}")
         parts = [tokens(w) for w in words_text.split()]
         if len(parts) != 2 or any(len(p) != 1 for p in parts):
             raise QueryError("NEAR takes exactly two single words: NEAR(a b, 5)")
