@@ -127,6 +127,7 @@ def index_command(ctx: click.Context, rebuild: bool, public_keys: tuple[Path, ..
                 keys,
                 rebuild=rebuild,
                 progress=lambda n: _advance(bar, n),
+                workers=settings.search.workers,
             )
         finally:
             bar.close()

@@ -37,7 +37,7 @@ class SearchDocument:
     thread_id: str | None
     body: str  # the text of this version (for a delete: the deleted text)
     files: str  # attachment names, one per line
-    terms: tuple[str, ...]  # tokens of body and file names, in order
+    terms: str  # tokens of body and file names, in order, joined by spaces (one string: cheap to pass between processes)
 
     @property
     def has_file(self) -> bool:
@@ -82,5 +82,5 @@ def document_for(record: Record, bundle: int) -> SearchDocument:
         thread_id=record.thread_id,
         body=body,
         files=files,
-        terms=tuple(tokens(f"{body}\n{files}")) if files else tuple(tokens(body)),
+        terms=" ".join(tokens(f"{body}\n{files}") if files else tokens(body)),
     )

@@ -150,7 +150,9 @@ class PostgresSearchIndex:
                 ):
                     for doc in documents:
                         values = doc_values(doc, lambda m: m, bool)
-                        copy.write_row((*(_clean(v) for v in values), tsvector_literal(doc.terms)))
+                        copy.write_row(
+                            (*(_clean(v) for v in values), tsvector_literal(doc.terms.split()))
+                        )
                 self._db.execute(
                     "INSERT INTO search_bundles VALUES (%s, %s, %s, %s)",
                     (bundle.number, bundle.manifest_sha256, bundle.records, _now()),

@@ -142,7 +142,7 @@ class SqliteSearchIndex:
                     )
                     db.executemany(
                         "INSERT INTO search_fts (rowid, terms) VALUES (?, ?)",
-                        [(d.seq, " ".join(d.terms)) for d in docs],
+                        [(d.seq, d.terms) for d in docs],
                     )
                     db.execute(
                         "INSERT INTO search_bundles VALUES (?, ?, ?, ?)",

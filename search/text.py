@@ -29,9 +29,34 @@ _SPLIT = (
     "\U00020000-\U0003134f"  # CJK ideographs, extensions B..G
 )
 _TOKEN = re.compile(f"[{_SPLIT}]|[^\\W_{_SPLIT}]+")
+_WORD = re.compile(r"[^\W_]+")
 _HAS_SPLIT = re.compile(f"[{_SPLIT}]")
-_KEEP_MARKS = frozenset("\u3099\u309a")  # kana voicing marks: ガ is not カ
-_TATWEEL = "\u0640"
+_ALL_SPLIT = re.compile(f"[{_SPLIT}]+")
+_KEEP_MARKS = "\u3099\u309a"  # kana voicing marks: ガ is not カ
+
+
+def _mark_class(low: int, high: int) -> re.Pattern[str]:
+    """A regex class of the combining marks in [low, high) (kana voicing kept), as ranges."""
+    marks = [c for c in range(low, high) if unicodedata.combining(chr(c))]
+    marks = sorted(
+        {c for c in marks if chr(c) not in _KEEP_MARKS} | ({0x640} & {*range(low, high)})
+    )
+    ranges: list[list[int]] = []
+    for c in marks:
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1][1] = c
+        else:
+            ranges.append([c, c])
+    return re.compile(
+        "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]"
+    )
+
+
+# One class for the Basic Multilingual Plane (sre matches it with a bitmap, fast) and one for
+# the astral planes, applied only to text that has astral characters (a long range list, slow).
+_MARKS = _mark_class(0x300, 0x10000)  # and the Arabic tatweel
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_ASTRAL_MARKS = _mark_class(0x10000, 0x110000)
 
 
 def fold(text: str) -> str:
@@ -39,14 +64,26 @@ def fold(text: str) -> str:
     folded = text.casefold()
     if folded.isascii():
         return folded
-    decomposed = unicodedata.normalize("NFKD", folded)
-    stripped = "".join(c for c in decomposed if c in _KEEP_MARKS or not unicodedata.combining(c))
-    return unicodedata.normalize("NFC", stripped).replace(_TATWEEL, "")
+    stripped = _MARKS.sub("", unicodedata.normalize("NFKD", folded))
+    if _ASTRAL.search(stripped):
+        stripped = _ASTRAL_MARKS.sub("", stripped)
+    return unicodedata.normalize("NFC", stripped)
 
 
 def tokens(text: str) -> list[str]:
     """The tokens of ``text``, folded, in order."""
-    return _TOKEN.findall(fold(text))
+    folded = fold(text)
+    if folded.isascii():
+        return _WORD.findall(folded)
+    out: list[str] = []
+    for run in _WORD.findall(folded):
+        if run.isascii() or not _HAS_SPLIT.search(run):
+            out.append(run)
+        elif _ALL_SPLIT.fullmatch(run):
+            out.extend(run)
+        else:
+            out.extend(_TOKEN.findall(run))
+    return out
 
 
 def is_split_script(token: str) -> bool:

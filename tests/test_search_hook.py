@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
+from structlog.testing import capture_logs
 
 from archive.clock import SystemClock
 from archive.schedule import SealJob
@@ -61,13 +61,14 @@ def test_seal_job_indexes_what_it_sealed(
 
 
 def test_index_failure_never_fails_the_seal(
-    tmp_path: Path, s3_endpoint: LocalS3Endpoint, bucket: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, s3_endpoint: LocalS3Endpoint, bucket: str
 ) -> None:
     """An index that cannot be opened is logged; the seal itself succeeds."""
     blocked = tmp_path / "not-a-file"
     blocked.mkdir()
     settings = _settings(tmp_path, s3_endpoint, bucket, CHATKEEPER_SEARCH_PATH=str(blocked))
-    assert _run_job(settings) == 3
+    with capture_logs() as logs:
+        assert _run_job(settings) == 3
     with runtime.open_journal(settings) as journal:
         assert journal.stats(settings.archive.stream).unsealed == 0
-    assert "search.index_failed" in capsys.readouterr().out
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["search.index_failed"]

@@ -147,3 +147,20 @@ def test_rebuild_indexes_everything_again(
     report = update_index(index, store, sealed.layout, keys, rebuild=True)  # type: ignore[arg-type]
     assert [b.number for b in report.indexed] == [1, 2, 3]
     assert _labels(index, "kind:message") == before
+
+
+def test_parallel_workers_index_the_same(
+    sealed: SealPolicy, store: S3ArchiveStore, signer: Signer, tmp_path: Path
+) -> None:
+    """Three worker processes produce the same index as one reader."""
+    keys = _keys(signer)
+    with (
+        SqliteSearchIndex(tmp_path / "serial.db", "test") as serial,
+        SqliteSearchIndex(tmp_path / "parallel.db", "test") as parallel,
+    ):
+        update_index(serial, store, sealed.layout, keys)  # type: ignore[arg-type]
+        report = update_index(parallel, store, sealed.layout, keys, workers=3)  # type: ignore[arg-type]
+        assert sorted(b.number for b in report.indexed) == [1, 2, 3]
+        assert parallel.held() == serial.held()
+        for query in ("kind:message", "会议 OR whatsapp", "NEAR(trade confirmed, 6)"):
+            assert _labels(parallel, query) == _labels(serial, query)
