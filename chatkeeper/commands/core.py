@@ -26,6 +26,7 @@ from archive.verify import VerifyReport, verify_stream
 from bots.telegram.visibility import visibility_warnings
 from chatkeeper import build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
+from chatkeeper.search_index import index_after_seal
 from chatkeeper.settings import Settings
 
 
@@ -42,6 +43,7 @@ def seal_command(ctx: click.Context) -> None:
     ):
         report = seal(journal, store, build.signer(settings), build.seal_policy(settings), clock)
         held = build.hold_after_seal(settings, journal, store, report.bundles)
+        index_after_seal(settings, store, report)  # after the holds: it indexes their records too
     if not report.bundles:
         click.echo("nothing to seal")
     for row in report.bundles:
