@@ -63,13 +63,17 @@ def read_bundles(
     last: int | None = None,
     allow_unverified: bool = False,
     select: Callable[[dict[str, Any]], bool] | None = None,
+    disposed: frozenset[int] = frozenset(),
 ) -> Iterator[tuple[SealedBundle, Iterator[Record]]]:
     """Yield (bundle, its records in seq order) for bundles ``first..last``.
 
     ``select`` sees each verified manifest (time range, conversations, ...)
-    before its records object is downloaded; a bundle it declines is skipped
-    without reading its records (its manifest still links the chain). Consume
-    each records iterator before advancing to the next bundle.
+    before its records object is downloaded; a bundle it declines is yielded
+    with no records, its records object never read (its manifest still links
+    the chain, and the export still names it as searched). Consume
+    each records iterator before advancing to the next bundle. Bundles in
+    ``disposed`` (records object removed under a disposition certificate, as
+    ``verify`` established) yield their checked manifest and no records.
     """
     numbers = [
         n for n in bundle_numbers(store, layout) if n >= first and (last is None or n <= last)
@@ -93,6 +97,10 @@ def read_bundles(
             _refuse_or_warn(number, problems, allow_unverified)
             yield SealedBundle(number, {}, previous_sha, tuple(problems)), iter(())
             continue
+        if number in disposed:
+            _refuse_or_warn(number, problems, allow_unverified)
+            yield SealedBundle(number, doc, previous_sha, tuple(problems)), iter(())
+            continue
         records_key = layout.records_key(number)
         versions = [v for v in store.versions(records_key) if v.key == records_key]
         resolved, found = resolve_records(doc, versions, layout, number)
@@ -103,6 +111,7 @@ def read_bundles(
             continue
         doc = resolved
         if select is not None and not problems and not select(doc):
+            yield SealedBundle(number, doc, previous_sha, ()), iter(())  # ruled out unread
             continue
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
             result = check_records(store, doc, copy_to=spool)  # type: ignore[arg-type]

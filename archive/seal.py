@@ -41,6 +41,7 @@ from archive.errors import ObjectLockError, SealError, StoreConflictError
 from archive.journal import BundleBook, BundleJournal, BundleRow, BundleState, RecordLog
 from archive.keys import Signer
 from archive.merkle import leaf_hash, root
+from archive.retention_class import RetentionClass, RetentionRule, classify
 from archive.seal_build import Builder, builder_for, records_of
 from archive.store import ArchiveStore, Retention
 
@@ -60,6 +61,10 @@ class SealPolicy:
     # >1: records objects are built in that many worker processes when a run has
     # more than one bundle (``archive.seal_build``); 1: on one thread.
     build_workers: int = 1
+    retention_rules: tuple[RetentionRule, ...] = ()  # none: every bundle gets retention_days
+
+    def retention_class(self, conversation_key: str) -> RetentionClass:
+        return classify(self.retention_rules, self.retention_days, conversation_key)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,12 @@ def check_bucket(store: ArchiveStore, policy: SealPolicy) -> None:
             f"configured retention ({policy.retention_days} days) is below the minimum "
             f"({policy.min_retention_days} days); refusing to seal"
         )
+    for rule in policy.retention_rules:
+        if rule.period < timedelta(days=policy.min_retention_days):
+            raise ObjectLockError(
+                f"retention rule {rule.text!r} is below the minimum "
+                f"({policy.min_retention_days} days); refusing to seal"
+            )
 
 
 def _retain_until(created_at: datetime, days: int) -> datetime:
@@ -117,21 +128,31 @@ def seal(
     return SealReport(tuple(sealed), checkpoint)
 
 
-def _bundles_to_seal(journal: BundleBook, policy: SealPolicy, clock: Clock) -> Iterator[BundleRow]:
-    """A crashed run's unfinished bundles first, then new bundles, opened one at a time."""
+def _bundles_to_seal(
+    journal: BundleJournal, policy: SealPolicy, clock: Clock
+) -> Iterator[BundleRow]:
+    """A crashed run's unfinished bundles first, then new bundles, opened one at a time.
+
+    With retention rules, a new bundle ends where the retention class changes.
+    """
     stream = policy.layout.stream
-    yield from journal.unfinished_bundles(stream)
+    resume = journal.unfinished_bundles(stream)
+    last_sealed = journal.stats(stream).last_sealed if policy.retention_rules else None
+    watermark = max([r.seq_last for r in resume] + [last_sealed.seq_last if last_sealed else 0])
+    yield from resume
     while True:
         created = clock.now().replace(microsecond=0)
+        count, period = _next_class_run(journal, policy, watermark)
         row = journal.open_bundle(
             stream,
-            max_records=policy.max_records,
+            max_records=count,
             max_bytes=policy.max_bytes,
             created_at=created,
-            retain_until=_retain_until(created, policy.retention_days),
+            retain_until=(created + period).replace(microsecond=0),
         )
         if row is None:
             return
+        watermark = max(watermark, row.seq_last)
         yield row
 
 
@@ -153,6 +174,25 @@ def _seal_in_order(
             return
         row, built = pending.popleft()
         sealed.append(_finish_bundle(journal, store, signer, policy, row, records_of(built, row)))
+
+
+def _next_class_run(
+    journal: RecordLog, policy: SealPolicy, after_seq: int
+) -> tuple[int, timedelta]:
+    """(records, retention period) of the next bundle: it ends where the retention class changes."""
+    default = timedelta(days=policy.retention_days)
+    if not policy.retention_rules:
+        return policy.max_records, default
+    run = 0
+    first: RetentionClass | None = None
+    for record in journal.iter_records(after_seq, limit=policy.max_records):
+        found = policy.retention_class(
+            f"{record.platform.value}:{record.workspace}:{record.conversation}"
+        )
+        if first is not None and found != first:
+            break
+        first, run = found, run + 1
+    return max(run, 1), first.period if first else default
 
 
 def _checkpoint(
@@ -309,6 +349,11 @@ def _finish_bundle(
             previous_manifest_sha256=previous_sha,
             retention_mode=policy.retention_mode,
             retain_until=row.retain_until,
+            retention_class=(
+                policy.retention_class(records.conversations[0]).manifest_fields()
+                if policy.retention_rules and records.conversations
+                else None
+            ),
         ),
         signer,
     )

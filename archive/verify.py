@@ -35,9 +35,11 @@ from archive.bundle import (
     parse_manifest,
     rotation_payload,
 )
+from archive.certificates import settle_absent
 from archive.codec import parse_time
 from archive.errors import StoreError, StoreUnavailableError
 from archive.hashing import stream_sha256
+from archive.hold_check import check_holds
 from archive.keys import PublicKey
 from archive.store import ArchiveStore, ObjectVersion
 from archive.trust import Finding as Finding  # re-exported: verify's findings
@@ -63,6 +65,9 @@ class VerifyReport:
     last_manifest_sha256: str | None = None
     last_seq: int = 0
     windows: KeyWindows = field(default_factory=KeyWindows)
+    held_objects: int = 0  # objects checked for the legal hold of an open matter
+    disposed: list[dict[str, Any]] = field(default_factory=list)  # absent, and certified
+    events: list[dict[str, Any]] = field(default_factory=list)  # archive_events, bundle order
 
     @property
     def ok(self) -> bool:
@@ -83,6 +88,8 @@ class VerifyReport:
             "rotations": self.rotations,
             "checkpoints": self.checkpoints,
             "newest_checkpoint": self.newest_checkpoint,
+            "held_objects": self.held_objects,
+            "disposed": self.disposed,
             "findings": [f.__dict__ for f in self.findings],
         }
 
@@ -293,8 +300,15 @@ def _verify_bundle(
     previous_sha: str | None,
     deep: bool,
     records: bool = True,
+    absent: list[tuple[int, str, str]] | None = None,
 ) -> tuple[dict[str, Any] | None, list[Finding]]:
-    """Every check of one bundle whose manifest bytes are ``data``."""
+    """Every check of one bundle whose manifest bytes are ``data``.
+
+    A records object or blob with no version at all goes to ``absent``
+    (bundle, key, pinned version or "" for a blob): disposed or tampered,
+    which only the certificates sealed later can tell.
+    """
+    absent = [] if absent is None else absent
     found = [
         Finding(number, "versions", p)
         for name, versions in sorted(objects.items())
@@ -304,7 +318,20 @@ def _verify_bundle(
     found += [Finding(number, "manifest", p) for p in problems]
     if doc is None:
         return None, found
-    resolved, problems = resolve_records(doc, objects.get("records.jsonl.zst", []), layout, number)
+    records_versions = objects.get("records.jsonl.zst", [])
+    if original_version(records_versions) is None and doc["records"]["key"] == layout.records_key(
+        number
+    ):
+        absent.append((number, doc["records"]["key"], doc["records"]["version_id"]))
+        manifest_version = original_version(objects["manifest.json"])
+        assert manifest_version is not None
+        found += [
+            Finding(number, "lock", p)
+            for p in check_lock(store, manifest_version.key, manifest_version.version_id, doc)
+        ]
+        resolved, problems = None, []
+    else:
+        resolved, problems = resolve_records(doc, records_versions, layout, number)
     found += [Finding(number, "records", p) for p in problems]
     if resolved is not None:
         manifest_version = original_version(objects["manifest.json"])
@@ -333,6 +360,10 @@ def _verify_bundle(
                 )
     if deep:
         for blob in doc["blobs"]:
+            versions = [v for v in store.versions(blob["key"]) if v.key == blob["key"]]
+            if not versions:
+                absent.append((number, blob["key"], ""))
+                continue
             try:
                 found += [Finding(number, "blob", p) for p in check_blob(store, blob, doc)]
             except StoreError as exc:
@@ -381,13 +412,17 @@ def verify_stream(
         bundles.visit(number, by_bundle.get(number, {}))
         if progress is not None:
             progress(number)
-    manifest_shas = bundles.manifest_shas
+    manifest_shas, absent = bundles.manifest_shas, bundles.absent
     if sizes is not None:
         report.findings += [Finding(n, "blob-size", m) for n, m in sizes.problems()]
     checkpoints = check_checkpoints(
         store, layout, walk.keys, walk.windows, manifest_shas, last, now=now, max_age=max_age
     )
     report.findings += [Finding(None, "checkpoint", p) for p in checkpoints.problems]
+    report.disposed, absent_findings = settle_absent(report.events, absent)
+    report.findings += absent_findings
+    report.held_objects, hold_problems = check_holds(store, report.events)
+    report.findings += [Finding(None, "hold", p) for p in hold_problems]
     report.checkpoints, report.newest_checkpoint = checkpoints.count, checkpoints.newest
     report.keys = walk.keys
     report.windows = walk.windows
@@ -403,7 +438,8 @@ class BundleWalk:
 
     Starts at the beginning of the stream, or (incremental verification) after
     a verified bundle whose manifest hash and last seq are ``previous_sha`` and
-    ``previous_seq``.
+    ``previous_seq``. ``absent`` collects records objects missing from the
+    store, for the caller to settle against disposition certificates.
     """
 
     store: ArchiveStore
@@ -416,6 +452,7 @@ class BundleWalk:
     previous_sha: str | None = None
     previous_seq: int = 0
     manifest_shas: dict[int, str] = field(default_factory=dict)
+    absent: list[tuple[int, str, str]] = field(default_factory=list)
 
     def visit(self, number: int, objects: dict[str, list[ObjectVersion]]) -> None:
         report, walk, store = self.report, self.walk, self.store
@@ -442,6 +479,7 @@ class BundleWalk:
             self.previous_sha,
             self.deep,
             self.records,
+            self.absent,
         )
         self.previous_sha = hashlib.sha256(data).hexdigest()
         self.manifest_shas[number] = self.previous_sha
@@ -456,6 +494,7 @@ class BundleWalk:
             if problem:
                 findings.append(Finding(number, "manifest", problem))
             self.previous_seq = doc["seq_last"]
+            report.events += doc.get("archive_events", [])
             report.records += doc["record_count"]
             report.bytes += doc["records"]["size"] + len(data)
             refused = walk.follow(number, doc, clean=not findings)

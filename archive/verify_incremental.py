@@ -11,8 +11,9 @@ Checks, beside a full ``verify_stream`` run now and then:
   journal's last sealed bundle when known.
 
 It lists and reads only those bundles' objects, so its cost follows the new
-bundles, not the archive's age. Checkpoints and older bundles are left to the
-full check.
+bundles, not the archive's age. Checkpoints, older bundles, legal holds of
+open matters and dispositions certified in older bundles are left to the full
+check.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import datetime
 
 from archive.blob_check import DeclaredSizeCheck
 from archive.bundle import Layout
+from archive.certificates import settle_absent
 from archive.errors import StoreError
 from archive.store import ArchiveStore, ObjectVersion
 from archive.trust import TrustWalk
@@ -107,6 +109,8 @@ def verify_since(
         report.findings.append(Finding(number + 1, "gap", f"bundle {number + 1} is missing"))
     if sizes is not None:
         report.findings += [Finding(n, "blob-size", m) for n, m in sizes.problems()]
+    report.disposed, absent_findings = settle_absent(report.events, bundles.absent)
+    report.findings += absent_findings
     report.last_bundle = number or None
     report.keys = walk.keys
     report.windows = walk.windows

@@ -7,10 +7,38 @@ attaches its commands to it with plain decorators when imported here.
 
 from __future__ import annotations
 
-from chatkeeper.commands import attachments, core, demo, export, keys, serve, slack, telegram
+from chatkeeper.commands import (
+    attachments,
+    core,
+    demo,
+    dispose,
+    export,
+    holds,
+    keys,
+    proofs,
+    retention,
+    search,
+    serve,
+    slack,
+    telegram,
+)
 from chatkeeper.commands.group import cli
 
-COMMAND_MODULES = (core, keys, export, slack, telegram, attachments, demo, serve)
+COMMAND_MODULES = (
+    core,
+    keys,
+    export,
+    search,
+    proofs,
+    holds,
+    retention,
+    dispose,
+    slack,
+    telegram,
+    attachments,
+    demo,
+    serve,
+)
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]
 

@@ -58,7 +58,8 @@ class BundleSource(Protocol):
         allow_unverified: bool,
         select: BundleSelect | None = None,
     ) -> Iterator[BundleRecords]:
-        """``select`` sees each verified manifest first; a bundle it declines is not read."""
+        """``select`` sees each verified manifest first; a bundle it declines has no records
+        (its records object is not read)."""
         ...
 
 

@@ -29,6 +29,7 @@ from archive.verify_state import read_state, write_state
 from bots.telegram.visibility import visibility_warnings
 from chatkeeper import build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
+from chatkeeper.search_index import index_after_seal
 from chatkeeper.settings import Settings
 
 
@@ -44,6 +45,8 @@ def seal_command(ctx: click.Context) -> None:
         sealing_lease(journal, clock, settings.schedule.lease_seconds),
     ):
         report = seal(journal, store, build.signer(settings), build.seal_policy(settings), clock)
+        held = build.hold_after_seal(settings, journal, store, report.bundles)
+        index_after_seal(settings, store, report)  # after the holds: it indexes their records too
     if not report.bundles:
         click.echo("nothing to seal")
     for row in report.bundles:
@@ -51,6 +54,8 @@ def seal_command(ctx: click.Context) -> None:
             f"sealed bundle {row.number}: {row.record_count} records "
             f"(seq {row.seq_first}..{row.seq_last}), manifest sha256 {row.manifest_sha256}"
         )
+    if held:
+        click.echo(f"placed the legal hold of open matters on {held} new objects")
     if report.checkpoint is not None:
         last = report.checkpoint.last_bundle or "none"
         click.echo(f"sealed checkpoint {report.checkpoint.number} (last bundle {last})")
@@ -82,6 +87,12 @@ def _print_report(report: VerifyReport) -> None:
             else ""
         )
     )
+    if report.held_objects:
+        click.echo(f"  legal holds:     {report.held_objects} objects of open matters checked")
+    if report.disposed:
+        click.echo(
+            f"  disposed:        {len(report.disposed)} objects, each by a sealed certificate"
+        )
     for finding in report.findings:
         where = f"bundle {finding.bundle}" if finding.bundle else "stream"
         click.echo(f"  ! {where} [{finding.check}] {finding.message}")

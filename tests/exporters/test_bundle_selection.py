@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -12,12 +13,27 @@ from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer
 from archive.model import Kind
 from archive.seal import SealPolicy, seal
+from archive.store.port import ArchiveStore
 from archive.store.s3 import S3ArchiveStore
 from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource
+from tests.archive.faults import FaultyStore
 from tests.exporters.export_fixtures import run
 from tests.factories import BASE_TIME, slack_message
 
 DAY = timedelta(days=1)
+
+
+class OpenedRecords(FaultyStore):
+    """An ``ArchiveStore`` that notes which bundles' records objects are opened."""
+
+    def __init__(self, inner: ArchiveStore) -> None:
+        super().__init__(inner)
+        self.opened: list[str] = []
+
+    def open(self, key: str, version_id: str) -> BinaryIO:
+        if key.endswith("records.jsonl.zst"):
+            self.opened.append(key.split("/")[-2].lstrip("0"))
+        return self.inner.open(key, version_id)
 
 
 @pytest.fixture
@@ -45,7 +61,7 @@ def source(
         journal.append(batch)
         seal(journal, store, signer, policy, clock)
     keys = {signer.public.key_id: signer.public}
-    return ArchiveBundleSource(store, policy.layout, keys)
+    return ArchiveBundleSource(OpenedRecords(store), policy.layout, keys)
 
 
 def _filters(**extra: object) -> dict[str, object]:
@@ -64,7 +80,8 @@ def test_jsonl_reads_only_the_bundle_of_the_day(
     """One conversation and one day in jsonl reads the one bundle holding them, and exports it."""
     blobs = ArchiveBlobs(store, policy.layout)
     result = run("jsonl", tmp_path / "out", source=source, blobs=blobs, **_filters())
-    assert [b.number for b in result.bundles] == [2]
+    assert source.store.opened == ["2"]  # type: ignore[attr-defined]
+    assert [b.number for b in result.bundles] == [1, 2, 3, 4]  # all searched, by manifest
     assert result.records_read == 50
     assert all(b.verified for b in result.bundles)
 
@@ -75,4 +92,5 @@ def test_folding_formats_still_read_later_bundles_of_the_conversation(
     """HTML keeps a message's later edits: it skips other conversations and older days only."""
     blobs = ArchiveBlobs(store, policy.layout)
     result = run("html", tmp_path / "out", source=source, blobs=blobs, **_filters())
-    assert [b.number for b in result.bundles] == [2, 4]
+    assert source.store.opened == ["2", "4"]  # type: ignore[attr-defined]
+    assert result.records_read == 51
