@@ -19,6 +19,7 @@ from telegram.error import TelegramError
 
 from archive.errors import JournalError, PayloadError
 from archive.model import Source
+from archive.observe import observer
 from bots.telegram.application import TelegramRuntime
 from bots.telegram.raw_updates import split_updates
 
@@ -66,12 +67,20 @@ class PollingLoop:
         while not stop.is_set():
             try:
                 await self.poll_once()
+                observer().connection("telegram", True)
                 backoff = 0.5
-            except (TelegramError, JournalError, PayloadError) as exc:
+            except TelegramError as exc:
+                observer().connection("telegram", False)
                 log.warning("telegram.poll_failed", error=type(exc).__name__, retry_in=backoff)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF)
+            except (JournalError, PayloadError) as exc:
+                log.warning("telegram.poll_failed", error=type(exc).__name__, retry_in=backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+        observer().connection("telegram", False)
         await self.confirm()
 
     async def confirm(self) -> None:

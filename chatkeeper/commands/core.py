@@ -27,6 +27,7 @@ from bots.telegram.visibility import visibility_warnings
 from chatkeeper import build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.settings import Settings
+from chatkeeper.verify_state import record_verify_result
 
 
 @cli.command("seal")
@@ -130,6 +131,31 @@ def verify_command(
         if max_age is not None
         else timedelta(seconds=2 * settings.schedule.checkpoint_interval_seconds)
     )
+    try:
+        report = _verify(settings, deep, as_json, public_keys, fingerprints, age)
+    except IntegrityError:  # no trust anchor, a forged key: the archive is not shown intact
+        record_verify_result(settings.home, ok=False, at=datetime.now(UTC), bundles=0, deep=deep)
+        raise
+    record_verify_result(
+        settings.home, ok=report.ok, at=datetime.now(UTC), bundles=report.bundles, deep=deep
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_report(report)
+    if not report.ok:
+        raise IntegrityError()  # the report above says why
+
+
+def _verify(
+    settings: Settings,
+    deep: bool,
+    as_json: bool,
+    public_keys: tuple[Path, ...],
+    fingerprints: tuple[str, ...],
+    age: timedelta,
+) -> VerifyReport:
+    """One verify run; the caller records its result for /metrics (chatkeeper/verify_state.py)."""
     expected_last = build.last_sealed_bundle(settings)
     with build.open_store(settings, role="auditor") as store:
         keys, trust = trusted_keys(
@@ -152,12 +178,7 @@ def verify_command(
             max_age=age,
         )
         bar.close()
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
-    else:
-        _print_report(report)
-    if not report.ok:
-        raise IntegrityError()  # the report above says why
+    return report
 
 
 def status_data(settings: Settings) -> dict[str, Any]:
