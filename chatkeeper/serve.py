@@ -116,6 +116,7 @@ async def serve(
                 host=settings.server.host,
                 port=port,
                 platforms=[bot.name for bot in bots],
+                lease_holder=job.holder,
             )
             if on_ready is not None:
                 on_ready(port)
