@@ -132,6 +132,12 @@ class ListenError(ChatkeeperError):
     exit_code = 1
 
 
+class SandboxError(ChatkeeperError):
+    """``chatkeeper sandbox post`` found no running sandbox, or the sandbox refused."""
+
+    exit_code = 1
+
+
 class IntegrityError(ChatkeeperError):
     exit_code = 3
 

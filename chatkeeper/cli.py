@@ -7,10 +7,20 @@ attaches its commands to it with plain decorators when imported here.
 
 from __future__ import annotations
 
-from chatkeeper.commands import attachments, core, demo, export, keys, serve, slack, telegram
+from chatkeeper.commands import (
+    attachments,
+    core,
+    demo,
+    export,
+    keys,
+    sandbox,
+    serve,
+    slack,
+    telegram,
+)
 from chatkeeper.commands.group import cli
 
-COMMAND_MODULES = (core, keys, export, slack, telegram, attachments, demo, serve)
+COMMAND_MODULES = (core, keys, export, slack, telegram, attachments, demo, serve, sandbox)
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]
 

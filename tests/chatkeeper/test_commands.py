@@ -39,6 +39,7 @@ def test_every_command_is_attached_and_documented() -> None:
         "keys rotate",
         "keys show",
         "local-s3",
+        "sandbox post",
         "seal",
         "serve",
         "status",
