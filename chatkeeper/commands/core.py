@@ -26,6 +26,7 @@ from archive.verify import VerifyReport, verify_stream
 from bots.telegram.visibility import visibility_warnings
 from chatkeeper import build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
+from chatkeeper.progress import progress_bar
 from chatkeeper.settings import Settings
 from chatkeeper.verify_state import record_verify_result
 
@@ -40,8 +41,11 @@ def seal_command(ctx: click.Context) -> None:
         build.open_journal(settings) as journal,
         build.open_store(settings) as store,
         sealing_lease(journal, clock, settings.schedule.lease_seconds),
+        progress_bar(unit="record") as progress,
     ):
-        report = seal(journal, store, build.signer(settings), build.seal_policy(settings), clock)
+        report = seal(
+            journal, store, build.signer(settings), build.seal_policy(settings), clock, progress
+        )
     if not report.bundles:
         click.echo("nothing to seal")
     for row in report.bundles:
