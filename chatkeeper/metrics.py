@@ -47,7 +47,7 @@ class Metrics:
         )
         self.ack = Histogram(
             "chatkeeper_ack_latency_seconds",
-            "Time from a webhook delivery's arrival to its answer (after the journal commit).",
+            "Time from a delivery's arrival to its acknowledgement (after the journal commit).",
             ["platform"],
             buckets=ACK_BUCKETS,
             registry=r,

@@ -51,3 +51,5 @@ class RawFrameSocketModeHandler(AsyncSocketModeHandler):
         )
         response = await self.app.async_dispatch(bolt_request)
         await send_async_response(client, request, response, started)
+        if response.status == 200:  # acked: after the journal commit
+            observer().acked("slack", time.time() - started)

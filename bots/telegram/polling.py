@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import structlog
 from telegram import Update
@@ -57,8 +58,10 @@ class PollingLoop:
         updates = split_updates(request.last_payload)
         if not updates:
             return 0
+        received = time.perf_counter()
         await self.runtime.capture.capture_updates(updates, Source.POLLING)
-        self.offset = max(u["update_id"] for _, u in updates) + 1
+        self.offset = max(u["update_id"] for _, u in updates) + 1  # confirmed by the next poll
+        observer().acked("telegram", time.perf_counter() - received)
         return len(updates)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -18,6 +18,7 @@ from archive.errors import JournalError
 from archive.journal.sqlite import SqliteJournal
 from archive.store.local_s3 import LocalS3Endpoint
 from bots.slack.sandbox import FakeFile, RunningFakeSlack, SlackSender, envelope, serve_fake_slack
+from bots.telegram.sandbox import payloads as telegram_payloads
 from bots.telegram.sandbox.fake_api import FakeBotApi
 from chatkeeper.metrics import Metrics
 from chatkeeper.serve import serve
@@ -258,8 +259,9 @@ async def test_telegram_polling_reports_the_bot_connected(
     bucket: str,
     running: Callable[[Settings], AsyncIterator[Served]],
 ) -> None:
-    """While polling answers, chatkeeper_bot_connected{platform="telegram"} is 1."""
+    """While polling answers chatkeeper_bot_connected{telegram} is 1; a polled batch is timed."""
     connected = ("chatkeeper_bot_connected", (("platform", "telegram"),))
+    acks = ("chatkeeper_ack_latency_seconds_count", (("platform", "telegram"),))
     async with FakeBotApi(TOKEN) as fake:
         env = {
             **base_env(tmp_path / "home", s3_endpoint, bucket),
@@ -270,7 +272,12 @@ async def test_telegram_polling_reports_the_bot_connected(
         }
         async for served in running(load_settings(env=env)):
             samples = await served.until(lambda s: s.get(connected) == 1.0)
+            chat = telegram_payloads.supergroup()
+            sender = telegram_payloads.user(501, "Alice")
+            await fake.push("message", telegram_payloads.message(chat, sender, 1, "hi"))
+            timed = await served.until(lambda s: s.get(acks, 0) >= 1.0)
     assert samples[connected] == 1.0
+    assert timed[acks] >= 1.0
 
 
 async def test_socket_mode_reports_the_bot_connected(
@@ -280,7 +287,7 @@ async def test_socket_mode_reports_the_bot_connected(
     fake_slack: RunningFakeSlack,
     running: Callable[[Settings], AsyncIterator[Served]],
 ) -> None:
-    """After Slack's hello on the Socket Mode link, chatkeeper_bot_connected{platform="slack"} is 1."""
+    """After Slack's hello chatkeeper_bot_connected{slack} is 1; an acked envelope is timed."""
     env = {
         **base_env(tmp_path / "home", s3_endpoint, bucket),
         **slack_env(fake_slack),
@@ -288,6 +295,13 @@ async def test_socket_mode_reports_the_bot_connected(
         "CHATKEEPER_SLACK_APP_TOKEN": fake_slack.state.app_token,
     }
     connected = ("chatkeeper_bot_connected", (("platform", "slack"),))
+    acks = ("chatkeeper_ack_latency_seconds_count", (("platform", "slack"),))
     async for served in running(load_settings(env=env)):
         samples = await served.until(lambda s: s.get(connected) == 1.0)
+        await fake_slack.api.push(
+            "events_api", envelope(TEAM, _message("hi", "1764410700.1")), "e1"
+        )
+        assert await fake_slack.api.wait_for_ack("e1") is not None
+        timed = await served.until(lambda s: s.get(acks) == 1.0)
     assert samples[connected] == 1.0
+    assert timed[acks] == 1.0
