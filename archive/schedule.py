@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,6 +67,9 @@ class SealJob:
     failures: int = 0
     not_before: datetime | None = None
     load_signer: Callable[[], Signer] | None = None
+    # Run in order, under the lease, after each seal that produced bundles
+    # (the search index update, seal-time legal holds, ...); see ``_after_seal``.
+    after_seal: Sequence[Callable[[SealReport], object]] = ()
 
     def __post_init__(self) -> None:
         self.holder = self.holder or lease_holder()
@@ -93,6 +96,9 @@ class SealJob:
                     len(report.bundles),
                     sum(b.records_size or 0 for b in report.bundles),
                 )
+                if report.bundles:
+                    log.info("seal.done", bundles=len(report.bundles), records=report.records)
+                    self._after_seal(report)
             finally:
                 self.journal.release_lease(LEASE, self.holder)
         except (StoreUnavailableError, StoreError) as exc:
@@ -104,9 +110,20 @@ class SealJob:
         finally:
             self._lock.release()
         self.failures, self.not_before = 0, None
-        if report.bundles:
-            log.info("seal.done", bundles=len(report.bundles), records=report.records)
         return report
+
+    def _after_seal(self, report: SealReport) -> None:
+        """Each hook in order; a failing hook is logged (its name and error type, never its
+        message, which may hold data) and never fails the seal or the hooks after it."""
+        for hook in self.after_seal:
+            try:
+                hook(report)
+            except Exception as exc:
+                log.error(
+                    "seal.after_seal_failed",
+                    hook=getattr(hook, "__qualname__", type(hook).__name__),
+                    error=type(exc).__name__,
+                )
 
 
 @dataclass

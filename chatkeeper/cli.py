@@ -11,16 +11,36 @@ from chatkeeper.commands import (
     attachments,
     core,
     demo,
+    dispose,
     export,
+    holds,
     keys,
+    proofs,
+    retention,
     sandbox,
+    search,
     serve,
     slack,
     telegram,
 )
 from chatkeeper.commands.group import cli
 
-COMMAND_MODULES = (core, keys, export, slack, telegram, attachments, demo, serve, sandbox)
+COMMAND_MODULES = (
+    core,
+    keys,
+    export,
+    search,
+    proofs,
+    holds,
+    retention,
+    dispose,
+    slack,
+    telegram,
+    attachments,
+    demo,
+    serve,
+    sandbox,
+)
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]
 

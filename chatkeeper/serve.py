@@ -12,6 +12,8 @@ Sealing is scheduled on the event loop (``archive.schedule.LoopSealing``:
 APScheduler's asyncio scheduler with the periodic seal and the backlog
 check); each run of the blocking ``SealJob`` goes to a worker thread, so
 nothing blocks the loop and no other thread touches the loop's objects.
+After each seal that produced bundles the job runs its ``after_seal`` hooks
+(the search index update, ``chatkeeper.search_index.seal_hook``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from archive.schedule import BacklogTrigger, LoopSealing, SealJob
 from bots.bot import Bot
 from chatkeeper import build
 from chatkeeper.metrics import Metrics
+from chatkeeper.search_index import seal_hook
 from chatkeeper.server import build_app
 from chatkeeper.settings import Settings
 
@@ -59,6 +62,11 @@ async def serve(
             clock,
             lease_seconds=settings.schedule.lease_seconds,
             load_signer=lambda: build.signer(settings),
+            # Holds first: they seal records of their own, which the index then picks up.
+            after_seal=[
+                build.seal_time_holds(settings, journal, store),
+                seal_hook(settings, store),
+            ],
         )
         bots = build.build_bots(settings, journal)
         downloaders: dict[str, Downloader] = {bot.name: bot.downloader() for bot in bots}

@@ -27,6 +27,7 @@ from bots.telegram.visibility import visibility_warnings
 from chatkeeper import build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.progress import progress_bar
+from chatkeeper.search_index import index_after_seal
 from chatkeeper.settings import Settings
 from chatkeeper.verify_state import record_verify_result
 
@@ -46,6 +47,8 @@ def seal_command(ctx: click.Context) -> None:
         report = seal(
             journal, store, build.signer(settings), build.seal_policy(settings), clock, progress
         )
+        held = build.hold_after_seal(settings, journal, store, report.bundles)
+        index_after_seal(settings, store, report)  # after the holds: it indexes their records too
     if not report.bundles:
         click.echo("nothing to seal")
     for row in report.bundles:
@@ -53,6 +56,8 @@ def seal_command(ctx: click.Context) -> None:
             f"sealed bundle {row.number}: {row.record_count} records "
             f"(seq {row.seq_first}..{row.seq_last}), manifest sha256 {row.manifest_sha256}"
         )
+    if held:
+        click.echo(f"placed the legal hold of open matters on {held} new objects")
     if report.checkpoint is not None:
         last = report.checkpoint.last_bundle or "none"
         click.echo(f"sealed checkpoint {report.checkpoint.number} (last bundle {last})")
@@ -84,6 +89,12 @@ def _print_report(report: VerifyReport) -> None:
             else ""
         )
     )
+    if report.held_objects:
+        click.echo(f"  legal holds:     {report.held_objects} objects of open matters checked")
+    if report.disposed:
+        click.echo(
+            f"  disposed:        {len(report.disposed)} objects, each by a sealed certificate"
+        )
     for finding in report.findings:
         where = f"bundle {finding.bundle}" if finding.bundle else "stream"
         click.echo(f"  ! {where} [{finding.check}] {finding.message}")
