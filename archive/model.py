@@ -18,7 +18,7 @@ from typing import Any
 class Platform(StrEnum):
     SLACK = "slack"
     TELEGRAM = "telegram"
-    CHATKEEPER = "chatkeeper"  # records about the archive itself (key_rotated)
+    CHATKEEPER = "chatkeeper"  # records about the archive itself (key_rotated, review_decision)
 
 
 class Kind(StrEnum):
@@ -41,6 +41,7 @@ class Kind(StrEnum):
     ADMIN_ACTION = "admin_action"
     MONITORING_CHANGED = "monitoring_changed"
     KEY_ROTATED = "key_rotated"
+    REVIEW_DECISION = "review_decision"  # a supervision reviewer's decision (supervision/)
     OTHER = "other"
 
 

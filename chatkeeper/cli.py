@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "chatkeeper.commands_telegram",
     "chatkeeper.commands_export",
     "chatkeeper.commands_attachments",
+    "chatkeeper.commands_review",
 )
 
 
@@ -50,7 +51,7 @@ class ChatkeeperGroup(click.Group):
             _fail(f"unexpected {type(exc).__name__} at {_origin(exc)} (a bug: please report it)", 1)
 
 
-_PACKAGES = ("archive", "bots", "chatkeeper", "exporters")
+_PACKAGES = ("archive", "bots", "chatkeeper", "exporters", "supervision")
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -42,6 +42,7 @@ from archive.logs import register_secrets
 from bots.slack.settings import SlackSettings
 from bots.telegram.settings import TelegramSettings
 from exporters.settings import ExportSettings
+from supervision.settings import SupervisionSettings
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
 
     @property
     def journal_path(self) -> Path:
