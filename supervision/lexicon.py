@@ -2,8 +2,9 @@
 
 A lexicon is a list of rules; each rule has an ``id`` and any of:
 
-- ``terms``: whole words or phrases. A space in a term matches any run (also none) of white
-  space, ``-``, ``_`` or ``.``, so ``"whats app"`` also hits "whatsapp" and "whats-app".
+- ``terms``: whole words or phrases. A space in a term matches white space (any run), one
+  ``-``, ``_`` or ``.``, or nothing when the whole term is written without its spaces: so
+  ``"whats app"`` also hits "whatsapp", "whats-app" and "whats.app".
 - ``prefixes``: a word starting with the text (``"guarant"`` hits "guaranteed").
 - ``substrings``: anywhere, also inside a word (for scripts without spaces, and compounds).
 - ``regex``: Python regular expressions over the folded text; ``anchors`` lists literals one of

@@ -1,9 +1,17 @@
-"""Compiled matching: one Aho-Corasick automaton over every anchor, regexes confirm.
+"""Compiled matching: Aho-Corasick automatons find the literals, regexes only confirm.
 
-Each rule compiles into probes: a regex plus the literal anchors (folded) that any of its
-matches contains. One pass of the automaton over a folded message tells which probes can
-match at all; only those run their regex. Most messages hold no anchor and cost one fold and
-one automaton pass, whatever the number of lexicons.
+Two automatons serve every rule of every policy at once:
+
+- the *term* automaton runs over the folded text with ``-``, ``_`` and ``.`` written as
+  spaces (position for position; folding already made each run of white space one space);
+  it finds terms (also written without their spaces) and prefixes directly, and a
+  word-boundary check on the neighbouring characters decides;
+- the *anchor* automaton runs over the folded text itself; it finds substrings directly
+  and tells which regex and proximity probes can match at all, so only those run.
+
+A message without any literal of any rule costs one fold, one substitution and two
+automaton passes, whatever the number of lexicons. Positions are mapped back to the
+original text for highlighting.
 """
 
 from __future__ import annotations
@@ -15,16 +23,20 @@ from dataclasses import dataclass
 import ahocorasick
 
 from supervision.fold import Folded
-from supervision.lexicon import (
-    Near,
-    Rule,
-    near_word_pattern,
-    prefix_pattern,
-    term_anchor,
-    term_pattern,
-)
+from supervision.lexicon import Near, Rule, near_word_pattern, term_anchor, term_pattern
 
 _WORD = re.compile(r"\w+")
+_TERM, _PREFIX, _SUBSTRING, _PROBE = 0, 1, 2, 3
+Entry = tuple[int, int, int]  # (kind, owner or probe id, length of the literal)
+
+
+def spaced(text: str) -> str:
+    """``text`` with ``-``, ``_`` and ``.`` as spaces, position for position (for terms)."""
+    return text.replace("-", " ").replace("_", " ").replace(".", " ")
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,27 +60,17 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
-class _Probe:
+class _Owner:
     rule: Rule
-    pattern: re.Pattern[str] | None
-    near: Near | None
+    group: str
     exclude: re.Pattern[str] | None
-    group: str  # which lexicon group (policy) the probe belongs to
 
 
-def _literal_pattern(rule: Rule) -> str | None:
-    parts = [term_pattern(t) for t in rule.terms]
-    parts += [prefix_pattern(p) for p in rule.prefixes]
-    parts += [re.escape(s) for s in rule.substrings]
-    return "|".join(parts) or None
-
-
-def _literal_anchors(rule: Rule) -> list[str]:
-    return [term_anchor(t) for t in rule.terms] + list(rule.prefixes) + list(rule.substrings)
-
-
-def _near_anchor(near: Near) -> str:
-    return term_anchor(near.first.rstrip("*"))
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    owner: int
+    pattern: re.Pattern[str] | None  # a regex rule
+    near: tuple[re.Pattern[str], re.Pattern[str], int, str] | None  # first, second, within, anchor
 
 
 def _exclude(rule: Rule) -> re.Pattern[str] | None:
@@ -77,18 +79,19 @@ def _exclude(rule: Rule) -> re.Pattern[str] | None:
     return re.compile("|".join(term_pattern(t) for t in rule.exclude))
 
 
-def _near_spans(text: str, near: Near) -> list[tuple[int, int]]:
-    firsts = [m.span() for m in re.finditer(near_word_pattern(near.first), text)]
-    if not firsts:
+def _near_spans(
+    text: str, near: tuple[re.Pattern[str], re.Pattern[str], int, str]
+) -> list[tuple[int, int]]:
+    first, second, within, needed = near
+    if needed not in text:
         return []
-    seconds = [m.span() for m in re.finditer(near_word_pattern(near.second), text)]
+    firsts = [m.span() for m in first.finditer(text)]
+    seconds = [m.span() for m in second.finditer(text)] if firsts else []
     spans = []
     for a in firsts:
         for b in seconds:
             left, right = (a, b) if a[0] <= b[0] else (b, a)
-            if left[1] > right[0]:
-                continue
-            if len(_WORD.findall(text, left[1], right[0])) <= near.within:
+            if left[1] <= right[0] and len(_WORD.findall(text, left[1], right[0])) <= within:
                 spans.append((left[0], right[1]))
     return spans
 
@@ -97,71 +100,112 @@ class Matcher:
     """All the rules of all groups, compiled once; ``scan`` returns hits per group."""
 
     def __init__(self, groups: Iterable[tuple[str, Sequence[Rule]]]) -> None:
+        self._owners: list[_Owner] = []
         self._probes: list[_Probe] = []
         self._always: list[int] = []
-        anchors: dict[str, list[int]] = {}
+        terms: dict[str, list[Entry]] = {}  # over the spaced text
+        anchors: dict[str, list[Entry]] = {}  # over the folded text
         for group, rules in groups:
             for rule in rules:
-                exclude = _exclude(rule)
-                literal = _literal_pattern(rule)
-                if literal is not None:
-                    self._add(
-                        _Probe(rule, re.compile(literal), None, exclude, group),
-                        anchors,
-                        _literal_anchors(rule),
-                    )
+                owner = len(self._owners)
+                self._owners.append(_Owner(rule, group, _exclude(rule)))
+                for term in rule.terms:
+                    written = " ".join(spaced(term).split())
+                    for literal in {written, written.replace(" ", "")}:
+                        terms.setdefault(literal, []).append((_TERM, owner, len(literal)))
+                for prefix in rule.prefixes:
+                    literal = spaced(prefix)
+                    terms.setdefault(literal, []).append((_PREFIX, owner, len(literal)))
+                for substring in rule.substrings:
+                    anchors.setdefault(substring, []).append((_SUBSTRING, owner, len(substring)))
                 for pattern in rule.regex:
-                    probe = _Probe(rule, re.compile(pattern), None, exclude, group)
-                    self._add(probe, anchors, list(rule.anchors))
+                    self._probe(_Probe(owner, re.compile(pattern), None), anchors, rule.anchors)
                 for near in rule.near:
-                    self._add(
-                        _Probe(rule, None, near, exclude, group), anchors, [_near_anchor(near)]
+                    compiled = (
+                        re.compile(near_word_pattern(near.first)),
+                        re.compile(near_word_pattern(near.second)),
+                        near.within,
+                        term_anchor(near.second.rstrip("*")),
                     )
-        self._automaton = ahocorasick.Automaton()
-        for anchor, probes in anchors.items():
-            self._automaton.add_word(anchor, tuple(probes))
-        if anchors:
-            self._automaton.make_automaton()
-        self._has_anchors = bool(anchors)
+                    self._probe(_Probe(owner, None, compiled), anchors, [_anchor(near)])
+        self._terms = _automaton(terms)
+        self._anchors = _automaton(anchors)
 
-    def _add(self, probe: _Probe, anchors: dict[str, list[int]], literals: list[str]) -> None:
+    def _probe(
+        self, probe: _Probe, anchors: dict[str, list[Entry]], literals: Sequence[str]
+    ) -> None:
         index = len(self._probes)
         self._probes.append(probe)
         if not literals:
             self._always.append(index)
         for literal in literals:
-            anchors.setdefault(literal, []).append(index)
+            anchors.setdefault(literal, []).append((_PROBE, index, len(literal)))
 
     def scan(self, folded: Folded) -> dict[str, list[Hit]]:
         """Hits in ``folded``, by group; empty when nothing matches."""
         text = folded.text
+        spans: dict[int, list[tuple[int, int]]] = {}
+        if self._terms is not None:
+            words = spaced(text)
+            for last, entries in self._terms.iter(words):
+                for kind, owner, length in entries:
+                    start, end = last - length + 1, last + 1
+                    if start > 0 and _is_word(words[start - 1]):
+                        continue
+                    if kind == _TERM and end < len(words) and _is_word(words[end]):
+                        continue
+                    while kind == _PREFIX and end < len(words) and _is_word(words[end]):
+                        end += 1
+                    spans.setdefault(owner, []).append((start, end))
         triggered: set[int] = set(self._always)
-        if self._has_anchors:
-            for _, probes in self._automaton.iter(text):
-                triggered.update(probes)
-        if not triggered:
-            return {}
-        found: dict[str, list[Hit]] = {}
-        for index in sorted(triggered):
+        if self._anchors is not None:
+            for last, entries in self._anchors.iter(text):
+                for kind, ident, length in entries:
+                    if kind == _SUBSTRING:
+                        spans.setdefault(ident, []).append((last - length + 1, last + 1))
+                    else:
+                        triggered.add(ident)
+        for index in triggered:
             probe = self._probes[index]
             if probe.pattern is not None:
-                spans = [m.span() for m in probe.pattern.finditer(text) if m.end() > m.start()]
+                found = [m.span() for m in probe.pattern.finditer(text) if m.end() > m.start()]
             else:
                 assert probe.near is not None
-                spans = _near_spans(text, probe.near)
-            if spans and probe.exclude is not None:
-                cancelled = [m.span() for m in probe.exclude.finditer(text)]
-                spans = [
-                    s for s in spans if not any(c[0] < s[1] and s[0] < c[1] for c in cancelled)
-                ]
-            for start, end in spans:
+                found = _near_spans(text, probe.near)
+            if found:
+                spans.setdefault(probe.owner, []).extend(found)
+        return self._hits(folded, spans) if spans else {}
+
+    def _hits(
+        self, folded: Folded, spans: dict[int, list[tuple[int, int]]]
+    ) -> dict[str, list[Hit]]:
+        found: dict[str, list[Hit]] = {}
+        for owner_id in sorted(spans):
+            owner = self._owners[owner_id]
+            kept = sorted(set(spans[owner_id]))
+            if owner.exclude is not None:
+                cancelled = [m.span() for m in owner.exclude.finditer(folded.text)]
+                kept = [s for s in kept if not any(c[0] < s[1] and s[0] < c[1] for c in cancelled)]
+            group = found.setdefault(owner.group, [])
+            for start, end in kept:
                 first, last = folded.span(start, end)
-                hit = Hit(
-                    probe.rule.lexicon, probe.rule.id, first, last, folded.original[first:last]
+                group.append(
+                    Hit(owner.rule.lexicon, owner.rule.id, first, last, folded.original[first:last])
                 )
-                group = found.setdefault(probe.group, [])
-                if hit not in group:
-                    group.append(hit)
-        for hits in found.values():
-            hits.sort(key=lambda h: (h.start, h.end, h.rule))
-        return found
+        for group_hits in found.values():
+            group_hits.sort(key=lambda h: (h.start, h.end, h.rule))
+        return {g: h for g, h in found.items() if h}
+
+
+def _anchor(near: Near) -> str:
+    return term_anchor(near.first.rstrip("*"))
+
+
+def _automaton(literals: dict[str, list[Entry]]) -> ahocorasick.Automaton | None:
+    if not literals:
+        return None
+    automaton = ahocorasick.Automaton()
+    for literal, values in literals.items():
+        automaton.add_word(literal, tuple(values))
+    automaton.make_automaton()
+    return automaton

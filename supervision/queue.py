@@ -31,8 +31,10 @@ CREATE TABLE IF NOT EXISTS items (
   conversation TEXT NOT NULL, conversation_name TEXT, actor_id TEXT, actor_name TEXT,
   kind TEXT NOT NULL, occurred_at TEXT NOT NULL, queued_at TEXT NOT NULL, text TEXT,
   hits TEXT NOT NULL, context_before TEXT NOT NULL, context_after TEXT NOT NULL,
-  after_needed INTEGER NOT NULL, assignee TEXT, review_within_days REAL NOT NULL);
+  after_needed INTEGER NOT NULL, assignee TEXT, review_within_days REAL NOT NULL,
+  decision TEXT, decided_at TEXT, decision_id TEXT);
 CREATE INDEX IF NOT EXISTS items_policy ON items (policy, occurred_at);
+CREATE INDEX IF NOT EXISTS items_queue ON items (queued_at, occurred_at, id);
 CREATE INDEX IF NOT EXISTS items_waiting ON items (after_needed) WHERE after_needed > 0;
 CREATE TABLE IF NOT EXISTS decisions (
   id TEXT PRIMARY KEY, item TEXT NOT NULL, action TEXT NOT NULL, decision TEXT,
@@ -146,6 +148,15 @@ class QueueStore:
         )
         sealed = [(d["bundle"], d["id"]) for d in decisions if d.get("bundle") is not None]
         conn.executemany("UPDATE decisions SET bundle = ? WHERE id = ?", sealed)
+        conn.executemany(  # the item's state is its latest decision (by time, then id)
+            "UPDATE items SET decision = ?, decided_at = ?, decision_id = ? WHERE id = ? AND "
+            "(decided_at IS NULL OR (decided_at, decision_id) < (?, ?))",
+            [
+                (d["decision"], d["decided_at"], d["id"], d["item"], d["decided_at"], d["id"])
+                for d in decisions
+                if d["action"] == "decide"
+            ],
+        )
         for d in decisions:
             if d["action"] == "assign":
                 conn.execute(

@@ -19,10 +19,7 @@ from supervision.decisions import NEEDS_FOLLOW_UP
 from supervision.queue import QueueStore, item_from_row
 
 STATUSES = ("open", "decided", "all")
-_LATEST = (
-    "(SELECT decision FROM decisions d WHERE d.item = items.id AND d.action = 'decide' "
-    "ORDER BY d.decided_at DESC, d.id DESC LIMIT 1)"
-)
+_LATEST = "items.decision"  # kept up to date by QueueStore.add_decisions
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ def list_items(queue: QueueStore, f: ItemFilter, now: datetime) -> list[dict[str
     """Items matching ``f``, oldest first, each with its latest ``decision`` (or None)."""
     where, params = _where(f, now)
     rows = queue.query(
-        f"SELECT *, {_LATEST} AS decision FROM items{where} "  # noqa: S608
+        f"SELECT * FROM items{where} "  # noqa: S608
         "ORDER BY queued_at, occurred_at, id LIMIT ? OFFSET ?",
         [*params, f.limit, f.offset],
     )
@@ -88,7 +85,7 @@ def count_items(queue: QueueStore, f: ItemFilter, now: datetime) -> int:
 
 def get_item(queue: QueueStore, item_id: str) -> dict[str, Any]:
     """One item with its decision history (oldest first); ConfigError if unknown."""
-    rows = queue.query(f"SELECT *, {_LATEST} AS decision FROM items WHERE id = ?", (item_id,))  # noqa: S608
+    rows = queue.query("SELECT * FROM items WHERE id = ?", (item_id,))
     if not rows:
         raise ConfigError(f"no review item {item_id!r} (see chatkeeper review list)")
     item = item_from_row(rows[0])

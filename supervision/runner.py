@@ -20,6 +20,7 @@ import json
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import structlog
@@ -44,10 +45,12 @@ def item_id(policy: str, record_key: str) -> str:
 
 
 def conversation_key(platform: str, workspace: str, conversation: str) -> str:
-    return json.dumps([platform, workspace, conversation])
+    return f"{platform}\x1f{workspace}\x1f{conversation}"
 
 
-def _snapshot(record: Record) -> dict[str, Any]:
+def _snapshot(record: Record | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(record, dict):
+        return record
     return {
         "key": record.key,
         "kind": record.kind.value,
@@ -81,7 +84,10 @@ class _Context:
 
     def __init__(self, queue: QueueStore, size: int) -> None:
         self.size = size
-        self.tails = {k: deque(v, maxlen=size) for k, v in queue.tails().items()}
+        # snapshots (dicts) from the queue, or records seen in this run (made dicts on use)
+        self.tails: dict[str, deque[dict[str, Any] | Record]] = {
+            k: deque(v, maxlen=size) for k, v in queue.tails().items()
+        }
         self.waiting: dict[str, list[list[Any]]] = {}
         for row in queue.waiting_for_context():
             key = conversation_key(row["platform"], row["workspace"], row["conversation"])
@@ -89,19 +95,25 @@ class _Context:
             self.waiting.setdefault(key, []).append(entry)
 
     def before(self, key: str) -> list[dict[str, Any]]:
-        return list(self.tails.get(key, ()))
+        return [_snapshot(m) for m in self.tails.get(key, ())]
+
+    def saved_tails(self) -> dict[str, list[dict[str, Any]]]:
+        return {k: [_snapshot(m) for m in v] for k, v in self.tails.items()}
 
     def see(self, key: str, record: Record, batch: _Bundle) -> None:
-        snapshot = _snapshot(record)
         waiting = self.waiting.get(key)
         if waiting:
+            snapshot = _snapshot(record)
             for entry in waiting:
                 entry[1].append(snapshot)
                 entry[2] -= 1
                 batch.touched[entry[0]] = (entry[0], list(entry[1]), entry[2])
             self.waiting[key] = [e for e in waiting if e[2] > 0]
         if self.size:
-            self.tails.setdefault(key, deque(maxlen=self.size)).append(snapshot)
+            tail = self.tails.get(key)
+            if tail is None:
+                tail = self.tails[key] = deque(maxlen=self.size)
+            tail.append(record)
 
     def wait(self, key: str, item: str) -> None:
         if self.size:
@@ -111,7 +123,7 @@ class _Context:
 def _screen_record(record: Record, screener: Screener, context: _Context, batch: _Bundle) -> int:
     key = conversation_key(record.platform.value, record.workspace, record.conversation)
     outcomes = screener.screen(record)
-    day = format_time(record.occurred_at)[:10]
+    day = record.occurred_at.astimezone(UTC).date().isoformat()
     queued: list[str] = []
     for outcome in outcomes:
         policy = outcome.policy
@@ -166,7 +178,7 @@ def _commit(queue: QueueStore, screener: Screener, batch: _Bundle, context: _Con
         queue.add_counts(conn, batch.counts)
         queue.add_decisions(conn, batch.decisions)
         queue.update_context(conn, list(batch.touched.values()))
-        queue.save_tails(conn, {k: list(v) for k, v in context.tails.items()})
+        queue.save_tails(conn, context.saved_tails())
         queue.set_last_bundle(conn, batch.number)
     return True
 

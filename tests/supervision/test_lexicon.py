@@ -25,7 +25,7 @@ def test_terms_are_whole_words_and_fold_case_and_accents() -> None:
 
 
 def test_term_spaces_match_separators_and_none() -> None:
-    """A space in a term matches runs of white space, dots, dashes, underscores, or nothing."""
+    """A space in a term matches white space, a dot, dash or underscore, or nothing."""
     rule = {"terms": ["whats app"]}
     assert _spans(rule, "whatsapp / whats-app / whats_app / whats   app") == [
         "whatsapp",
