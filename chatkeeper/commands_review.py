@@ -20,11 +20,13 @@ import click
 from archive.clock import SystemClock
 from archive.errors import ConfigError
 from archive.logs import configure
+from archive.store import ArchiveStore
 from chatkeeper import runtime
 from chatkeeper.commands_core import parse_age, trusted_keys
 from chatkeeper.context import AppContext
 from chatkeeper.settings import Settings
 from supervision.decisions import CLEARED, DECISIONS, record_decisions
+from supervision.hook import AfterSeal
 from supervision.policy import Policy, load_policies
 from supervision.queue import QueueStore
 from supervision.report import build_report, write_csv, write_reviewers_csv
@@ -52,6 +54,30 @@ def policies(settings: Settings) -> tuple[Policy, ...]:
 def _queue(settings: Settings) -> Iterator[QueueStore]:
     with QueueStore(queue_path(settings)) as queue:
         yield queue
+
+
+@contextmanager
+def after_seal_hook(settings: Settings, store: ArchiveStore) -> Iterator[AfterSeal | None]:
+    """The after-seal hook for ``serve`` (None when no policy is configured).
+
+    Wiring, in the composition root: build it once beside the ``SealJob`` and call
+    ``hook(job())`` where the scheduler now calls ``job()``; it screens what was sealed,
+    never raises, and returns at once when nothing was sealed. See docs/supervision.md.
+    """
+    found = policies(settings)
+    if not found:
+        yield None
+        return
+    keys, _ = trusted_keys(settings, (), store)
+    with _queue(settings) as queue:
+        yield AfterSeal(
+            store,
+            runtime.layout(settings),
+            keys,
+            queue,
+            Screener(found),
+            context_messages=settings.supervision.context_messages,
+        )
 
 
 def _reviewer(settings: Settings, given: str | None) -> str:
@@ -155,11 +181,8 @@ def list_command(
     for item in items:
         rules = sorted({h["rule"] for h in item["hits"]})
         if as_json:
-            shown = {
-                k: v
-                for k, v in item.items()
-                if k not in ("text", "context_before", "context_after")
-            }
+            shown = {k: v for k, v in item.items() if k not in _TEXT_FIELDS}
+            shown["hits"] = [{k: v for k, v in h.items() if k != "matched"} for h in item["hits"]]
             click.echo(json.dumps(shown | {"rules": rules}, ensure_ascii=False))
             continue
         click.echo(
@@ -170,6 +193,9 @@ def list_command(
         )
     if not as_json:
         click.echo(f"{len(items)} item(s)")
+
+
+_TEXT_FIELDS = ("text", "context_before", "context_after")
 
 
 def _marked(text: str, hits: list[dict[str, Any]]) -> str:

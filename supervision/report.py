@@ -60,6 +60,14 @@ class PolicyReport:
         base = self.in_scope - self.flagged - self.always
         return self.sampled / base if base > 0 else None
 
+    @property
+    def expected_sample(self) -> str:
+        """The sample the lowest configured rate would give on average (a binomial mean)."""
+        if not self.sample_rates:
+            return ""
+        base = max(0, self.in_scope - self.flagged - self.always)
+        return f"{min(self.sample_rates) * base:.1f}"
+
     def row(self) -> dict[str, Any]:
         share = self.sample_share
         return {
@@ -72,6 +80,7 @@ class PolicyReport:
             "always_review": self.always,
             "sampled": self.sampled,
             "sample_share": "" if share is None else f"{share:.4f}",
+            "sample_expected": self.expected_sample,
             "items": self.items,
             "reviewed": self.reviewed,
             "median_hours_to_review": _hours(self.median_hours),

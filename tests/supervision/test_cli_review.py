@@ -11,7 +11,10 @@ from click.testing import CliRunner
 
 from archive.journal.sqlite import SqliteJournal
 from archive.store.local_s3 import LocalS3Endpoint
+from chatkeeper import runtime
 from chatkeeper.cli import cli
+from chatkeeper.commands_review import after_seal_hook
+from chatkeeper.settings import load_settings
 from tests.factories import slack_message
 
 POLICY = """
@@ -127,3 +130,27 @@ def test_policies_command_shows_hash(env: dict[str, str]) -> None:
     """review policies prints each policy with version, hash and sampling rate."""
     out = _run(env, "policies")
     assert out.startswith("desk v2 hash ") and "sampling: 0.05" in out
+
+
+def test_list_json_holds_no_message_text(env: dict[str, str]) -> None:
+    """review list --json gives ids, rules and positions, never the message or its context."""
+    _run(env, "screen")
+    out = _run(env, "list", "--json")
+    assert "WhatsApp" not in out and "Rendite" not in out and "complaint" in out
+    first = json.loads(out.splitlines()[0])
+    assert first["rules"] == ["whatsapp"] and set(first["hits"][0]) == {
+        "lexicon", "rule", "start", "end"
+    }  # fmt: skip
+
+
+def test_after_seal_hook_built_from_settings(env: dict[str, str], tmp_path: Path) -> None:
+    """after_seal_hook builds the hook from settings and screens what the CLI sealed."""
+    settings = load_settings(env=env)
+    with runtime.open_store(settings) as store, after_seal_hook(settings, store) as hook:
+        assert hook is not None
+        report = hook()
+    assert report is not None and (report.bundles, report.items) == ([1], 3)
+    assert "nothing new to screen" in _run(env, "screen")
+    unconfigured = load_settings(env={**env, "CHATKEEPER_SUPERVISION_POLICY_FILES": ""})
+    with runtime.open_store(unconfigured) as store, after_seal_hook(unconfigured, store) as none:
+        assert none is None

@@ -90,6 +90,7 @@ def test_report_csv(tmp_path: Path) -> None:
     write_reviewers_csv(reports, tmp_path / "rv.csv")
     (row,) = csv.DictReader((tmp_path / "r.csv").open(encoding="utf-8"))
     assert row["policy"] == "desk" and row["sample_share"] == "0.0197"
+    assert row["sample_expected"] == "29.4"  # 2% of the 1470 unflagged
     assert row["median_hours_to_review"] == "3.00" and row["p95_hours_to_review"] == "30.00"
     assert row["open"] == "2" and row["decisions_cleared"] == "1"
     rows = list(csv.reader((tmp_path / "rv.csv").open(encoding="utf-8")))
