@@ -64,6 +64,9 @@ class SealJob:
     failures: int = 0
     not_before: datetime | None = None
     load_signer: Callable[[], Signer] | None = None
+    # called with the report after each seal that wrote bundles, outside the lease (the
+    # composition root passes supervision's screening here); its errors are logged, not raised
+    after_seal: Callable[[SealReport], object] | None = None
 
     def __post_init__(self) -> None:
         self.holder = self.holder or lease_holder()
@@ -97,6 +100,11 @@ class SealJob:
         self.failures, self.not_before = 0, None
         if report.bundles:
             log.info("seal.done", bundles=len(report.bundles), records=report.records)
+            if self.after_seal is not None:
+                try:
+                    self.after_seal(report)
+                except Exception as exc:  # sealing succeeded; what follows must not undo it
+                    log.error("seal.after_seal_failed", error=type(exc).__name__)
         return report
 
 

@@ -23,6 +23,7 @@ from archive.journal.sqlite import SqliteJournal
 from archive.keys import PublicKey, Signer
 from archive.model import Kind, Platform
 from archive.read import read_bundles
+from archive.schedule import SealJob
 from archive.seal import SealPolicy, seal
 from archive.store.local_s3 import LocalS3
 from archive.store.port import Retention
@@ -310,3 +311,40 @@ def test_after_seal_hook_screens_and_never_raises(
         assert report is None
         caught_up = hook()
         assert caught_up is not None and caught_up.items == 3
+
+
+def test_seal_job_calls_the_hook_after_sealing(
+    journal: SqliteJournal,
+    store: S3ArchiveStore,
+    signer: Signer,
+    policy: SealPolicy,
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """SealJob(after_seal=hook) screens right after each seal that wrote bundles."""
+    with QueueStore(tmp_path / "q.db") as queue:
+        hook = AfterSeal(store, policy.layout, _keys(signer), queue, _screener())
+        job = SealJob(journal, store, signer, policy, clock, after_seal=hook)
+        journal.append([slack_message(n, text=t) for n, t in enumerate(CONVERSATION)])
+        report = job()
+        assert report is not None and [b.number for b in report.bundles] == [1]
+        assert queue.last_bundle() == 1
+        assert len(list_items(queue, ItemFilter(), clock.now())) == 2
+
+
+def test_seal_job_survives_a_failing_hook(
+    journal: SqliteJournal,
+    store: S3ArchiveStore,
+    signer: Signer,
+    policy: SealPolicy,
+    clock: FixedClock,
+) -> None:
+    """A hook that raises is logged; the seal it follows still counts as done."""
+
+    def broken(_report: object) -> None:
+        raise RuntimeError("boom")
+
+    job = SealJob(journal, store, signer, policy, clock, after_seal=broken)
+    journal.append([slack_message(1, text="hello")])
+    report = job()
+    assert report is not None and report.bundles and job.failures == 0
