@@ -154,3 +154,21 @@ def test_after_seal_hook_built_from_settings(env: dict[str, str], tmp_path: Path
     unconfigured = load_settings(env={**env, "CHATKEEPER_SUPERVISION_POLICY_FILES": ""})
     with runtime.open_store(unconfigured) as store, after_seal_hook(unconfigured, store) as none:
         assert none is None
+
+
+def test_decisions_verify_and_export_in_every_format(env: dict[str, str], tmp_path: Path) -> None:
+    """Sealed review_decision records verify intact and every export format reads them."""
+    _run(env, "screen")
+    _run(env, "decide", *_ids(env), "--decision", "cleared", "--comment", "reviewed")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["seal"], env=env).exit_code == 0
+    verified = runner.invoke(cli, ["verify"], env=env)
+    assert verified.exit_code == 0 and "INTACT" in verified.output, verified.output
+    for fmt in ("rsmf", "eml", "html", "slack", "jsonl", "csv"):
+        result = runner.invoke(
+            cli, ["export", "--format", fmt, "--out", str(tmp_path / fmt)], env=env
+        )
+        assert result.exit_code == 0, (fmt, result.output)
+    lines = (tmp_path / "jsonl" / "records.jsonl").read_text("utf-8").splitlines()
+    kinds = [json.loads(x)["record"]["kind"] for x in lines]
+    assert kinds.count("review_decision") == 3
