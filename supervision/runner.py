@@ -77,6 +77,7 @@ class _Bundle:
     counts: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     touched: dict[str, tuple[str, list[Any], int]] = field(default_factory=dict)
+    conversations: set[str] = field(default_factory=set)  # whose tails changed
 
 
 class _Context:
@@ -97,8 +98,8 @@ class _Context:
     def before(self, key: str) -> list[dict[str, Any]]:
         return [_snapshot(m) for m in self.tails.get(key, ())]
 
-    def saved_tails(self) -> dict[str, list[dict[str, Any]]]:
-        return {k: [_snapshot(m) for m in v] for k, v in self.tails.items()}
+    def saved_tails(self, keys: set[str]) -> dict[str, list[dict[str, Any]]]:
+        return {k: [_snapshot(m) for m in self.tails[k]] for k in keys if k in self.tails}
 
     def see(self, key: str, record: Record, batch: _Bundle) -> None:
         waiting = self.waiting.get(key)
@@ -114,6 +115,7 @@ class _Context:
             if tail is None:
                 tail = self.tails[key] = deque(maxlen=self.size)
             tail.append(record)
+            batch.conversations.add(key)
 
     def wait(self, key: str, item: str) -> None:
         if self.size:
@@ -178,7 +180,7 @@ def _commit(queue: QueueStore, screener: Screener, batch: _Bundle, context: _Con
         queue.add_counts(conn, batch.counts)
         queue.add_decisions(conn, batch.decisions)
         queue.update_context(conn, list(batch.touched.values()))
-        queue.save_tails(conn, context.saved_tails())
+        queue.save_tails(conn, context.saved_tails(batch.conversations))
         queue.set_last_bundle(conn, batch.number)
     return True
 

@@ -122,6 +122,16 @@ def test_screening_queues_hits_with_positions_and_context(
         second = get_item(queue, second["id"])
         assert [m["text"] for m in second["context_after"]] == ["noted", "done, sent it"]
         assert tuple(queue.query("SELECT sum(in_scope) FROM counts")[0]) == (10,)
+        # context before comes across bundles (and runs) too
+        journal.append([slack_message(21, text="text me at my cell")])
+        seal(journal, store, signer, policy, clock)
+        assert _screen(store, policy, signer, queue).bundles == [3]
+        (third,) = list_items(queue, ItemFilter(rule="personal_phone"), clock.now())
+        assert [m["text"] for m in third["context_before"]] == [
+            CONVERSATION[7],
+            "noted",
+            "done, sent it",
+        ]
 
 
 def test_decision_is_a_sealed_verifiable_record(
