@@ -48,9 +48,10 @@ class Scope:
     kinds: frozenset[str] = frozenset(DEFAULT_KINDS)
 
     def covers(self, record: Record) -> bool:
-        if record.kind.value not in self.kinds:
+        # StrEnum members hash and compare as their values (and skip the slow .value)
+        if record.kind not in self.kinds:
             return False
-        if self.platforms and record.platform.value not in self.platforms:
+        if self.platforms and record.platform not in self.platforms:
             return False
         if self.workspaces and record.workspace not in self.workspaces:
             return False

@@ -20,7 +20,7 @@ import json
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, date
 from typing import Any
 
 import structlog
@@ -74,7 +74,7 @@ class _Bundle:
     number: int
     queued_at: str
     items: list[dict[str, Any]] = field(default_factory=list)
-    counts: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
+    counts: dict[tuple[str, str, date], list[int]] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     touched: dict[str, tuple[str, list[Any], int]] = field(default_factory=dict)
     conversations: set[str] = field(default_factory=set)  # whose tails changed
@@ -123,9 +123,10 @@ class _Context:
 
 
 def _screen_record(record: Record, screener: Screener, context: _Context, batch: _Bundle) -> int:
-    key = conversation_key(record.platform.value, record.workspace, record.conversation)
+    key = conversation_key(record.platform, record.workspace, record.conversation)
     outcomes = screener.screen(record)
-    day = record.occurred_at.astimezone(UTC).date().isoformat()
+    moment = record.occurred_at
+    day = (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).date()
     queued: list[str] = []
     for outcome in outcomes:
         policy = outcome.policy
@@ -177,7 +178,7 @@ def _commit(queue: QueueStore, screener: Screener, batch: _Bundle, context: _Con
         for policy in screener.policies:
             queue.add_policy(conn, policy.hash, policy.name, policy.version, policy.document)
         queue.add_items(conn, batch.items)
-        queue.add_counts(conn, batch.counts)
+        queue.add_counts(conn, {(p, h, d.isoformat()): v for (p, h, d), v in batch.counts.items()})
         queue.add_decisions(conn, batch.decisions)
         queue.update_context(conn, list(batch.touched.values()))
         queue.save_tails(conn, context.saved_tails(batch.conversations))
