@@ -11,7 +11,7 @@ import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -154,12 +154,19 @@ def _filters(f: Any) -> Any:
     return f
 
 
+def _age(text: str) -> timedelta:
+    try:
+        return parse_age(text)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("--max-age", "--older-than")) from exc
+
+
 def _item_filter(status: str, limit: int, **words: Any) -> ItemFilter:
     age = words.pop("older_than")
     return ItemFilter(
         status=status,
         limit=limit,
-        older_than=parse_age(age) if age else None,
+        older_than=_age(age) if age else None,
         **{k: v for k, v in words.items() if v is not None},
     )
 

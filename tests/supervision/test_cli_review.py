@@ -119,6 +119,7 @@ def test_review_errors_are_one_line(env: dict[str, str]) -> None:
         (["show", "nope"], {}, "no review item 'nope'"),
         (["screen"], {"CHATKEEPER_SUPERVISION_POLICY_FILES": ""}, "no supervision policy"),
         (["report", "--from", "yesterday", "--to", "2026-01-01"], {}, "YYYY-MM-DD"),
+        (["list", "--older-than", "soon"], {}, "--older-than 'soon'"),
     ]:
         result = CliRunner().invoke(cli, ["review", *args], env={**env, **extra})
         assert result.exit_code == 2, result.output
