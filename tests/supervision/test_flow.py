@@ -31,12 +31,14 @@ from archive.store.s3 import S3ArchiveStore
 from archive.verify import verify_stream
 from supervision.decisions import record_decisions
 from supervision.hook import AfterSeal
+from supervision.packs import SHIPPED
 from supervision.policy import parse_policy
 from supervision.queue import QueueStore
 from supervision.review import ItemFilter, get_item, list_items
 from supervision.runner import ScreenReport, screen_sealed
 from supervision.screen import Screener
 from tests.factories import slack_message
+from tests.supervision.corpus import CLEAN, HITS
 
 CONVERSATION = [
     "Morning, the allocation file is in the shared drive",
@@ -358,3 +360,25 @@ def test_seal_job_survives_a_failing_hook(
     journal.append([slack_message(1, text="hello")])
     report = job()
     assert report is not None and report.bundles and job.failures == 0
+
+
+def test_corpus_through_seal_and_screen(
+    journal: SqliteJournal,
+    store: S3ArchiveStore,
+    signer: Signer,
+    policy: SealPolicy,
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """The multi-language corpus, sealed and screened with every pack: exact items and rules."""
+    texts = [t for t, _ in HITS] + CLEAN
+    journal.append([slack_message(n, text=t) for n, t in enumerate(texts)])
+    seal(journal, store, signer, policy, clock)
+    everything = Screener(
+        [parse_policy({"name": "all", "version": "1", "lexicons": list(SHIPPED)})]
+    )
+    with QueueStore(tmp_path / "q.db") as queue:
+        screen_sealed(store, policy.layout, _keys(signer), queue, everything)
+        items = list_items(queue, ItemFilter(limit=1000), clock.now())
+    found = {i["text"]: {(h["lexicon"], h["rule"]) for h in i["hits"]} for i in items}
+    assert found == {text: set(expected) for text, expected in HITS}
