@@ -13,23 +13,18 @@ later run can try again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import structlog
 
-from archive.attachments import (
-    AttachmentFetcher,
-    AttachmentTooLargeError,
-    AttachmentUnavailableError,
-    attachment_record,
-    task_details,
-)
+from archive.attachments import AttachmentFetcher, attachment_record, task_details
 from archive.blob_check import SizeLedger, StoredCopy
 from archive.capture import capture
+from archive.errors import AttachmentTooLargeError, AttachmentUnavailableError
 from archive.journal import FetchTask, Journal
+from archive.journal.aio import AsyncJournal
 from archive.model import Record
 
 log = structlog.get_logger("chatkeeper.attachments")
@@ -92,7 +87,7 @@ async def repair_one(
 ) -> RepairOutcome:
     """Fetch one file again; on success append the superseding attachment_stored record."""
     copy = item.copy
-    original = await asyncio.to_thread(journal.get, copy.file[0])
+    original = await AsyncJournal(journal).get(copy.file[0])
     if original is None:
         return RepairOutcome(item, False, "the record that shared the file is not in the journal")
     downloader = fetcher.downloaders.get(copy.platform)

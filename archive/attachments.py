@@ -31,27 +31,13 @@ from archive.bundle import Layout
 from archive.capture import capture
 from archive.clock import Clock
 from archive.codec import canonical_json
+from archive.errors import AttachmentTooLargeError, AttachmentUnavailableError
 from archive.journal import FetchTask, Journal
+from archive.journal.aio import AsyncJournal
 from archive.model import Attachment, AttachmentState, Kind, Record, record_key
 from archive.store import ArchiveStore, Retention
 
 log = structlog.get_logger("chatkeeper.attachments")
-
-
-class AttachmentUnavailableError(Exception):
-    """The platform cannot give us the file. ``permanent`` stops the retries."""
-
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-
-
-class AttachmentTooLargeError(Exception):
-    def __init__(self, size: int | None, limit: int) -> None:
-        super().__init__(f"file is larger than the {limit}-byte limit")
-        self.size = size
-        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -172,6 +158,7 @@ class AttachmentFetcher:
         clock: Clock,
     ) -> None:
         self.journal = journal
+        self.aio = AsyncJournal(journal)
         self.store = store
         self.downloaders = downloaders
         self.policy = policy
@@ -179,7 +166,7 @@ class AttachmentFetcher:
 
     async def run_once(self, limit: int = 16) -> int:
         """Process the tasks that are due now; return how many were claimed."""
-        tasks = await asyncio.to_thread(self.journal.claim_fetches, self.clock.now(), limit)
+        tasks = await self.aio.claim_fetches(self.clock.now(), limit)
         for task in tasks:
             await self._process(task)
         return len(tasks)
@@ -216,7 +203,7 @@ class AttachmentFetcher:
         )
 
     async def _process(self, task: FetchTask) -> None:
-        original = await asyncio.to_thread(self.journal.get, task.record_key)
+        original = await self.aio.get(task.record_key)
         downloader = self.downloaders.get(task.platform)
         if original is None or downloader is None:
             await self._retry_or_give_up(
@@ -263,7 +250,7 @@ class AttachmentFetcher:
             original, attachment, self.clock.now(), declared=declared_size(task.details)
         )
         await capture(self.journal, [record])
-        await asyncio.to_thread(self.journal.finish_fetch, task.id)
+        await self.aio.finish_fetch(task.id)
         log.info(
             "attachment.settled", task=task.id, state=attachment.state.value, size=attachment.size
         )
@@ -287,9 +274,7 @@ class AttachmentFetcher:
         delay = min(
             self.policy.base_delay_seconds * 2**task.attempts, self.policy.max_delay_seconds
         )
-        await asyncio.to_thread(
-            self.journal.retry_fetch, task.id, self.clock.now() + timedelta(seconds=delay), reason
-        )
+        await self.aio.retry_fetch(task.id, self.clock.now() + timedelta(seconds=delay), reason)
         log.warning("attachment.retry", task=task.id, attempts=attempts, delay=delay)
 
 

@@ -10,6 +10,8 @@ Rotation (``archive.rotation``) creates the next key as ``pending-ed25519.pem``
 and, once the ``key_rotated`` record is sealed under the old key, moves it over
 ``signing-ed25519.pem``: the old private key is destroyed (nothing needs it;
 its public half stays beside the new one so the deployment still pins it).
+
+Trust (:func:`trusted_keys`): which keys a verifier pins, and from which anchor.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -31,7 +35,11 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from archive.errors import ConfigError
+from archive.errors import ConfigError, IntegrityError
+
+if TYPE_CHECKING:
+    from archive.bundle import Layout
+    from archive.store import ArchiveStore
 
 ALGORITHM = "ed25519"
 
@@ -175,3 +183,84 @@ def local_public_keys(key_dir: Path) -> dict[str, PublicKey]:
     if not key_dir.is_dir():
         return {}
     return load_public_keys(sorted(key_dir.glob("*.pub.json")))
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_fingerprint(text: str) -> bool:
+    """64 hex digits: a key fingerprint (else a public key file path)."""
+    return len(text) == 64 and set(text.lower()) <= _HEX
+
+
+def _pin_by_fingerprint(
+    fingerprints: Sequence[str], published: dict[str, PublicKey], where: str
+) -> dict[str, PublicKey]:
+    by_print = {k.fingerprint: k for k in published.values()}
+    keys: dict[str, PublicKey] = {}
+    for text in fingerprints:
+        if not is_fingerprint(text):
+            raise ConfigError(
+                f"{where}: {text!r} is not a key fingerprint (64 hex digits: the SHA-256 of the "
+                "raw public key, as `chatkeeper keys show` prints it)"
+            )
+        key = by_print.get(text.lower())
+        if key is None:
+            raise IntegrityError(
+                f"pinned key fingerprint {text.lower()} ({where}) matches no key published in "
+                "the stream: the stream was not signed by the key you trust"
+            )
+        keys[key.key_id] = key
+    return keys
+
+
+def _no_anchor_message(published: dict[str, PublicKey]) -> str:
+    listed = ", ".join(f"{k.key_id} (fingerprint {k.fingerprint})" for k in published.values())
+    example = next(iter(published.values())).fingerprint if published else "<64 hex digits>"
+    return (
+        "no trusted signing key is pinned, so the stream cannot be called intact "
+        f"(keys published in the bucket, unverified: {listed or 'none'}); check a fingerprint "
+        f"out of band, then pin it: --key-fingerprint {example} or --public-key FILE, or "
+        f'archive.trusted_keys = ["{example}"] in the config (CHATKEEPER_ARCHIVE_TRUSTED_KEYS)'
+    )
+
+
+def trusted_keys(
+    store: ArchiveStore,
+    layout: Layout,
+    *,
+    own_key_dir: Path,
+    key_files: Sequence[Path] = (),
+    fingerprints: Sequence[str] = (),
+    configured: Sequence[str] = (),
+) -> tuple[dict[str, PublicKey], str]:
+    """The pinned signing keys and which anchor pinned them; IntegrityError (exit 3) if none.
+
+    Anchors, first match wins: ``key_files`` and ``fingerprints`` (the command
+    line's ``--public-key`` / ``--key-fingerprint``); else ``configured``
+    (``archive.trusted_keys``: fingerprints and/or key files); else this
+    deployment's own keys in ``own_key_dir``. A fingerprint pins the key
+    published in the stream whose SHA-256 it is. Keys published in the bucket
+    are never trusted by themselves.
+    """
+    from archive.trust import published_keys  # archive.trust reads keys with this module
+
+    if key_files or fingerprints:
+        keys = load_public_keys(list(key_files))
+        if fingerprints:
+            keys |= _pin_by_fingerprint(
+                fingerprints, published_keys(store, layout), "--key-fingerprint"
+            )
+        return keys, "trusted keys (pinned by --public-key/--key-fingerprint)"
+    if configured:
+        keys = load_public_keys([Path(t) for t in configured if not is_fingerprint(t)])
+        prints = [t for t in configured if is_fingerprint(t)]
+        if prints:
+            keys |= _pin_by_fingerprint(
+                prints, published_keys(store, layout), "archive.trusted_keys"
+            )
+        return keys, "trusted keys (pinned by archive.trusted_keys)"
+    local = local_public_keys(own_key_dir)
+    if local:
+        return local, f"trusted keys (this deployment's own, {own_key_dir})"
+    raise IntegrityError(_no_anchor_message(published_keys(store, layout)))

@@ -22,7 +22,7 @@ from typing import Any
 from archive.clock import Clock
 from archive.codec import canonical_json
 from archive.errors import ConfigError, SealError
-from archive.journal import Journal
+from archive.journal import SealerJournal
 from archive.keys import (
     PublicKey,
     Signer,
@@ -98,7 +98,7 @@ class RotationResult:
 
 
 def rotate_key(
-    journal: Journal,
+    journal: SealerJournal,
     store: ArchiveStore,
     key_dir: Path,
     policy: SealPolicy,

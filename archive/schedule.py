@@ -8,20 +8,21 @@ passes a threshold.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from archive.clock import Clock
 from archive.errors import SealError, StoreError, StoreUnavailableError
-from archive.journal import Journal
+from archive.journal import Leases, RecordLog, SealerJournal
 from archive.keys import Signer
 from archive.seal import SealPolicy, SealReport, seal
 from archive.store import ArchiveStore
@@ -36,7 +37,7 @@ def lease_holder() -> str:
 
 
 @contextmanager
-def sealing_lease(journal: Journal, clock: Clock, lease_seconds: float) -> Iterator[str]:
+def sealing_lease(journal: Leases, clock: Clock, lease_seconds: float) -> Iterator[str]:
     """Hold the sealing lease for a one-off job (``chatkeeper seal``, a key rotation).
 
     SealError when another sealer (a running ``serve``, another replica) holds it,
@@ -51,9 +52,22 @@ def sealing_lease(journal: Journal, clock: Clock, lease_seconds: float) -> Itera
         journal.release_lease(LEASE, holder)
 
 
+def run_after_seal(hooks: Sequence[Callable[[SealReport], None]], report: SealReport) -> None:
+    """Call each hook in order with ``report``; one that raises is logged, the rest still run."""
+    for hook in hooks:
+        try:
+            hook(report)
+        except Exception as exc:  # sealing succeeded; what follows must not undo it
+            log.error("seal.after_seal_failed", hook=_name_of(hook), error=type(exc).__name__)
+
+
+def _name_of(hook: Callable[..., object]) -> str:
+    return str(getattr(hook, "__qualname__", None) or type(hook).__qualname__)
+
+
 @dataclass
 class SealJob:
-    journal: Journal
+    journal: SealerJournal
     store: ArchiveStore
     signer: Signer
     policy: SealPolicy
@@ -64,9 +78,10 @@ class SealJob:
     failures: int = 0
     not_before: datetime | None = None
     load_signer: Callable[[], Signer] | None = None
-    # called with the report after each seal that wrote bundles, outside the lease (the
-    # composition root passes supervision's screening here); its errors are logged, not raised
-    after_seal: Callable[[SealReport], object] | None = None
+    # called in order with the report after each seal that wrote bundles, outside the lease
+    # (the composition root passes them: e.g. supervision's screening); one that raises is
+    # logged and neither fails the seal nor stops the others
+    after_seal: Sequence[Callable[[SealReport], None]] = ()
 
     def __post_init__(self) -> None:
         self.holder = self.holder or lease_holder()
@@ -100,11 +115,7 @@ class SealJob:
         self.failures, self.not_before = 0, None
         if report.bundles:
             log.info("seal.done", bundles=len(report.bundles), records=report.records)
-            if self.after_seal is not None:
-                try:
-                    self.after_seal(report)
-                except Exception as exc:  # sealing succeeded; what follows must not undo it
-                    log.error("seal.after_seal_failed", error=type(exc).__name__)
+            run_after_seal(self.after_seal, report)
         return report
 
 
@@ -112,7 +123,7 @@ class SealJob:
 class BacklogTrigger:
     """Runs ``job`` when the unsealed backlog reaches ``threshold`` records."""
 
-    journal: Journal
+    journal: RecordLog
     stream: str
     threshold: int
     job: Callable[[], object]
@@ -124,30 +135,46 @@ class BacklogTrigger:
         return False
 
 
-def install(
-    scheduler: BaseScheduler,
-    job: SealJob,
-    *,
-    interval_seconds: float,
-    backlog_threshold: int,
-    backlog_check_seconds: float,
-) -> None:
-    """Add the periodic seal and the backlog check to an APScheduler scheduler."""
-    trigger = BacklogTrigger(job.journal, job.policy.layout.stream, backlog_threshold, job)
-    scheduler.add_job(
-        job,
-        "interval",
-        seconds=interval_seconds,
-        id="seal",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=job.clock.now(),
-    )
-    scheduler.add_job(
-        trigger,
-        "interval",
-        seconds=backlog_check_seconds,
-        id="seal-backlog",
-        max_instances=1,
-        coalesce=True,
-    )
+class LoopSealing:
+    """Scheduled sealing on the running event loop (APScheduler's ``AsyncIOScheduler``).
+
+    The periodic seal and the backlog check are APScheduler jobs (one instance
+    each, missed runs coalesced). Each run of the blocking job goes to a worker
+    thread, so nothing blocks the loop and no other thread touches its objects.
+    ``stop()`` stops scheduling and awaits a run in progress, so a seal is never
+    cut off and the journal is never closed under it.
+    """
+
+    def __init__(
+        self,
+        seal: Callable[[], object],
+        backlog: Callable[[], object],
+        *,
+        interval_seconds: float,
+        backlog_check_seconds: float,
+        first_run: datetime,
+    ) -> None:
+        """``seal`` runs every ``interval_seconds`` from ``first_run``; ``backlog`` (a
+        ``BacklogTrigger``) every ``backlog_check_seconds``."""
+        self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._running: set[asyncio.Future[object]] = set()
+        every = {"trigger": "interval", "max_instances": 1, "coalesce": True}
+        self._scheduler.add_job(
+            self._run, args=[seal], seconds=interval_seconds, next_run_time=first_run, **every
+        )
+        self._scheduler.add_job(self._run, args=[backlog], seconds=backlog_check_seconds, **every)
+
+    async def _run(self, work: Callable[[], object]) -> None:
+        run = asyncio.ensure_future(asyncio.to_thread(work))
+        self._running.add(run)
+        run.add_done_callback(self._running.discard)
+        await asyncio.shield(run)  # a scheduler shutdown cancels this wait, never the run
+
+    def start(self) -> None:
+        """Start scheduling on the running event loop."""
+        self._scheduler.start()
+
+    async def stop(self) -> None:
+        """Schedule nothing more; wait for a run in progress to finish."""
+        self._scheduler.shutdown(wait=False)
+        await asyncio.gather(*self._running, return_exceptions=True)

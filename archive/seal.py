@@ -36,7 +36,7 @@ from archive.bundle import (
 from archive.checkpoint import Checkpoint, checkpoint_due, write_checkpoint
 from archive.clock import Clock
 from archive.errors import ObjectLockError, SealError, StoreConflictError
-from archive.journal import BundleRow, BundleState, Journal
+from archive.journal import BundleBook, BundleJournal, BundleRow, BundleState, RecordLog
 from archive.keys import Signer
 from archive.merkle import leaf_hash, root
 from archive.store import ArchiveStore, Retention
@@ -88,7 +88,7 @@ def _retain_until(created_at: datetime, days: int) -> datetime:
 
 
 def seal(
-    journal: Journal, store: ArchiveStore, signer: Signer, policy: SealPolicy, clock: Clock
+    journal: BundleJournal, store: ArchiveStore, signer: Signer, policy: SealPolicy, clock: Clock
 ) -> SealReport:
     """Seal every unsealed record into bundles; return the bundles sealed by this run."""
     check_bucket(store, policy)
@@ -127,7 +127,7 @@ def seal(
 
 
 def _checkpoint(
-    journal: Journal,
+    journal: RecordLog,
     store: ArchiveStore,
     signer: Signer,
     policy: SealPolicy,
@@ -155,7 +155,7 @@ def _checkpoint(
     )
 
 
-def _check_stream_start(journal: Journal, store: ArchiveStore, layout: Layout) -> None:
+def _check_stream_start(journal: BundleBook, store: ArchiveStore, layout: Layout) -> None:
     if journal.bundle(layout.stream, 1) is not None:
         return
     for version in store.versions(layout.bundles_prefix):
@@ -227,7 +227,7 @@ def _lock_blobs(
 
 
 def _finish_bundle(
-    journal: Journal,
+    journal: BundleBook,
     store: ArchiveStore,
     signer: Signer,
     policy: SealPolicy,

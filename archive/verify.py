@@ -37,6 +37,7 @@ from archive.bundle import (
 )
 from archive.codec import parse_time
 from archive.errors import StoreError, StoreUnavailableError
+from archive.hashing import stream_sha256
 from archive.keys import PublicKey
 from archive.store import ArchiveStore, ObjectVersion
 from archive.trust import Finding as Finding  # re-exported: verify's findings
@@ -261,14 +262,9 @@ def check_blob(store: ArchiveStore, blob: dict[str, str], doc: dict[str, Any]) -
     if original is None:
         return [f"blob {blob['sha256']} is missing"]
     problems = version_problems(blob["key"], versions)
-    body = store.open(blob["key"], original.version_id)
-    digest = hashlib.sha256()
-    try:
-        while chunk := body.read(1 << 20):
-            digest.update(chunk)
-    finally:
-        body.close()
-    if digest.hexdigest() != blob["sha256"]:
+    with store.open(blob["key"], original.version_id) as body:
+        sha256, _ = stream_sha256(body)
+    if sha256 != blob["sha256"]:
         problems.append(f"blob {blob['sha256']} content does not match its hash")
     return problems + check_lock(store, blob["key"], original.version_id, doc)
 

@@ -1,12 +1,17 @@
 """``chatkeeper serve``: the bots, the attachment worker, scheduled sealing and the HTTP server.
 
-Each configured platform becomes a server Plugin (see ``chatkeeper/plugins.py``).
+Each configured platform becomes a :class:`bots.bot.Bot` (:func:`chatkeeper.build.build_bots`).
 Start-up order: the HTTP server binds (a taken port fails here), the bots
-start (a rejected token fails here), and only then the sealing scheduler and
+start (a rejected token fails here), and only then scheduled sealing and
 the attachment worker. A failure at any step stops what already runs and
 surfaces as one chatkeeper error. Shutdown on SIGINT/SIGTERM: stop accepting
 requests, stop the worker, let a running seal finish, stop the bots, close
 the journal.
+
+Sealing is scheduled on the event loop (``archive.schedule.LoopSealing``:
+APScheduler's asyncio scheduler with the periodic seal and the backlog
+check); each run of the blocking ``SealJob`` goes to a worker thread, so
+nothing blocks the loop and no other thread touches the loop's objects.
 """
 
 from __future__ import annotations
@@ -17,20 +22,17 @@ import os
 import signal
 from collections.abc import Callable
 
-import click
 import structlog
 from aiohttp import web
-from apscheduler.schedulers.background import BackgroundScheduler
 
 from archive.attachments import AttachmentFetcher, Downloader, FetchPolicy
 from archive.clock import SystemClock
 from archive.errors import ListenError
-from archive.logs import configure
-from archive.schedule import SealJob, install
-from chatkeeper import runtime
-from chatkeeper.context import AppContext
-from chatkeeper.plugins import build_plugins
-from chatkeeper.server import Plugin, build_app
+from archive.schedule import BacklogTrigger, LoopSealing, SealJob
+from bots.bot import Bot
+from chatkeeper import build
+from chatkeeper.screening import after_seal_hooks
+from chatkeeper.server import build_app
 from chatkeeper.settings import Settings
 
 log = structlog.get_logger("chatkeeper.serve")
@@ -45,22 +47,25 @@ async def serve(
     """Run until ``stop`` is set (or SIGINT/SIGTERM); ``on_ready`` gets the bound port."""
     stop = stop or asyncio.Event()
     clock = SystemClock()
-    policy = runtime.seal_policy(settings)
+    policy = build.seal_policy(settings)
     interval = settings.schedule.seal_interval_seconds
-    with runtime.open_journal(settings) as journal, runtime.open_store(settings) as store:
+    with (
+        build.open_journal(settings) as journal,
+        build.open_store(settings) as store,
+        after_seal_hooks(settings, store) as screening,
+    ):
         job = SealJob(
             journal,
             store,
-            runtime.signer(settings),
+            build.signer(settings),
             policy,
             clock,
             lease_seconds=settings.schedule.lease_seconds,
-            load_signer=lambda: runtime.signer(settings),
+            load_signer=lambda: build.signer(settings),
+            after_seal=screening,
         )
-        plugins = await build_plugins(settings, journal)
-        downloaders: dict[str, Downloader] = {
-            p.name: p.downloader for p in plugins if p.downloader is not None
-        }
+        bots = build.build_bots(settings, journal)
+        downloaders: dict[str, Downloader] = {bot.name: bot.downloader() for bot in bots}
         fetcher = AttachmentFetcher(
             journal,
             store,
@@ -74,27 +79,29 @@ async def serve(
             clock,
         )
         app = build_app(
-            journal, settings.archive.stream, job, plugins, overdue_after_seconds=2 * interval
+            journal, settings.archive.stream, job, bots, overdue_after_seconds=2 * interval
         )
-        # Unwound in reverse: stop accepting requests, join the worker, stop the
-        # scheduler (a running seal finishes), stop the bots, release the server.
+        # Unwound in reverse: stop accepting requests, join the worker, stop sealing
+        # (a running seal finishes), stop the bots, release the server.
         async with contextlib.AsyncExitStack() as running:
             runner = web.AppRunner(app)
             await runner.setup()
             running.push_async_callback(runner.cleanup)
             port = await _listen(runner, settings.server.host, settings.server.port)
-            for plugin in plugins:  # webhooks need the endpoint up before they subscribe
-                await _start_plugin(plugin, running)
-            scheduler = BackgroundScheduler(timezone="UTC")
-            install(
-                scheduler,
-                job,
-                interval_seconds=interval,
-                backlog_threshold=settings.schedule.seal_backlog_threshold,
-                backlog_check_seconds=settings.schedule.backlog_check_seconds,
+            for bot in bots:  # webhooks need the endpoint up before they subscribe
+                await _start_bot(bot, running)
+            backlog = BacklogTrigger(
+                journal, settings.archive.stream, settings.schedule.seal_backlog_threshold, job
             )
-            scheduler.start()
-            running.push_async_callback(asyncio.to_thread, scheduler.shutdown, True)
+            sealing = LoopSealing(
+                job,
+                backlog,
+                interval_seconds=interval,
+                backlog_check_seconds=settings.schedule.backlog_check_seconds,
+                first_run=clock.now(),
+            )
+            sealing.start()
+            running.push_async_callback(sealing.stop)
             worker = asyncio.create_task(fetcher.run_forever(stop))
             running.push_async_callback(_join, worker, stop)
             running.push_async_callback(runner.shutdown)
@@ -104,7 +111,7 @@ async def serve(
                 "serve.listening",
                 host=settings.server.host,
                 port=port,
-                platforms=[p.name for p in plugins],
+                platforms=[bot.name for bot in bots],
             )
             if on_ready is not None:
                 on_ready(port)
@@ -121,28 +128,24 @@ async def _listen(runner: web.AppRunner, host: str, port: int) -> int:
         raise ListenError(
             f"cannot listen on {host}:{port} (server.host, server.port): {reason}"
         ) from exc
-    return _bound_port(site, port)
+    return _bound_port(runner, port)
 
 
-async def _start_plugin(plugin: Plugin, running: contextlib.AsyncExitStack) -> None:
+async def _start_bot(bot: Bot, running: contextlib.AsyncExitStack) -> None:
     """Start one bot; if it fails, release what it opened and let the error through."""
-    if plugin.start is None:
-        return
     try:
-        await plugin.start()
+        await bot.start()
     except BaseException:
-        await _stop_plugin(plugin)
+        await _stop_bot(bot)
         raise
-    running.push_async_callback(_stop_plugin, plugin)
+    running.push_async_callback(_stop_bot, bot)
 
 
-async def _stop_plugin(plugin: Plugin) -> None:
-    if plugin.stop is None:
-        return
+async def _stop_bot(bot: Bot) -> None:
     try:
-        await plugin.stop()
+        await bot.stop()
     except Exception as exc:  # shutting down: report, keep stopping the rest
-        log.warning("serve.plugin_stop_failed", platform=plugin.name, error=type(exc).__name__)
+        log.warning("serve.plugin_stop_failed", platform=bot.name, error=type(exc).__name__)
 
 
 async def _join(worker: asyncio.Task[None], stop: asyncio.Event) -> None:
@@ -159,21 +162,7 @@ def _handle_signals(stop: asyncio.Event) -> None:
             break
 
 
-def _bound_port(site: web.TCPSite, configured: int) -> int:
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    return int(sockets[0].getsockname()[1]) if sockets else configured
-
-
-@click.command("serve")
-@click.pass_context
-def serve_command(ctx: click.Context) -> None:
-    """Run the bots, the attachment worker and scheduled sealing, with /healthz and /metrics."""
-    app: AppContext = ctx.obj
-    settings = app.settings
-    configure(settings.log.level, settings.log.format)
-    asyncio.run(serve(settings))
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(serve_command)
+def _bound_port(runner: web.AppRunner, configured: int) -> int:
+    """The port the server listens on (the OS picks one for port 0)."""
+    addresses = runner.addresses
+    return int(addresses[0][1]) if addresses else configured

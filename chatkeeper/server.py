@@ -1,8 +1,8 @@
 """The HTTP server of ``chatkeeper serve``: the bots' endpoints, /healthz and /metrics.
 
-Each platform contributes a ``Plugin``: aiohttp routes (webhooks), background
-tasks (polling loops, Socket Mode) and an attachment downloader. The server
-runs them beside the attachment worker and the sealing scheduler.
+Each platform is a :class:`bots.bot.Bot`: its aiohttp routes (webhooks) are
+mounted here; ``serve`` starts and stops it and hands its downloader to the
+attachment worker.
 
 ``/healthz`` says ``degraded`` while sealing fails (and backs off) and while
 sealing is overdue: the oldest unsealed record has waited longer than
@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from aiohttp import web
@@ -23,22 +22,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from archive.attachments import Downloader
 from archive.clock import Clock, SystemClock
 from archive.errors import JournalError
 from archive.journal import Journal
+from archive.journal.aio import AsyncJournal
 from archive.schedule import SealJob
-
-
-@dataclass
-class Plugin:
-    """What one platform adapter adds to the server."""
-
-    name: str
-    routes: list[web.RouteDef] = field(default_factory=list)
-    downloader: Downloader | None = None
-    start: Callable[[], Awaitable[None]] | None = None
-    stop: Callable[[], Awaitable[None]] | None = None
+from bots.bot import Bot
 
 
 class JournalCollector(Collector):
@@ -83,7 +72,7 @@ def build_app(
     journal: Journal,
     stream: str,
     job: SealJob | None,
-    plugins: list[Plugin],
+    bots: Sequence[Bot],
     *,
     overdue_after_seconds: float | None = None,
 ) -> web.Application:
@@ -91,10 +80,11 @@ def build_app(
     clock: Clock = job.clock if job is not None else SystemClock()
     registry = CollectorRegistry()
     registry.register(JournalCollector(journal, stream, job, clock))
+    aio = AsyncJournal(journal)
 
     async def healthz(_: web.Request) -> web.Response:
         try:
-            stats = await asyncio.to_thread(journal.stats, stream)
+            stats = await aio.stats(stream)
         except JournalError as exc:
             return web.json_response({"status": "error", "journal": str(exc)}, status=503)
         age = backlog_age(stats.oldest_unsealed_captured_at, clock)
@@ -116,6 +106,6 @@ def build_app(
 
     app = web.Application()
     app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
-    for plugin in plugins:
-        app.add_routes(plugin.routes)
+    for bot in bots:
+        app.add_routes(bot.routes())
     return app

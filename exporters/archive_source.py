@@ -102,9 +102,7 @@ class ArchiveBlobs:
 
     def after_fork(self) -> None:
         """In a forked worker: drop the HTTP connections inherited from the parent."""
-        client = getattr(self.store, "client", None)
-        if client is not None:
-            client.close()
+        self.store.after_fork()
 
     def open_blob(self, sha256: str) -> BinaryIO | None:
         key = self.layout.blob_key(sha256)

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from archive.codec import format_time
+from archive.hashing import file_sha256
 from archive.keys import PublicKey
 from exporters.custody_signature import PUBLIC_KEY_NAME, SIGNATURE_NAME, check_custody_signature
 from exporters.file_index import FileEntry, FileIndex
 from exporters.manifest_io import iter_manifest_files, read_manifest_header, write_manifest_file
-from exporters.output import MANIFEST_NAME, PARTIAL_DIR, PROGRESS_NAME, file_sha256
+from exporters.output import MANIFEST_NAME, PARTIAL_DIR, PROGRESS_NAME
 from exporters.source import BundleInfo
 
 FORMAT = "chatkeeper-export/1"

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.bundle import check_signature, sign_manifest
+from archive.hashing import file_sha256
 from archive.keys import PublicKey, Signer
-from exporters.output import MANIFEST_NAME, file_sha256
+from exporters.output import MANIFEST_NAME
 
 SIGNATURE_NAME = "export-manifest.sig.json"
 PUBLIC_KEY_NAME = "export-public-key.json"

@@ -17,27 +17,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from archive.codec import encode_body, sealed_line
 from archive.errors import IntegrityError
 from archive.keys import Signer
 from archive.model import Record
-from exporters.csv_export import export_csv
 from exporters.custody import Custody, write_manifest
 from exporters.custody_signature import sign_custody
-from exporters.eml import export_eml
 from exporters.file_index import FileEntry
 from exporters.filters import Filters
-from exporters.html import export_html
+from exporters.formats.csv_export import export_csv
+from exporters.formats.eml import export_eml
+from exporters.formats.html import export_html
+from exporters.formats.jsonl import export_jsonl
+from exporters.formats.rsmf import export_rsmf
+from exporters.formats.slack_export import export_slack
 from exporters.manifest_io import iter_manifest_files
 from exporters.output import OutputDir
 from exporters.partition import DAY_SECONDS, PartitionStore
 from exporters.render import RenderContext
-from exporters.rsmf import export_rsmf
-from exporters.slack_export import export_slack
 from exporters.source import BlobSource, BundleInfo, BundleSource
 from exporters.workers import render_in_workers
 
-JSONL_NAME = "records.jsonl"
 _RENDERERS: dict[str, Callable[[RenderContext], None]] = {
     "rsmf": export_rsmf,
     "eml": export_eml,
@@ -128,7 +127,8 @@ def run_export(
     bundles: list[BundleInfo] = []
     try:
         if request.format == "jsonl":
-            read = _export_jsonl(source, request, out, bundles, progress)
+            records = _records(source, request, bundles, progress)
+            read = export_jsonl(records, out, request.filters.keep_record_fully)
         else:
             with tempfile.TemporaryDirectory(prefix="chatkeeper-export-", dir=temp_dir) as scratch:
                 store = PartitionStore(Path(scratch), request.slice_seconds)
@@ -218,42 +218,4 @@ def _spill(
         read += 1
         if keep(record):
             store.add(record, info.number, info.verified)
-    return read
-
-
-def _export_jsonl(
-    source: BundleSource,
-    request: ExportRequest,
-    out: OutputDir,
-    bundles: list[BundleInfo],
-    progress: Progress | None,
-) -> int:
-    """One line per record: ``{"bundle":n,"record":{…},"seq":n,"verified":b}``.
-
-    The ``record`` value is the record's canonical body, so its hash can be
-    checked against the bundle's Merkle tree.
-    """
-    read = 0
-    keep = request.filters.keep_record_fully
-    records = _records(source, request, bundles, progress)
-    if out.done(JSONL_NAME):
-        for _ in records:
-            read += 1
-        return read
-    with out.create(JSONL_NAME) as handle:
-        for record, info in records:
-            read += 1
-            if not keep(record):
-                continue
-            line = sealed_line(record.seq or 0, encode_body(record))
-            verified = b"true" if info.verified else b"false"
-            handle.write(
-                b'{"bundle":'
-                + str(info.number).encode()
-                + b","
-                + line[1:-1]
-                + b',"verified":'
-                + verified
-                + b"}\n"
-            )
     return read

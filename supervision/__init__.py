@@ -2,6 +2,7 @@
 queue, and review decisions sealed into the archive as ``review_decision`` records.
 
 Imports ``archive/`` only; ``archive/`` never imports this package. The composition root
-(``chatkeeper/``) wires it: the CLI in ``chatkeeper/commands_review.py`` and, after each
-successful seal, ``supervision.hook.AfterSeal`` (see docs/supervision.md).
+(``chatkeeper/``) wires it: the CLI in ``chatkeeper/commands/review.py`` and, after each
+seal that wrote bundles (``serve`` and ``seal``), ``supervision.hook.AfterSeal`` built by
+``chatkeeper/screening.py`` (see docs/supervision.md).
 """

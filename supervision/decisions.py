@@ -8,8 +8,8 @@ A decision (``cleared``, ``escalated``, ``needs_follow_up``) or an assignment is
      "policy_version", "policy_hash", "decision", "assignee", "comment", "reviewer",
      "decided_at", "supersedes"}
 
-It goes through ``archive.capture`` like a message, so it is sealed, signed and verified
-like one. A decision is never edited: a later one names the one it supersedes, and the
+It is appended to the journal (the blocking path CLI commands take; ``archive.capture`` is
+the event loop's), so it is sealed, signed and verified like a message. A decision is never edited: a later one names the one it supersedes, and the
 item's state is its latest decision.
 """
 
@@ -20,11 +20,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from archive.capture import capture_sync
 from archive.clock import Clock
 from archive.codec import canonical_json, format_time, parse_time
 from archive.errors import ConfigError
-from archive.journal import Journal
+from archive.journal import RecordLog
 from archive.model import Actor, Kind, Platform, Record, Source, record_key
 from supervision.queue import QueueStore
 
@@ -91,7 +90,7 @@ def latest_decision(queue: QueueStore, item: str) -> str | None:
 
 
 def record_decisions(
-    journal: Journal,
+    journal: RecordLog,
     queue: QueueStore,
     stream: str,
     items: Sequence[dict[str, Any]],
@@ -134,7 +133,8 @@ def record_decisions(
             }
         )
     records = [decision_record(stream, p) for p in payloads]
-    capture_sync(journal, records)
+    if records:
+        journal.append(records)  # durable before the queue shows them
     rows = [decision_from_record(r, 0) | {"bundle": None} for r in records]
     with queue.transaction() as conn:
         queue.add_decisions(conn, rows)

@@ -1,16 +1,19 @@
 """The "after each seal" hook: screen what was just sealed.
 
-The composition root builds one ``AfterSeal`` at start-up and calls it after every
-successful seal, in the thread that sealed (``chatkeeper serve``: right after
-``SealJob.__call__`` returns a ``SealReport`` with bundles, and after ``chatkeeper seal``).
-It never raises: a failure is logged (``supervision.screen_failed``) and the next call, or
-``chatkeeper review screen``, catches up from the last screened bundle. Sealing never waits
-for supervision and never fails because of it.
+The composition root builds one ``AfterSeal`` at start-up and passes it in
+``SealJob.after_seal`` (``chatkeeper serve``) and calls it after ``chatkeeper seal``:
+it runs after each seal that wrote bundles, outside the sealing lease, in the thread
+that sealed. It never raises for a store or integrity failure: that is logged
+(``supervision.screen_failed``) and the next call, or ``chatkeeper review screen``,
+catches up from the last screened bundle. The pinned keys are looked up at each
+screening (the first seal of a new deployment creates its key). Sealing never waits for a lock of
+supervision's and never fails because of it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -31,16 +34,19 @@ log = structlog.get_logger("chatkeeper.supervision")
 class AfterSeal:
     store: ArchiveStore
     layout: Layout
-    keys: dict[str, PublicKey]
+    keys: Callable[[], dict[str, PublicKey]]  # the pinned keys, looked up at each screening
     queue: QueueStore
     screener: Screener
     context_messages: int = 3
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def __call__(self, report: SealReport | None = None) -> ScreenReport | None:
-        """Screen newly sealed bundles; None when nothing was sealed or screening failed."""
-        if report is not None and not report.bundles:
-            return None
+    def __call__(self, report: SealReport) -> None:
+        """The after-seal hook: screen the new bundles (nothing when the seal wrote none)."""
+        if report.bundles:
+            self.screen()
+
+    def screen(self) -> ScreenReport | None:
+        """Screen every sealed bundle not screened yet; None when screening failed."""
         if not self.screener.policies:
             return None
         with self._lock:
@@ -48,7 +54,7 @@ class AfterSeal:
                 return screen_sealed(
                     self.store,
                     self.layout,
-                    self.keys,
+                    self.keys(),
                     self.queue,
                     self.screener,
                     context_messages=self.context_messages,

@@ -14,7 +14,7 @@ from archive.journal.sqlite import SqliteJournal
 from archive.model import Attachment, AttachmentState, Record
 from archive.store.port import Retention
 from archive.store.s3 import S3ArchiveStore
-from chatkeeper import runtime
+from chatkeeper import build
 from chatkeeper.cli import cli
 from chatkeeper.settings import load_settings
 
@@ -35,7 +35,7 @@ def written_before_the_fix(
     if store is not None:
         store_blob(
             store,
-            runtime.layout(load_settings(env=env)),
+            build.layout(load_settings(env=env)),
             io.BytesIO(b""),
             size=0,
             sha256_hex=EMPTY_SHA256,

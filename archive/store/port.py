@@ -74,3 +74,10 @@ class ArchiveStore(Protocol):
     def delete_version(self, key: str, version_id: str) -> None:
         """Try to delete one version (Object Lock must refuse this while locked)."""
         ...
+
+    def after_fork(self) -> None:
+        """In a forked child process: drop the connections inherited from the parent.
+
+        Connections are not shared across a fork; later calls open their own.
+        """
+        ...

@@ -246,3 +246,7 @@ class S3ArchiveStore:
             f"DeleteObject {key}",
             lambda: self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id),
         )
+
+    def after_fork(self) -> None:
+        # Clears botocore's connection pools; the next call opens fresh connections.
+        self.client.close()

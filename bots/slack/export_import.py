@@ -18,14 +18,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from archive.capture import capture_sync
 from archive.clock import Clock, SystemClock
 from archive.codec import canonical_json
-from archive.errors import ChatkeeperError
+from archive.errors import SlackExportError
 from archive.journal import Journal
 from archive.model import Actor, Record, Source
+from bots.slack.directory import user_info_from
 from bots.slack.files import file_task_details
-from bots.slack.identity import user_info_from
 from bots.slack.payload import Delivery, Snapshot
 from bots.slack.translate import message_record
 
@@ -38,12 +37,6 @@ _LISTS = {
     "mpims.json": "mpim",
     "dms.json": "im",
 }
-
-
-class ExportError(ChatkeeperError):
-    """The file is not a usable Slack export (not a zip, too large, ...)."""
-
-    exit_code = 1
 
 
 @dataclass
@@ -73,18 +66,18 @@ class _Reader:
 
     def json(self, info: zipfile.ZipInfo) -> Any:
         if info.file_size > self._max_entry:
-            raise ExportError(f"entry {info.filename[:80]!r} is larger than the import limit")
+            raise SlackExportError(f"entry {info.filename[:80]!r} is larger than the import limit")
         with self._zip.open(info) as handle:
             data = handle.read(self._max_entry + 1)
         if len(data) > self._max_entry:
-            raise ExportError(f"entry {info.filename[:80]!r} is larger than the import limit")
+            raise SlackExportError(f"entry {info.filename[:80]!r} is larger than the import limit")
         self._budget -= len(data)
         if self._budget < 0:
-            raise ExportError("export is larger than slack.import_max_total_bytes")
+            raise SlackExportError("export is larger than slack.import_max_total_bytes")
         try:
             return json.loads(data)
         except ValueError as exc:
-            raise ExportError(f"entry {info.filename[:80]!r} is not valid JSON") from exc
+            raise SlackExportError(f"entry {info.filename[:80]!r} is not valid JSON") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +146,7 @@ def import_slack_export(
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise ExportError(f"{path.name}: not a readable zip file ({exc})") from exc
+        raise SlackExportError(f"{path.name}: not a readable zip file ({exc})") from exc
     with archive:
         entries: dict[str, zipfile.ZipInfo] = {}
         for info in archive.infolist():
@@ -168,7 +161,7 @@ def import_slack_export(
         actors, users_team = _users(reader, entries)
         workspace = team or users_team
         if not workspace:
-            raise ExportError("cannot tell the Slack team id: pass --team T...")
+            raise SlackExportError("cannot tell the Slack team id: pass --team T...")
         seen: set[str] = set()
         batch: list[Record] = []
         for folder, info in _day_entries(entries):
@@ -215,7 +208,7 @@ def _flush(journal: Journal, batch: list[Record], summary: ImportSummary) -> Non
     unique = list({r.key: r for r in batch}.values())
     existing = journal.contains([r.key for r in unique])
     fresh = [r for r in unique if r.key not in existing]
-    capture_sync(journal, fresh)
+    journal.append(fresh)
     _queue_files(journal, fresh)
     summary.messages += len(batch)
     summary.new += len(unique) - len(existing)

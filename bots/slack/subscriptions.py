@@ -2,9 +2,9 @@
 
 Slack delivers an event only if the app subscribes to it and holds a scope that
 covers it, so ``deploy/slack-app-manifest.yml`` must list exactly what is
-here: :class:`~bots.slack.app.SlackBot` registers one Bolt listener per
+here: :class:`~bots.slack.bot.SlackBot` registers one Bolt listener per
 :data:`HANDLED_EVENTS` entry (and a catch-all that keeps any other type as
-``other``), and tests/slack/test_manifest.py compares the manifest with this
+``other``), and tests/bots/slack/test_manifest.py compares the manifest with this
 module. Scopes are from each event's and method's page on docs.slack.dev
 (reference/slack.md §1.3, §5).
 """

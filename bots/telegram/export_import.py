@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.clock import Clock
+from archive.clock import Clock, SystemClock
 from archive.codec import canonical_json
-from archive.errors import ChatkeeperError
+from archive.errors import TelegramExportError
 from archive.journal import Journal
 from archive.model import Actor, Kind, Platform, Record, Source
-from bots.telegram.content import timestamp
 from bots.telegram.export_files import BlobTarget, export_attachments
-from bots.telegram.identity import export_key, is_channel_id, message_key, supergroup_chat_id
+from bots.telegram.keys import export_key, is_channel_id, message_key, supergroup_chat_id
+from bots.telegram.payload import timestamp
 
 CHANNEL_TYPES = {"private_supergroup", "public_supergroup", "private_channel", "public_channel"}
 ACTIONS = {
@@ -42,12 +42,6 @@ ACTIONS = {
     "pin_message": Kind.PIN_ADDED,
 }
 _BATCH = 500
-
-
-class ExportError(ChatkeeperError):
-    """The path is not a Telegram Desktop JSON export."""
-
-    exit_code = 2
 
 
 @dataclass
@@ -112,15 +106,19 @@ def load_export(path: Path) -> tuple[dict[str, Any], Path]:
     try:
         data = json.loads(target.read_bytes())
     except FileNotFoundError as exc:
-        raise ExportError(f"{target} not found: export as JSON from Telegram Desktop") from exc
+        raise TelegramExportError(
+            f"{target} not found: export as JSON from Telegram Desktop"
+        ) from exc
     except (OSError, ValueError) as exc:
-        raise ExportError(f"{target} is not a readable JSON export: {exc}") from exc
+        raise TelegramExportError(f"{target} is not a readable JSON export: {exc}") from exc
     if not isinstance(data, dict) or not any(True for _ in _chats(data)):
-        raise ExportError(f"{target} has no chats or messages")
+        raise TelegramExportError(f"{target} has no chats or messages")
     return data, folder
 
 
-class ExportImporter:
+class _ExportImport:
+    """One import run over a Telegram Desktop export (blocking: reads, uploads, commits)."""
+
     def __init__(
         self, journal: Journal, blobs: BlobTarget, clock: Clock, *, workspace: str = "export"
     ) -> None:
@@ -224,3 +222,18 @@ class ExportImporter:
             details=details,
             raw=canonical_json(message),
         )
+
+
+def import_telegram_export(
+    journal: Journal,
+    path: Path,
+    *,
+    blobs: BlobTarget,
+    workspace: str = "export",
+    clock: Clock | None = None,
+) -> ImportReport:
+    """Import every chat under ``path`` (a Desktop JSON export); idempotent.
+
+    ``workspace`` is the bot id, so that keys of private chats match live capture.
+    """
+    return _ExportImport(journal, blobs, clock or SystemClock(), workspace=workspace).run(path)

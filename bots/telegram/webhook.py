@@ -25,14 +25,14 @@ from archive.capture import capture
 from archive.errors import ConfigError, JournalError
 from archive.model import Kind, Platform, Record, Source, record_key
 from bots.json_depth import MAX_JSON_DEPTH, nests_deeper_than
-from bots.telegram.ingest import TelegramIngest
+from bots.telegram.capture import TelegramCapture
 
 log = structlog.get_logger("chatkeeper.telegram.webhook")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def webhook_handler(ingest: TelegramIngest, secret: str) -> Handler:
+def webhook_handler(telegram: TelegramCapture, secret: str) -> Handler:
     """The aiohttp handler for Telegram's POSTs (fails closed without a secret)."""
     if not secret:
         raise ConfigError("telegram.webhook_secret is required in webhook mode")
@@ -47,9 +47,9 @@ def webhook_handler(ingest: TelegramIngest, secret: str) -> Handler:
         problem, update = _parse_update(body)
         try:
             if problem is not None:
-                await _keep_malformed(ingest, body, problem)
+                await _keep_malformed(telegram, body, problem)
             else:
-                await ingest.ingest([(body, update)], Source.WEBHOOK)
+                await telegram.capture_updates([(body, update)], Source.WEBHOOK)
         except JournalError as exc:
             log.error("telegram.webhook_journal_failed", error=str(exc)[:200])
             return web.Response(status=500, text="not stored, retry")
@@ -76,18 +76,18 @@ def _parse_update(body: bytes) -> tuple[str | None, dict[str, Any]]:
     return None, update
 
 
-async def _keep_malformed(ingest: TelegramIngest, body: bytes, problem: str) -> None:
+async def _keep_malformed(telegram: TelegramCapture, body: bytes, problem: str) -> None:
     """A body that passed the secret check but is no update, kept raw as ``other``."""
-    now = ingest.clock.now()
+    now = telegram.clock.now()
     record = Record(
         key=record_key(
             Platform.TELEGRAM.value,
-            f"bot:{ingest.bot_id}",
+            f"bot:{telegram.bot_id}",
             "malformed",
             hashlib.sha256(body).hexdigest(),
         ),
         platform=Platform.TELEGRAM,
-        workspace=ingest.bot_id,
+        workspace=telegram.bot_id,
         conversation="",
         kind=Kind.OTHER,
         source=Source.WEBHOOK,
@@ -96,15 +96,15 @@ async def _keep_malformed(ingest: TelegramIngest, body: bytes, problem: str) -> 
         details={"update_type": "other", "malformed": problem},
         raw=body,
     )
-    await capture(ingest.journal, [record])
+    await capture(telegram.journal, [record])
 
 
-def webhook_routes(ingest: TelegramIngest, secret: str, path: str) -> list[web.RouteDef]:
-    return [web.post(path, webhook_handler(ingest, secret))]
+def webhook_routes(telegram: TelegramCapture, secret: str, path: str) -> list[web.RouteDef]:
+    return [web.post(path, webhook_handler(telegram, secret))]
 
 
-def webhook_app(ingest: TelegramIngest, secret: str, path: str) -> web.Application:
+def webhook_app(telegram: TelegramCapture, secret: str, path: str) -> web.Application:
     """A standalone aiohttp application serving only the webhook endpoint."""
     app = web.Application(client_max_size=4 * 1024 * 1024)
-    app.add_routes(webhook_routes(ingest, secret, path))
+    app.add_routes(webhook_routes(telegram, secret, path))
     return app

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from archive.journal.sqlite import SqliteJournal
 from archive.store.local_s3 import LocalS3Endpoint
-from chatkeeper import runtime
+from chatkeeper import build
 from chatkeeper.cli import cli
-from chatkeeper.commands_review import after_seal_hook
+from chatkeeper.screening import after_seal_hooks
 from chatkeeper.settings import load_settings
 from tests.factories import slack_message
 
@@ -38,7 +38,7 @@ TEXTS = [
 
 @pytest.fixture
 def env(tmp_path: Path, s3_endpoint: LocalS3Endpoint, bucket: str) -> dict[str, str]:
-    """Messages captured and sealed by the CLI; a policy file configured."""
+    """Messages captured and sealed by the CLI (no policy yet); then a policy file configured."""
     (tmp_path / "policies.toml").write_text(POLICY, encoding="utf-8")
     values = {
         "CHATKEEPER_HOME": str(tmp_path / "home"),
@@ -48,14 +48,13 @@ def env(tmp_path: Path, s3_endpoint: LocalS3Endpoint, bucket: str) -> dict[str, 
         "CHATKEEPER_S3_SECRET_KEY": s3_endpoint.archiver.secret_key,
         "CHATKEEPER_ARCHIVE_RETENTION_DAYS": "1",
         "CHATKEEPER_ARCHIVE_MIN_RETENTION_DAYS": "1",
-        "CHATKEEPER_SUPERVISION_POLICY_FILES": str(tmp_path / "policies.toml"),
         "CHATKEEPER_SUPERVISION_REVIEWER": "officer-1",
     }
     with SqliteJournal(tmp_path / "home" / "journal.db") as journal:
         journal.append([slack_message(n, text=t) for n, t in enumerate(TEXTS)])
     sealed = CliRunner().invoke(cli, ["seal"], env=values)
     assert sealed.exit_code == 0, sealed.output
-    return values
+    return values | {"CHATKEEPER_SUPERVISION_POLICY_FILES": str(tmp_path / "policies.toml")}
 
 
 def _run(env: dict[str, str], *args: str) -> str:
@@ -82,8 +81,7 @@ def test_screen_list_show_decide_report(env: dict[str, str], tmp_path: Path) -> 
     _run(env, "assign", complaint, "--to", "officer-2")
     assert _ids(env, "--assignee", "officer-2") == [complaint]
     assert "not sealed yet" in _run(env, "show", whatsapp)
-    assert CliRunner().invoke(cli, ["seal"], env=env).exit_code == 0
-    _run(env, "screen")
+    assert CliRunner().invoke(cli, ["seal"], env=env).exit_code == 0  # and screens bundle 2
     assert "sealed in bundle 2" in _run(env, "show", whatsapp)
     assert _ids(env) == [rendite, complaint]
     day = json.loads(_run(env, "list", "--json", "--status", "all").splitlines()[0])
@@ -144,17 +142,27 @@ def test_list_json_holds_no_message_text(env: dict[str, str]) -> None:
     }  # fmt: skip
 
 
-def test_after_seal_hook_built_from_settings(env: dict[str, str], tmp_path: Path) -> None:
-    """after_seal_hook builds the hook from settings and screens what the CLI sealed."""
+def test_after_seal_hooks_built_from_settings(env: dict[str, str], tmp_path: Path) -> None:
+    """after_seal_hooks builds the screening hook from settings, and none without a policy."""
     settings = load_settings(env=env)
-    with runtime.open_store(settings) as store, after_seal_hook(settings, store) as hook:
-        assert hook is not None
-        report = hook()
+    with build.open_store(settings) as store, after_seal_hooks(settings, store) as hooks:
+        (hook,) = hooks
+        report = hook.screen()
     assert report is not None and (report.bundles, report.items) == ([1], 3)
     assert "nothing new to screen" in _run(env, "screen")
     unconfigured = load_settings(env={**env, "CHATKEEPER_SUPERVISION_POLICY_FILES": ""})
-    with runtime.open_store(unconfigured) as store, after_seal_hook(unconfigured, store) as none:
-        assert none is None
+    with build.open_store(unconfigured) as store, after_seal_hooks(unconfigured, store) as none:
+        assert none == ()
+
+
+def test_seal_command_screens_what_it_sealed(env: dict[str, str], tmp_path: Path) -> None:
+    """chatkeeper seal with a policy configured queues review items with no review screen."""
+    with SqliteJournal(tmp_path / "home" / "journal.db") as journal:
+        journal.append([slack_message(40, text="text me on my cell")])
+    sealed = CliRunner().invoke(cli, ["seal"], env=env)
+    assert sealed.exit_code == 0 and "sealed bundle 2" in sealed.output, sealed.output
+    assert len(_ids(env)) == 4  # the three of bundle 1, caught up, and the new one
+    assert "nothing new to screen" in _run(env, "screen")
 
 
 def test_decisions_verify_and_export_in_every_format(env: dict[str, str], tmp_path: Path) -> None:

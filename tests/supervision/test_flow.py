@@ -311,18 +311,40 @@ def test_after_seal_hook_screens_and_never_raises(
 ) -> None:
     """The hook screens after a seal with bundles, skips an empty one, and swallows failures."""
     with QueueStore(tmp_path / "q.db") as queue:
-        hook = AfterSeal(store, policy.layout, _keys(signer), queue, _screener())
-        assert hook(seal(journal, store, signer, policy, clock)) is None  # nothing sealed
+        hook = AfterSeal(store, policy.layout, lambda: _keys(signer), queue, _screener())
+        empty = seal(journal, store, signer, policy, clock)
+        with mock.patch.object(store, "versions", side_effect=AssertionError("read")):
+            hook(empty)  # nothing sealed: nothing read
         journal.append([slack_message(n, text=t) for n, t in enumerate(CONVERSATION)])
         journal.append([slack_message(30, text="on Signal?")])
         sealed = seal(journal, store, signer, policy, clock)
         with mock.patch.object(store, "versions", side_effect=StoreUnavailableError("down")):
-            assert hook(sealed) is None
+            hook(sealed)  # logged, not raised
         assert queue.last_bundle() == 0
-        report = hook(seal(journal, store, signer, policy, clock))  # nothing new sealed
-        assert report is None
-        caught_up = hook()
+        caught_up = hook.screen()
         assert caught_up is not None and caught_up.items == 3
+        assert queue.last_bundle() == 1
+
+
+def test_after_seal_hook_without_a_pinned_key_screens_nothing(
+    journal: SqliteJournal,
+    store: S3ArchiveStore,
+    signer: Signer,
+    policy: SealPolicy,
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """No trusted key (IntegrityError from the key look-up): logged, nothing queued."""
+
+    def no_anchor() -> dict[str, PublicKey]:
+        raise IntegrityError("no pinned key")
+
+    with QueueStore(tmp_path / "q.db") as queue:
+        hook = AfterSeal(store, policy.layout, no_anchor, queue, _screener())
+        journal.append([slack_message(n, text=t) for n, t in enumerate(CONVERSATION)])
+        hook(seal(journal, store, signer, policy, clock))
+        assert queue.last_bundle() == 0
+        assert list_items(queue, ItemFilter(status="all"), clock.now()) == []
 
 
 def test_seal_job_calls_the_hook_after_sealing(
@@ -333,33 +355,15 @@ def test_seal_job_calls_the_hook_after_sealing(
     clock: FixedClock,
     tmp_path: Path,
 ) -> None:
-    """SealJob(after_seal=hook) screens right after each seal that wrote bundles."""
+    """SealJob(after_seal=[hook]) screens right after each seal that wrote bundles."""
     with QueueStore(tmp_path / "q.db") as queue:
-        hook = AfterSeal(store, policy.layout, _keys(signer), queue, _screener())
-        job = SealJob(journal, store, signer, policy, clock, after_seal=hook)
+        hook = AfterSeal(store, policy.layout, lambda: _keys(signer), queue, _screener())
+        job = SealJob(journal, store, signer, policy, clock, after_seal=[hook])
         journal.append([slack_message(n, text=t) for n, t in enumerate(CONVERSATION)])
         report = job()
         assert report is not None and [b.number for b in report.bundles] == [1]
         assert queue.last_bundle() == 1
         assert len(list_items(queue, ItemFilter(), clock.now())) == 2
-
-
-def test_seal_job_survives_a_failing_hook(
-    journal: SqliteJournal,
-    store: S3ArchiveStore,
-    signer: Signer,
-    policy: SealPolicy,
-    clock: FixedClock,
-) -> None:
-    """A hook that raises is logged; the seal it follows still counts as done."""
-
-    def broken(_report: object) -> None:
-        raise RuntimeError("boom")
-
-    job = SealJob(journal, store, signer, policy, clock, after_seal=broken)
-    journal.append([slack_message(1, text="hello")])
-    report = job()
-    assert report is not None and report.bundles and job.failures == 0
 
 
 def test_corpus_through_seal_and_screen(
