@@ -20,11 +20,15 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/chatkeeper demo
 
-# The HTML transcript test renders in headless Chromium (Debian's package).
+# The HTML transcript test renders in headless Chromium; the EML test indexes with notmuch
+# (Debian's packages).
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing chromium (Debian) for the HTML rendering test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v notmuch >/dev/null 2>&1 || { \
+	  echo "installing notmuch (Debian) for the EML indexing test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq notmuch >/dev/null; }
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

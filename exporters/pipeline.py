@@ -128,7 +128,13 @@ def run_export(
     try:
         if request.format == "jsonl":
             records = _records(source, request, bundles, progress)
-            read = export_jsonl(records, out, request.filters.keep_record_fully)
+            read = export_jsonl(
+                records,
+                out,
+                request.filters.keep_record_fully,
+                request.filters.describe(),
+                bundles,
+            )
         else:
             with tempfile.TemporaryDirectory(prefix="chatkeeper-export-", dir=temp_dir) as scratch:
                 store = PartitionStore(Path(scratch), request.slice_seconds)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
+from archive.model import Platform
+from exporters.albums import albums
 from exporters.filters import Filters
 from exporters.fold import Item
 from exporters.output import OutputDir
 from exporters.partition import Conversation, PartitionStore
+from exporters.slack_markup import readable
 from exporters.source import BlobSource, BundleInfo
 
 
@@ -41,6 +44,25 @@ class RenderContext:
         keep = self.filters.keep_item
         return (item for item in self.store.items(conversation, number) if keep(item))
 
+    def readable_items(self, conversation: Conversation, number: int) -> Iterator[Item]:
+        """``items`` with Telegram albums as one message (for the formats people read)."""
+        return albums(self.items(conversation, number))
+
+    def reader(self, conversation: Conversation) -> Callable[[str], str]:
+        """How text of ``conversation`` reads for people (Slack markup decoded, names filled)."""
+        if conversation.platform is not Platform.SLACK:
+            return _same
+        store = self.store
+
+        def text(value: str) -> str:
+            return readable(
+                value,
+                lambda user: store.name_of(conversation, user),
+                lambda channel: store.conversation_name(conversation, channel),
+            )
+
+        return text
+
     def verification_line(self) -> str:
         found = len(self.stream_problems)
         stream = (
@@ -64,3 +86,7 @@ class RenderContext:
         reasons = [f"bundle(s) {bad} failed verification"] if bad else []
         reasons += [stream] if stream else []
         return f"UNVERIFIED: {span} read with --allow-unverified; {'; '.join(reasons)}."
+
+
+def _same(value: str) -> str:
+    return value

@@ -103,6 +103,7 @@ def message_record(
             old_name=text_of(message.get("old_name")),
             inviter=text_of(message.get("inviter")),
             edited_ts=text_of(mapping_of(message.get("edited")).get("ts")),
+            edited_user=text_of(mapping_of(message.get("edited")).get("user")),
         ),
         raw=delivery.raw,
     )

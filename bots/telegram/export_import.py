@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from archive.clock import Clock, SystemClock
 from archive.codec import canonical_json
 from archive.errors import TelegramExportError
 from archive.journal import Journal
-from archive.model import Actor, Kind, Platform, Record, Source
+from archive.model import Actor, Kind, Platform, Record, Source, record_key
 from bots.telegram.export_files import BlobTarget, export_attachments
 from bots.telegram.keys import export_key, is_channel_id, message_key, supergroup_chat_id
 from bots.telegram.payload import timestamp
@@ -42,6 +42,42 @@ ACTIONS = {
     "pin_message": Kind.PIN_ADDED,
 }
 _BATCH = 500
+
+
+def reaction_records(record: Record, message: dict[str, Any]) -> list[Record]:
+    """The reactions newer Desktop exports list (``reactions[].recent``: who, when) as
+    ``reaction_added`` records, keyed by message, reaction and person so a re-import adds none."""
+    found: list[Record] = []
+    reactions = message.get("reactions")
+    for reaction in reactions if isinstance(reactions, list) else []:
+        if not isinstance(reaction, dict):
+            continue
+        label = str(reaction.get("emoji") or "") or (
+            f"custom:{reaction['document_id']}" if reaction.get("document_id") else ""
+        )
+        recent = reaction.get("recent")
+        for entry in recent if label and isinstance(recent, list) else []:
+            who = peer_id(entry.get("from_id")) if isinstance(entry, dict) else None
+            if who is None:
+                continue
+            unixtime = entry.get("date_unixtime")
+            at = timestamp(unixtime) if str(unixtime or "").isdigit() else record.occurred_at
+            found.append(
+                replace(
+                    record,
+                    key=record_key(
+                        "telegram", record.workspace, "export_reaction", record.key, label, who
+                    ),
+                    kind=Kind.REACTION_ADDED,
+                    occurred_at=at,
+                    actor=Actor(id=who, name=entry.get("from")),
+                    text=None,
+                    reply_to=None,
+                    attachments=(),
+                    details={"added": [label], "removed": [], "imported_from": "telegram_export"},
+                )
+            )
+    return found
 
 
 @dataclass
@@ -141,6 +177,7 @@ class _ExportImport:
                 record = self._record(chat, message, folder, report)
                 if record is not None:
                     batch.append(record)
+                    batch.extend(reaction_records(record, message))
                 if len(batch) >= _BATCH:
                     self._commit(batch, report)
                     batch = []

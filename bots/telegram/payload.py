@@ -148,13 +148,20 @@ def message_details(message: JSON) -> dict[str, Any]:
         details["service"] = service
         value = message[service]
         if service == "new_chat_members":
-            details["members"] = [m.get("id") for m in value if isinstance(m, Mapping)]
+            members = [m for m in value if isinstance(m, Mapping)]
+            details["members"] = [m.get("id") for m in members]
+            details["member_names"] = [user_actor(m).name for m in members if "id" in m]
         elif service == "left_chat_member" and isinstance(value, Mapping):
             details["members"] = [value.get("id")]
+            if "id" in value:
+                details["member_names"] = [user_actor(value).name]
         elif service == "new_chat_title":
             details["new_name"] = value
         elif service == "pinned_message" and isinstance(value, Mapping):
             details["pinned_message_id"] = value.get("message_id")
+        elif service.startswith("forum_topic_") and isinstance(value, Mapping):
+            if isinstance(value.get("name"), str):
+                details["topic_name"] = value["name"]
         elif isinstance(value, int | str | bool):
             details[service] = value
     return details

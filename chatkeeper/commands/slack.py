@@ -134,6 +134,8 @@ def import_slack(ctx: click.Context, path: Path, team: str | None) -> None:
     )
     for refused in summary.refused:
         click.echo(f"refused entry {refused}", err=True)
+    for skipped in summary.skipped:
+        click.echo(f"skipped conversation {skipped}", err=True)
 
 
 @backfill_group.command(name="slack")

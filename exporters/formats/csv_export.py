@@ -6,9 +6,12 @@ import csv
 import io
 
 from archive.codec import format_time
+from exporters.empty import notice_instead
 from exporters.fold import Event, Item, Message
+from exporters.names import actor_label
 from exporters.partition import Conversation
 from exporters.render import RenderContext
+from exporters.service import describe
 
 FILE_NAME = "messages.csv"
 COLUMNS = (
@@ -25,10 +28,13 @@ COLUMNS = (
     "sender_email",
     "text",
     "edit_count",
+    "edited",
     "deleted",
     "deleted_at",
     "reactions",
+    "reactors",
     "attachments",
+    "forwarded_from",
     "record_key",
     "seq",
     "bundle",
@@ -38,6 +44,8 @@ COLUMNS = (
 
 def export_csv(context: RenderContext) -> None:
     """Write ``messages.csv`` (UTF-8 with a BOM so spreadsheets read it right)."""
+    if notice_instead(context):
+        return
     if context.out.done(FILE_NAME):
         return
     with context.out.create(FILE_NAME) as handle:
@@ -69,9 +77,35 @@ def _row(conversation: Conversation, item: Item) -> list[str]:
             "",
             format_time(item.occurred_at),
             *sender,
-            item.text or (f"member {item.member.id}" if item.member else ""),
+            describe(item) if item.members or not item.text else item.text,
             "0",
             "false",
+            "false",
+            "",
+            "",
+            "",
+            "",
+            "",
+            item.key,
+            str(item.seq),
+            _text(item.bundle),
+            _bool(item.verified),
+        ]
+    if item.pin_only:
+        pinner = item.pinned_by
+        return [
+            *base,
+            "pin_added",
+            item.message_id,
+            "",
+            format_time(item.pinned_at or item.occurred_at),
+            *([pinner.id, pinner.name or "", pinner.email or ""] if pinner else ["", "", ""]),
+            f"{actor_label(pinner)} pinned message {item.message_id} (not in this export)",
+            "0",
+            "false",
+            "false",
+            "",
+            "",
             "",
             "",
             "",
@@ -87,6 +121,10 @@ def _message_fields(message: Message, sender: list[str]) -> list[str]:
     reactions = "; ".join(
         f"{name}:{len(actors)}" for name, actors in sorted(message.reactions.items())
     )
+    reactors = "; ".join(
+        f"{name}: " + ", ".join(f"{actor_label(a)} ({a.id})" for a in actors)
+        for name, actors in sorted(message.reactions.items())
+    )
     attachments = "; ".join(a.name for a in message.attachments)
     return [
         "message",
@@ -96,10 +134,13 @@ def _message_fields(message: Message, sender: list[str]) -> list[str]:
         *sender,
         message.text,
         str(len(message.edits)),
+        _bool(message.was_edited),
         _bool(message.deleted),
         format_time(message.deleted_at) if message.deleted_at else "",
         reactions,
+        reactors,
         attachments,
+        message.forwarded_from or "",
         message.key,
         str(message.seq),
         _text(message.bundle),

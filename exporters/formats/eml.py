@@ -2,24 +2,34 @@
 
 From is the sender, To the conversation, Date the platform time; replies in
 a thread carry In-Reply-To and References to their parent's Message-ID.
-The body states the edit history, deletion and reactions; stored
-attachments are attached with their original names. Boundaries are derived
-from the record key, so the same archive gives the same bytes.
+From, To and Subject are written by ``exporters.formats.mail_headers`` (not by the
+email package, whose folding of mixed-script text loses and doubles
+spaces), so they decode back to exactly the original text. The body states
+the edit history, deletion and reactions; stored attachments are attached
+under the same safe single-component names as in the HTML and RSMF exports
+(``<sha256 prefix>_<safe name>``), the original name in the body.
+Boundaries are derived from the record key, so the same archive gives the
+same bytes.
 """
 
 from __future__ import annotations
 
 import io
-from email.headerregistry import Address, BaseHeader, HeaderRegistry
+import re
+from collections.abc import Callable
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
 from archive.codec import format_time
 from archive.model import Actor, AttachmentState, Platform
+from exporters.empty import notice_instead
 from exporters.fold import Message
+from exporters.formats.mail_headers import mailbox, unstructured
 from exporters.names import (
     actor_label,
+    attachment_file_name,
     conversation_slug,
     mail_address,
     message_address,
@@ -52,18 +62,25 @@ class _HeaderClasses(HeaderRegistry):
 
 
 _POLICY = SMTP.clone(header_factory=_HeaderClasses())
+Reader = Callable[[str], str]
+
+
+def _same(value: str) -> str:
+    return value
 
 
 def export_eml(context: RenderContext) -> None:
     """Write ``eml/<conversation>/<day>/<time>-<key>.eml`` for every message."""
+    if notice_instead(context):
+        return
     store = context.store
     for conversation in context.conversations():
         slug = conversation_slug(
             conversation.platform, conversation.workspace, conversation.conversation
         )
         for number in store.slices(conversation):
-            for item in context.items(conversation, number):
-                if not isinstance(item, Message):
+            for item in context.readable_items(conversation, number):
+                if not isinstance(item, Message) or item.pin_only:
                     continue
                 day = item.occurred_at.strftime("%Y-%m-%d")
                 name = f"{item.occurred_at.strftime('%H%M%S%f')}-{item.key[:16]}.eml"
@@ -75,27 +92,40 @@ def export_eml(context: RenderContext) -> None:
                     handle.write(data)
 
 
-def _address(actor: Actor | None, platform: Platform) -> Address:
+_ADDRESS_SAFE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+$")
+
+
+def _address(actor: Actor | None, platform: Platform) -> str:
     addr = mail_address(actor, platform)
-    user, _, domain = addr.rpartition("@")
-    try:
-        return Address(actor_label(actor), user, domain)
-    except (ValueError, IndexError):
-        return Address(actor_label(actor), safe_component(user, 64), "chatkeeper.invalid")
+    if _ADDRESS_SAFE.match(addr) and ".." not in addr and not addr.startswith("."):
+        return addr
+    user = addr.rpartition("@")[0]
+    return f"{safe_component(user, 64)}@chatkeeper.invalid"
+
+
+def subject_of(conversation: Conversation, message: Message, text: Reader = _same) -> str:
+    """``[platform conversation] first line`` (the first line cut at 70 characters)."""
+    body = text(message.text).strip()
+    first_line = body.splitlines()[0] if body else "(no text)"
+    if len(first_line) > 70:
+        first_line = first_line[:69] + "…"
+    return f"[{conversation.platform.value} {conversation.display}] {first_line}"
 
 
 def render_message(context: RenderContext, conversation: Conversation, message: Message) -> bytes:
     """The message as RFC 5322 bytes (CRLF line ends)."""
     platform = conversation.platform
-    mail = EmailMessage(policy=_POLICY)
-    mail["From"] = _address(message.actor, platform)
+    text = context.reader(conversation)
     room = safe_component(f"{conversation.workspace}-{conversation.conversation}", 64)
-    mail["To"] = Address(conversation.display, room, f"{platform.value}.chatkeeper.invalid")
+    head = (
+        mailbox("From", actor_label(message.actor), _address(message.actor, platform))
+        + mailbox("To", conversation.display, f"{room}@{platform.value}.chatkeeper.invalid")
+        + unstructured("Subject", subject_of(conversation, message, text))
+    )
+    if message.forwarded_from:
+        head += unstructured("X-Chatkeeper-Forwarded-From", message.forwarded_from)
+    mail = EmailMessage(policy=_POLICY)
     mail["Date"] = format_datetime(message.occurred_at)
-    first_line = message.text.strip().splitlines()[0] if message.text.strip() else "(no text)"
-    if len(first_line) > 70:
-        first_line = first_line[:69] + "…"
-    mail["Subject"] = f"[{platform.value} {conversation.display}] {first_line}"
     mail["Message-ID"] = message_address(
         platform, conversation.workspace, conversation.conversation, message.message_id
     )
@@ -114,9 +144,11 @@ def render_message(context: RenderContext, conversation: Conversation, message: 
     )
     if message.edits:
         mail["X-Chatkeeper-Edited"] = str(len(message.edits))
+    elif message.edited_at is not None:
+        mail["X-Chatkeeper-Edited"] = "yes (earlier text not archived)"
     if message.deleted:
         mail["X-Chatkeeper-Deleted"] = "yes"
-    mail.set_content(_body(conversation, message), cte="quoted-printable")
+    mail.set_content(_body(conversation, message, text), cte="quoted-printable")
     for attachment in message.attachments:
         if attachment.state is not AttachmentState.STORED or not attachment.sha256:
             continue
@@ -130,25 +162,34 @@ def render_message(context: RenderContext, conversation: Conversation, message: 
             buffer.getvalue(),
             maintype=maintype or "application",
             subtype=subtype or "octet-stream",
-            filename=attachment.name,
+            filename=attachment_file_name(attachment.sha256, attachment.name),
         )
     if mail.is_multipart():
         mail.set_boundary(f"chatkeeper-{message.key[:32]}")
-    return mail.as_bytes()
+    return head + mail.as_bytes()
 
 
-def _body(conversation: Conversation, message: Message) -> str:
-    lines = [message.text, "", "-- "]
+def _body(conversation: Conversation, message: Message, text: Reader) -> str:
+    lines = [text(message.text), "", "-- "]
     lines.append(
         f"{conversation.platform.value} conversation {conversation.display} "
         f"({conversation.conversation}), {format_time(message.occurred_at)}"
     )
     if message.parent_id:
         lines.append(f"Reply in thread to message {message.parent_id}")
+    if message.album:
+        lines.append(f"Album: also messages {', '.join(message.album)}")
+    if message.forwarded_from:
+        lines.append(f"Forwarded from {message.forwarded_from}")
+    if message.edited_at is not None and not message.edits:
+        lines.append(
+            f"Edited by {actor_label(message.edited_by)} at {format_time(message.edited_at)}"
+            " (the earlier text is not in the archive)"
+        )
     for index, edit in enumerate(message.edits, 1):
         lines.append(f"Edit {index} by {actor_label(edit.actor)} at {format_time(edit.at)}:")
-        lines.append(f"  before: {edit.previous}")
-        lines.append(f"  after:  {edit.new}")
+        lines.append(f"  before: {text(edit.previous)}")
+        lines.append(f"  after:  {text(edit.new)}")
     if message.deleted:
         when = format_time(message.deleted_at) if message.deleted_at else "unknown time"
         lines.append(
@@ -159,7 +200,10 @@ def _body(conversation: Conversation, message: Message) -> str:
     for name, actors in sorted(message.reactions.items()):
         lines.append(f"Reaction {name} by {', '.join(actor_label(a) for a in actors)}")
     for attachment in message.attachments:
-        if attachment.state is not AttachmentState.STORED:
+        if attachment.state is AttachmentState.STORED and attachment.sha256:
+            safe = attachment_file_name(attachment.sha256, attachment.name)
+            lines.append(f"Attachment {safe}: original name {attachment.name!r}")
+        else:
             reason = f": {attachment.reason}" if attachment.reason else ""
             lines.append(
                 f"Attachment {attachment.name} not archived ({attachment.state.value}{reason})"

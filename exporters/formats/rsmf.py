@@ -1,8 +1,13 @@
 """RSMF 2.0.0: one ``.rsmf`` file per conversation per slice (a day by default).
 
-An RSMF file is an RFC 5322 message with ``X-RSMF-*`` headers, a short
-plain-text summary and exactly one base64 ``rsmf.zip`` attachment holding
-``rsmf_manifest.json`` and the attachment files it references. The zip is
+An RSMF file is an RFC 5322 message with ``X-RSMF-*`` headers, the
+conversation's readable text as its body (``exporters.formats.rsmf_body``; Relativity
+indexes it as extracted text) and exactly one base64 ``rsmf.zip`` attachment
+holding ``rsmf_manifest.json`` and the attachment files it references.
+``X-RSMF-*`` values are UTF-8 (RFC 6532, as Relativity reads them, never RFC
+2047 encoded words); ``X-RSMF-Participants`` lists the participants'
+display names separated by commas, in manifest order, a name with a comma
+or a double quote written as a quoted string (``exporters.formats.mail_headers``). The zip is
 spooled to disk and base64-encoded in chunks, so attachments never sit in
 memory whole; entries carry a fixed date so output is byte-identical.
 """
@@ -14,12 +19,14 @@ import hashlib
 import json
 import tempfile
 import zipfile
-from email.header import Header
 from email.utils import format_datetime
 from typing import IO, BinaryIO
 
 from archive.codec import parse_time
 from archive.model import Platform
+from exporters.empty import notice_instead
+from exporters.formats.mail_headers import mailbox, unstructured, utf8, utf8_list
+from exporters.formats.rsmf_body import transcript
 from exporters.formats.rsmf_manifest import ManifestBuilder
 from exporters.names import conversation_slug, slice_label
 from exporters.partition import Conversation
@@ -38,6 +45,8 @@ _APPLICATIONS = {
 
 def export_rsmf(context: RenderContext) -> None:
     """Write ``rsmf/<conversation>/<slice>.rsmf`` for every slice with events."""
+    if notice_instead(context):
+        return
     store = context.store
     for conversation in context.conversations():
         slug = conversation_slug(
@@ -49,8 +58,8 @@ def export_rsmf(context: RenderContext) -> None:
             relative = f"{DIRECTORY}/{slug}/{label}.rsmf"
             if context.out.done(relative):
                 continue
-            builder = ManifestBuilder(conversation, collection)
-            for item in context.items(conversation, number):
+            builder = ManifestBuilder(conversation, collection, context.reader(conversation))
+            for item in context.readable_items(conversation, number):
                 builder.add(item)
             if builder.events:
                 _write(context, conversation, builder, relative, label)
@@ -71,7 +80,6 @@ def _write(
     label: str,
 ) -> None:
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-        attached = 0
         with zipfile.ZipFile(spool, "w") as archive:
             manifest = json.dumps(builder.manifest(), ensure_ascii=False, separators=(",", ":"))
             archive.writestr(
@@ -83,17 +91,9 @@ def _write(
                     continue
                 with archive.open(_zip_entry(name), "w") as entry:
                     copy_blob(source, sha256, entry)  # type: ignore[arg-type]
-                attached += 1
         spool.seek(0)
         with context.out.create(relative) as handle:
-            _write_message(context, conversation, builder, label, attached, spool, handle)
-
-
-def _header(name: str, value: str) -> bytes:
-    if value.isascii():
-        return f"{name}: {value}\r\n".encode("ascii")
-    encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
-    return f"{name}: {encoded}\r\n".encode("ascii")
+            _write_message(context, conversation, builder, label, spool, handle)
 
 
 def _write_message(
@@ -101,40 +101,38 @@ def _write_message(
     conversation: Conversation,
     builder: ManifestBuilder,
     label: str,
-    attached: int,
     spool: IO[bytes],
     handle: BinaryIO,
 ) -> None:
     boundary = (
         "rsmf-" + hashlib.sha256(f"{builder.collection_id}/{label}".encode()).hexdigest()[:32]
     )
-    names = ", ".join(str(p.get("display", p["id"])) for p in builder.participants.values())
+    names = [str(p.get("display", p["id"])) for p in builder.participants.values()]
     references = sum(len(e.get("attachments", ())) for e in builder.events)
-    headers = [
-        ("From", "chatkeeper export <export@chatkeeper.invalid>"),
-        ("Subject", f"{conversation.display} ({_APPLICATIONS[conversation.platform]}) {label}"),
-        ("Date", _mail_date(builder.first)),
-        ("MIME-Version", "1.0"),
+    application = _APPLICATIONS[conversation.platform]
+    handle.write(mailbox("From", "chatkeeper export", "export@chatkeeper.invalid"))
+    handle.write(unstructured("Subject", f"{conversation.display} ({application}) {label}"))
+    for name, value in (("Date", _mail_date(builder.first)), ("MIME-Version", "1.0")):
+        handle.write(unstructured(name, value))
+    for name, value in (
         ("X-RSMF-Version", "2.0.0"),
         ("X-RSMF-Generator", context.generator),
         ("X-RSMF-BeginDate", builder.first or ""),
         ("X-RSMF-EndDate", builder.last or ""),
         ("X-RSMF-EventCount", str(len(builder.events))),
-        ("X-RSMF-Application", _APPLICATIONS[conversation.platform]),
-        ("X-RSMF-Participants", names),
+        ("X-RSMF-Application", application),
+    ):
+        handle.write(utf8(name, value))
+    handle.write(utf8_list("X-RSMF-Participants", names))
+    for name, value in (
         ("X-RSMF-AttachmentCount", str(references)),
         ("X-RSMF-EventCollectionID", builder.collection_id),
         ("X-Chatkeeper-Verification", context.verification_line()),
-        ("Content-Type", f'multipart/mixed; boundary="{boundary}"'),
-    ]
-    for name, value in headers:
-        handle.write(_header(name, value))
-    summary = (
-        f"Conversation {conversation.display} ({conversation.conversation}) on "
-        f"{conversation.platform.value}, {builder.first} to {builder.last}: "
-        f"{len(builder.events)} event(s), {attached} attachment(s).\r\n"
-        f"{context.verification_line()}\r\n"
-    )
+    ):
+        handle.write(utf8(name, value))
+    handle.write(f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n'.encode("ascii"))
+    text = transcript(conversation, application, builder.manifest(), context.verification_line())
+    summary = text.replace("\n", "\r\n")
     handle.write(
         f'\r\n--{boundary}\r\nContent-Type: text/plain; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: base64\r\n\r\n".encode("ascii")

@@ -40,6 +40,8 @@ DM = "D0DM00001"
 QUIET = "C0QUIET01"
 BOT_ID = "7000000001"
 TG_GROUP = "-1001234567890"
+#: Slack conversation types as live capture records them (``details.conversation_type``).
+SLACK_TYPES = {DEALS: "public_channel", QUIET: "public_channel", DM: "im"}
 
 ALICE = Actor("U0ALICE01", "Alice Moreau", "alice@example.com")
 BOB = Actor("U0BOB0001", "Bob Åkesson", "bob@example.com")
@@ -122,11 +124,21 @@ class _Builder:
             text=text,
             previous_text=previous,
             attachments=attachments,
-            details=details or {},
+            details=_details(platform, conversation, details),
             seq=n,
         )
         self.records.append(record)
         return record
+
+
+def _details(
+    platform: Platform, conversation: str, details: dict[str, Any] | None
+) -> dict[str, Any]:
+    found = dict(details or {})
+    kind = SLACK_TYPES.get(conversation) if platform is Platform.SLACK else None
+    if kind is not None:
+        found.setdefault("conversation_type", kind)
+    return found
 
 
 def _stored(data: bytes, name: str, mime: str, ref: str) -> Attachment:

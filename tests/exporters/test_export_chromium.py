@@ -87,5 +87,5 @@ def test_telegram_transcript_renders_right_to_left_text(tmp_path: Path) -> None:
     dom = _run(tmp_path / "profile", "--dump-dom", page.as_uri()).stdout.decode("utf-8")
     assert "שלום, קיבלתי" in dom
     assert "Привет! Sending the order at 10:00" in dom
-    assert '<a href="#m-1051">1051</a>' in dom
+    assert 'reply in thread <a href="#m-1051">Ivan Petrov, 2026-11-02 09:51</a>' in dom
     assert "original message not in this export" in dom

@@ -223,11 +223,12 @@ def test_manifest_file_list_streams_and_stays_json(tmp_path: Path) -> None:
 
 
 def test_export_that_matches_nothing_is_intact_and_empty(tmp_path: Path) -> None:
-    """A filter that selects no record gives no files, a manifest, and verify-export passes."""
+    """A filter that selects no record gives only the notice, a manifest, and verify-export passes."""
+    from exporters.empty import NOTICE_NAME
     from exporters.filters import Filters
 
     result = run("html", tmp_path, filters=Filters(conversations=("C0NOSUCH",)))
-    assert result.file_count == 0
-    assert result.files == ()
+    assert result.file_count == 1
+    assert [f.path for f in result.files] == [NOTICE_NAME]
     check = verify_export(tmp_path, PINNED)
-    assert check.ok and check.files_checked == 0
+    assert check.ok and check.files_checked == 1

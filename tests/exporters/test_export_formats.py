@@ -177,7 +177,7 @@ def test_eml_messages_parse_with_headers_threading_and_attachments(tmp_path: Pat
     assert morning["Date"].datetime.isoformat() == "2026-11-02T09:02:00+00:00"
     assert morning["Subject"] == "[slack deals] Morning all 👋 — term sheet v3 attached"
     [attachment] = list(morning.iter_attachments())
-    assert attachment.get_filename() == "term-sheet v3.pdf"
+    assert attachment.get_filename() == "3bc342145c90_term-sheet_v3.pdf"
     assert attachment.get_content() == TERM_SHEET
     price = by_text["Price is 101.25, fir"]
     reply = by_text["مرحبا، السعر جيد"]
@@ -252,7 +252,7 @@ def test_jsonl_lines_carry_the_canonical_record_bodies(tmp_path: Path) -> None:
 
 
 def test_slack_export_has_the_workspace_layout(tmp_path: Path) -> None:
-    """channels.json, dms.json, users.json and per-channel per-day arrays of messages."""
+    """channels/groups/mpims/dms.json, users.json and per-conversation per-day message arrays."""
     run("slack", tmp_path)
     archive = zipfile.ZipFile(tmp_path / "slack-export.zip")
     assert sorted(archive.namelist()) == [
@@ -262,17 +262,21 @@ def test_slack_export_has_the_workspace_layout(tmp_path: Path) -> None:
         "deals/2026-11-02.json",
         "deals/2026-11-03.json",
         "dms.json",
+        "groups.json",
+        "mpims.json",
         "users.json",
     ]
     channels = {c["id"]: c for c in json.loads(archive.read("channels.json"))}
     assert channels["C0DEALS01"]["name"] == "deals"
     assert json.loads(archive.read("dms.json"))[0]["id"] == "D0DM00001"
+    assert [g["id"] for g in json.loads(archive.read("groups.json"))] == ["-1001234567890"]
     users = {u["id"]: u for u in json.loads(archive.read("users.json"))}
     assert users["U0ALICE01"]["profile"]["email"] == "alice@example.com"
     day = json.loads(archive.read("deals/2026-11-02.json"))
     price = next(m for m in day if m["text"].startswith("Price"))
     assert price["ts"] == "1793610180.000000"
     assert price["thread_ts"] == price["ts"]
+    assert (price["reply_count"], price["reply_users"]) == (3, ["U0CAROL01", "U0ALICE01"])
     assert price["edited"] == {"user": "U0BOB0001", "ts": "1793610300.000000"}
     assert price["reactions"] == [
         {"name": "thumbsup", "users": ["U0ALICE01", "U0CAROL01"], "count": 2}

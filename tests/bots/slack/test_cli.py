@@ -63,6 +63,21 @@ def test_import_command_is_idempotent(tmp_path: Path) -> None:
         assert len(list(journal.iter_records())) == 5
 
 
+def test_import_command_names_the_skipped_telegram_chats(tmp_path: Path) -> None:
+    """A chatkeeper export mixing Telegram chats: the CLI says which it skipped, and why."""
+    from tests.exporters.export_fixtures import run
+
+    run("slack", tmp_path / "out")
+    settings = Settings(home=tmp_path / "home")
+    path = tmp_path / "out" / "slack-export.zip"
+    result = CliRunner().invoke(_cli(settings), ["import", "slack-export", str(path)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "skipped conversation 'Desk Chat 🇫🇷': a telegram conversation exported by chatkeeper,"
+        " not a Slack one; not imported"
+    ) in result.output
+
+
 def test_backfill_and_completeness_commands(tmp_path: Path, fake_thread: RunningFakeSlack) -> None:
     """`backfill slack` stores history; `completeness slack` then finds nothing missing."""
     fake_thread.state.history[PUBLIC] = [

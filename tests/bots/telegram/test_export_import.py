@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ from bots.telegram.polling import PollingLoop
 from bots.telegram.sandbox import payloads as p
 from bots.telegram.sandbox.fake_api import FakeBotApi
 from tests.bots.telegram.conftest import RuntimeFactory
+from tests.exporters.export_fixtures import ListBundleSource
+from tests.exporters.export_fixtures import run as run_export
+from tests.exporters.rsmf_spec import manifest_of, parsed, problems
 
 Importer = Callable[[Path], ImportReport]
 BARE_ID = 1234567890  # the export's id of the supergroup -1001234567890
@@ -119,6 +123,98 @@ def test_service_messages(tmp_path: Path, journal: SqliteJournal, importer: Impo
     records = _by_id(journal)
     assert records["3"].details["title"] == "Deals desk EU"
     assert records["1"].actor is not None and records["1"].actor.id == "601"
+
+
+def test_imported_service_messages_export_as_what_they_were(
+    tmp_path: Path, journal: SqliteJournal, importer: Importer
+) -> None:
+    """Desktop-export actions become the right RSMF events: creation, added by, pin, topic."""
+
+    def service(n: int, action: str, **extra: Any) -> dict[str, Any]:
+        body = _message(n, "", **extra)
+        body.update(type="service", action=action, actor="Dana", actor_id="user601")
+        del body["from"], body["from_id"]
+        return body
+
+    folder = _export(
+        tmp_path,
+        [
+            service(1, "create_group", title="Deals desk", members=["Dana", "Bob"]),
+            _message(2, "first order"),
+            service(3, "invite_members", members=["Bob"]),
+            service(4, "pin_message", message_id=2),
+            service(5, "topic_created", title="Orders"),
+            service(6, "join_group_by_link"),
+        ],
+    )
+    importer(folder)
+    records = [replace(r, seq=n) for n, r in enumerate(journal.iter_records(), 1)]
+    run_export("rsmf", tmp_path / "out", source=ListBundleSource(records))
+    [path] = (tmp_path / "out" / "rsmf").rglob("*.rsmf")
+    assert problems(path) == []
+    manifest, _ = manifest_of(parsed(path))
+    names = {x["id"]: x["display"] for x in manifest["participants"]}
+    seen = [(e["type"], names[e["participant"]], e.get("body")) for e in manifest["events"]]
+    assert seen == [
+        ("history", "Dana", "Dana created the group “Deals desk”"),
+        ("message", "Alice", "first order"),
+        ("join", "Bob", None),
+        ("history", "Dana", "Dana created the topic “Orders”"),
+        ("join", "Dana", None),
+    ]
+    first = manifest["events"][1]
+    assert {"name": "pinned", "value": "yes"} in first["custom"]
+    assert {"name": "pinned_by", "value": "601"} in first["custom"]
+
+
+def test_imported_reactions_edits_and_forwards_reach_the_exports(
+    tmp_path: Path, journal: SqliteJournal, importer: Importer
+) -> None:
+    """Desktop-export reactions (who), the edited time and "forwarded from" show in every format."""
+    reactions = [
+        {
+            "type": "emoji",
+            "count": 2,
+            "emoji": "🔥",
+            "recent": [
+                {"from": "Bob", "from_id": "user502", "date_unixtime": str(p.BASE_DATE + 90)},
+                {"from": "Dana", "from_id": "user601", "date_unixtime": str(p.BASE_DATE + 95)},
+            ],
+        }
+    ]
+    folder = _export(
+        tmp_path,
+        [
+            _message(
+                1,
+                "rate is 3.1",
+                reactions=reactions,
+                edited="2026-10-26T14:00:00",
+                edited_unixtime=str(p.BASE_DATE + 120),
+                forwarded_from="Research notes",
+            )
+        ],
+    )
+    importer(folder)
+    importer(folder)  # a second import adds nothing
+    records = [replace(r, seq=n) for n, r in enumerate(journal.iter_records(), 1)]
+    assert sorted(r.kind.value for r in records) == ["message", "reaction_added", "reaction_added"]
+    run_export("rsmf", tmp_path / "rsmf", source=ListBundleSource(records))
+    [path] = (tmp_path / "rsmf" / "rsmf").rglob("*.rsmf")
+    assert problems(path) == []
+    manifest, _ = manifest_of(parsed(path))
+    [event] = manifest["events"]
+    assert event["reactions"] == [{"value": "🔥", "count": 2, "participants": ["502", "601"]}]
+    assert event["edits"] == [{"participant": "501", "timestamp": "2026-10-26T07:35:20.000000Z"}]
+    assert {"name": "forwarded_from", "value": "Research notes"} in event["custom"]
+    run_export("html", tmp_path / "html", source=ListBundleSource(records))
+    [page] = (tmp_path / "html" / "html").glob("*.html")
+    html = page.read_text("utf-8")
+    assert "↪ forwarded from Research notes" in html
+    assert "🔥 2 (Bob, Dana)" in html
+    run_export("csv", tmp_path / "csv", source=ListBundleSource(records))
+    text = (tmp_path / "csv" / "messages.csv").read_text("utf-8-sig")
+    assert "Research notes" in text and "🔥: Bob (502), Dana (601)" in text
 
 
 def test_hostile_paths_are_never_read(
