@@ -12,6 +12,9 @@ Sealing is scheduled on the event loop (``archive.schedule.LoopSealing``:
 APScheduler's asyncio scheduler with the periodic seal and the backlog
 check); each run of the blocking ``SealJob`` goes to a worker thread, so
 nothing blocks the loop and no other thread touches the loop's objects.
+After a seal that wrote bundles the job runs its after-seal hooks in that
+thread, outside the sealing lease (``SealJob.after_seal``): supervision's
+screening when a policy is configured (``chatkeeper/screening.py``).
 """
 
 from __future__ import annotations
