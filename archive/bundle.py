@@ -93,6 +93,22 @@ class RecordsObject:
     conversations: tuple[str, ...] = ()
     blobs: tuple[str, ...] = ()
     key_rotations: tuple[dict[str, Any], ...] = ()
+    archive_events: tuple[dict[str, Any], ...] = ()
+
+
+EVENT_KINDS = frozenset({"hold_changed", "retention_extended", "disposition"})
+
+
+def archive_event(body: bytes) -> dict[str, Any] | None:
+    """``{"kind","payload"}`` of a chatkeeper hold, retention or disposition record, else None."""
+    try:
+        doc = json.loads(body)
+        if doc.get("platform") != "chatkeeper" or doc.get("kind") not in EVENT_KINDS:
+            return None
+        payload = json.loads(doc["raw"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return {"kind": doc["kind"], "payload": payload} if isinstance(payload, dict) else None
 
 
 _ROTATION_MARK = b'"kind":"key_rotated"'
@@ -128,6 +144,7 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
     conversations: set[str] = set()
     blobs: set[str] = set()
     rotations: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     first = last = ""
     # Multi-threaded zstd compresses on the other cores, outside the GIL, while this
     # thread reads and hashes. Resumed sealing adopts by content, so the exact bytes
@@ -146,6 +163,9 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
                 payload = rotation_payload(body)
                 if payload is not None:
                     rotations.append(payload)
+                event = archive_event(body)
+                if event is not None:
+                    events.append(event)
             if not first or occurred_at < first:
                 first = occurred_at
             if occurred_at > last:
@@ -169,6 +189,7 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
         conversations=tuple(sorted(conversations)),
         blobs=tuple(sorted(blobs)),
         key_rotations=tuple(rotations),
+        archive_events=tuple(events),
     )
 
 
@@ -225,8 +246,9 @@ def build_manifest(
     previous_manifest_sha256: str | None,
     retention_mode: str,
     retain_until: datetime,
+    retention_class: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The unsigned manifest body (``key_rotations`` only when the bundle holds any)."""
+    """The unsigned manifest body (``key_rotations``, ``archive_events`` only when present)."""
     body: dict[str, Any] = {
         "format": FORMAT,
         "stream": stream,
@@ -248,10 +270,16 @@ def build_manifest(
         },
         "blobs": [{"sha256": h, "key": k} for h, k in sorted(blobs)],
         "previous_manifest_sha256": previous_manifest_sha256,
-        "retention": {"mode": retention_mode, "retain_until": format_time(retain_until)},
+        "retention": {
+            "mode": retention_mode,
+            "retain_until": format_time(retain_until),
+            **(retention_class or {}),
+        },
     }
     if records.key_rotations:
         body["key_rotations"] = list(records.key_rotations)
+    if records.archive_events:
+        body["archive_events"] = list(records.archive_events)
     return body
 
 

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 from archive.errors import ConfigError
 from archive.logs import FORMATS, LEVELS
+from archive.retention_class import parse_rule
 
 T = TypeVar("T")
 
@@ -73,6 +74,10 @@ class S3Settings:
     prefix: str = ""
     access_key: str = ""
     secret_key: str = ""
+    legal_access_key: str = ""  # the legal-hold identity (hold create/release, seal-time holds)
+    legal_secret_key: str = ""
+    disposition_access_key: str = ""  # the disposition identity (dispose)
+    disposition_secret_key: str = ""
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
     max_attempts: int = 5
@@ -90,6 +95,7 @@ class ArchiveSettings:
     bundle_max_bytes: int = 64 * 1024 * 1024
     zstd_level: int = 3
     trusted_keys: tuple[str, ...] = ()  # pinned signing keys: fingerprints and/or .pub.json paths
+    retention_rules: tuple[str, ...] = ()  # PATTERN=PERIOD, e.g. "slack:T0123:C0456=10y"
 
 
 @dataclass(frozen=True)
@@ -288,6 +294,13 @@ def validate_core(archive: ArchiveSettings, capture: CaptureSettings) -> None:
         )
     if archive.retention_days < 1:
         raise ConfigError("archive.retention_days must be at least 1")
+    for text in archive.retention_rules:
+        rule = parse_rule(text)
+        if rule.period.days < archive.min_retention_days:
+            raise ConfigError(
+                f"archive.retention_rules: {text!r} is below archive.min_retention_days "
+                f"({archive.min_retention_days})"
+            )
     if not archive.stream or "/" in archive.stream:
         raise ConfigError("archive.stream must be a non-empty name without '/'")
     if capture.mode not in {"opt_in", "all"}:

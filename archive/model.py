@@ -18,7 +18,7 @@ from typing import Any
 class Platform(StrEnum):
     SLACK = "slack"
     TELEGRAM = "telegram"
-    CHATKEEPER = "chatkeeper"  # records about the archive itself (key_rotated, review_decision)
+    CHATKEEPER = "chatkeeper"  # about the archive itself: keys, holds, disposition, review
 
 
 class Kind(StrEnum):
@@ -41,6 +41,9 @@ class Kind(StrEnum):
     ADMIN_ACTION = "admin_action"
     MONITORING_CHANGED = "monitoring_changed"
     KEY_ROTATED = "key_rotated"
+    HOLD_CHANGED = "hold_changed"  # a legal hold created, an object held or released
+    RETENTION_EXTENDED = "retention_extended"
+    DISPOSITION = "disposition"  # a disposition certificate
     REVIEW_DECISION = "review_decision"  # a supervision reviewer's decision (supervision/)
     OTHER = "other"
 

@@ -79,8 +79,9 @@ class SealJob:
     not_before: datetime | None = None
     load_signer: Callable[[], Signer] | None = None
     # called in order with the report after each seal that wrote bundles, outside the lease
-    # (the composition root passes them: e.g. supervision's screening); one that raises is
-    # logged and neither fails the seal nor stops the others
+    # (the composition root passes them: the seal-time legal holds, supervision's screening);
+    # one that raises is logged and neither fails the seal nor stops the others. A hook that
+    # seals records of its own takes the lease itself (``sealing_lease``).
     after_seal: Sequence[Callable[[SealReport], None]] = ()
 
     def __post_init__(self) -> None:
@@ -88,12 +89,21 @@ class SealJob:
         self._lock = threading.Lock()
 
     def __call__(self) -> SealReport | None:
-        """Seal now unless backing off or another replica holds the lease."""
+        """Seal now unless backing off or another replica holds the lease; then the hooks."""
         now = self.clock.now()
         if self.not_before is not None and now < self.not_before:
             return None
         if not self._lock.acquire(blocking=False):
             return None
+        try:  # the hooks run under this job's own lock: one run of them at a time
+            report = self._seal(now)
+            if report is not None and report.bundles:
+                run_after_seal(self.after_seal, report)
+            return report
+        finally:
+            self._lock.release()
+
+    def _seal(self, now: datetime) -> SealReport | None:
         try:
             if not self.journal.acquire_lease(LEASE, self.holder, now, self.lease_seconds):
                 log.info("seal.lease_busy")
@@ -110,12 +120,9 @@ class SealJob:
             self.not_before = now + timedelta(seconds=delay)
             log.error("seal.failed", error=str(exc), failures=self.failures, retry_in=delay)
             return None
-        finally:
-            self._lock.release()
         self.failures, self.not_before = 0, None
         if report.bundles:
             log.info("seal.done", bundles=len(report.bundles), records=report.records)
-            run_after_seal(self.after_seal, report)
         return report
 
 

@@ -39,6 +39,7 @@ from archive.errors import ObjectLockError, SealError, StoreConflictError
 from archive.journal import BundleBook, BundleJournal, BundleRow, BundleState, RecordLog
 from archive.keys import Signer
 from archive.merkle import leaf_hash, root
+from archive.retention_class import RetentionClass, RetentionRule, classify
 from archive.store import ArchiveStore, Retention
 
 log = structlog.get_logger("chatkeeper.seal")
@@ -54,6 +55,10 @@ class SealPolicy:
     max_bytes: int = 64 * 1024 * 1024
     zstd_level: int = 3
     checkpoint_interval_seconds: float = 3600.0
+    retention_rules: tuple[RetentionRule, ...] = ()  # none: every bundle gets retention_days
+
+    def retention_class(self, conversation_key: str) -> RetentionClass:
+        return classify(self.retention_rules, self.retention_days, conversation_key)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,12 @@ def check_bucket(store: ArchiveStore, policy: SealPolicy) -> None:
             f"configured retention ({policy.retention_days} days) is below the minimum "
             f"({policy.min_retention_days} days); refusing to seal"
         )
+    for rule in policy.retention_rules:
+        if rule.period < timedelta(days=policy.min_retention_days):
+            raise ObjectLockError(
+                f"retention rule {rule.text!r} is below the minimum "
+                f"({policy.min_retention_days} days); refusing to seal"
+            )
 
 
 def _retain_until(created_at: datetime, days: int) -> datetime:
@@ -101,19 +112,23 @@ def seal(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-upload") as uploads:
         finishing: Future[BundleRow] | None = None
         resume = journal.unfinished_bundles(stream)  # a crashed run's work comes first
+        last_sealed = journal.stats(stream).last_sealed if policy.retention_rules else None
+        watermark = max([r.seq_last for r in resume] + [last_sealed.seq_last if last_sealed else 0])
         while True:
             row = resume.pop(0) if resume else None
             if row is None:
                 created = clock.now().replace(microsecond=0)
+                count, period = _next_class_run(journal, policy, watermark)
                 row = journal.open_bundle(
                     stream,
-                    max_records=policy.max_records,
+                    max_records=count,
                     max_bytes=policy.max_bytes,
                     created_at=created,
-                    retain_until=_retain_until(created, policy.retention_days),
+                    retain_until=(created + period).replace(microsecond=0),
                 )
             if row is None:
                 break
+            watermark = max(watermark, row.seq_last)
             records = build_records_object(
                 journal.bundle_rows(stream, row.number), policy.zstd_level
             )
@@ -124,6 +139,25 @@ def seal(
             sealed.append(finishing.result())
     checkpoint = _checkpoint(journal, store, signer, policy, clock, sealed)
     return SealReport(tuple(sealed), checkpoint)
+
+
+def _next_class_run(
+    journal: RecordLog, policy: SealPolicy, after_seq: int
+) -> tuple[int, timedelta]:
+    """(records, retention period) of the next bundle: it ends where the retention class changes."""
+    default = timedelta(days=policy.retention_days)
+    if not policy.retention_rules:
+        return policy.max_records, default
+    run = 0
+    first: RetentionClass | None = None
+    for record in journal.iter_records(after_seq, limit=policy.max_records):
+        found = policy.retention_class(
+            f"{record.platform.value}:{record.workspace}:{record.conversation}"
+        )
+        if first is not None and found != first:
+            break
+        first, run = found, run + 1
+    return max(run, 1), first.period if first else default
 
 
 def _checkpoint(
@@ -283,6 +317,11 @@ def _finish_bundle(
             previous_manifest_sha256=previous_sha,
             retention_mode=policy.retention_mode,
             retain_until=row.retain_until,
+            retention_class=(
+                policy.retention_class(records.conversations[0]).manifest_fields()
+                if policy.retention_rules and records.conversations
+                else None
+            ),
         ),
         signer,
     )

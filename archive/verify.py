@@ -35,9 +35,11 @@ from archive.bundle import (
     parse_manifest,
     rotation_payload,
 )
+from archive.certificates import settle_absent
 from archive.codec import parse_time
 from archive.errors import StoreError, StoreUnavailableError
 from archive.hashing import stream_sha256
+from archive.hold_check import check_holds
 from archive.keys import PublicKey
 from archive.store import ArchiveStore, ObjectVersion
 from archive.trust import Finding as Finding  # re-exported: verify's findings
@@ -59,6 +61,9 @@ class VerifyReport:
     rotations: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: int = 0
     newest_checkpoint: dict[str, Any] | None = None
+    held_objects: int = 0  # objects checked for the legal hold of an open matter
+    disposed: list[dict[str, Any]] = field(default_factory=list)  # absent, and certified
+    events: list[dict[str, Any]] = field(default_factory=list)  # archive_events, bundle order
 
     @property
     def ok(self) -> bool:
@@ -79,6 +84,8 @@ class VerifyReport:
             "rotations": self.rotations,
             "checkpoints": self.checkpoints,
             "newest_checkpoint": self.newest_checkpoint,
+            "held_objects": self.held_objects,
+            "disposed": self.disposed,
             "findings": [f.__dict__ for f in self.findings],
         }
 
@@ -289,8 +296,15 @@ def _verify_bundle(
     previous_sha: str | None,
     deep: bool,
     records: bool = True,
+    absent: list[tuple[int, str, str]] | None = None,
 ) -> tuple[dict[str, Any] | None, list[Finding]]:
-    """Every check of one bundle whose manifest bytes are ``data``."""
+    """Every check of one bundle whose manifest bytes are ``data``.
+
+    A records object or blob with no version at all goes to ``absent``
+    (bundle, key, pinned version or "" for a blob): disposed or tampered,
+    which only the certificates sealed later can tell.
+    """
+    absent = [] if absent is None else absent
     found = [
         Finding(number, "versions", p)
         for name, versions in sorted(objects.items())
@@ -300,7 +314,20 @@ def _verify_bundle(
     found += [Finding(number, "manifest", p) for p in problems]
     if doc is None:
         return None, found
-    resolved, problems = resolve_records(doc, objects.get("records.jsonl.zst", []), layout, number)
+    records_versions = objects.get("records.jsonl.zst", [])
+    if original_version(records_versions) is None and doc["records"]["key"] == layout.records_key(
+        number
+    ):
+        absent.append((number, doc["records"]["key"], doc["records"]["version_id"]))
+        manifest_version = original_version(objects["manifest.json"])
+        assert manifest_version is not None
+        found += [
+            Finding(number, "lock", p)
+            for p in check_lock(store, manifest_version.key, manifest_version.version_id, doc)
+        ]
+        resolved, problems = None, []
+    else:
+        resolved, problems = resolve_records(doc, records_versions, layout, number)
     found += [Finding(number, "records", p) for p in problems]
     if resolved is not None:
         manifest_version = original_version(objects["manifest.json"])
@@ -329,6 +356,10 @@ def _verify_bundle(
                 )
     if deep:
         for blob in doc["blobs"]:
+            versions = [v for v in store.versions(blob["key"]) if v.key == blob["key"]]
+            if not versions:
+                absent.append((number, blob["key"], ""))
+                continue
             try:
                 found += [Finding(number, "blob", p) for p in check_blob(store, blob, doc)]
             except StoreError as exc:
@@ -375,6 +406,7 @@ def verify_stream(
     previous_seq = 0
     manifest_shas: dict[int, str] = {}
     sizes = DeclaredSizeCheck(store, layout) if deep else None
+    absent: list[tuple[int, str, str]] = []
     for number in range(1, last + 1):
         objects = by_bundle.get(number, {})
         manifest_version = original_version(objects.get("manifest.json", []))
@@ -391,7 +423,16 @@ def verify_stream(
             report.bundles += 1
             continue
         doc, findings = _verify_bundle(
-            store, layout, walk.keys, number, objects, data, previous_sha, deep, check_records
+            store,
+            layout,
+            walk.keys,
+            number,
+            objects,
+            data,
+            previous_sha,
+            deep,
+            check_records,
+            absent,
         )
         previous_sha = hashlib.sha256(data).hexdigest()
         manifest_shas[number] = previous_sha
@@ -406,6 +447,7 @@ def verify_stream(
             if problem:
                 findings.append(Finding(number, "manifest", problem))
             previous_seq = doc["seq_last"]
+            report.events += doc.get("archive_events", [])
             report.records += doc["record_count"]
             report.bytes += doc["records"]["size"] + len(data)
             refused = walk.follow(number, doc, clean=not findings)
@@ -429,6 +471,10 @@ def verify_stream(
         store, layout, walk.keys, walk.windows, manifest_shas, last, now=now, max_age=max_age
     )
     report.findings += [Finding(None, "checkpoint", p) for p in checkpoints.problems]
+    report.disposed, absent_findings = settle_absent(report.events, absent)
+    report.findings += absent_findings
+    report.held_objects, hold_problems = check_holds(store, report.events)
+    report.findings += [Finding(None, "hold", p) for p in hold_problems]
     report.checkpoints, report.newest_checkpoint = checkpoints.count, checkpoints.newest
     report.keys = walk.keys
     return report

@@ -1,5 +1,12 @@
 """Builds the running parts from Settings: journal, store, signer, sealing policy, layout.
 
+``open_store(settings, role=...)`` opens the store as one S3 duty: ``archiver``
+(the default) and ``auditor`` use ``s3.access_key``; ``legal`` and
+``disposition`` their own keys (``s3.legal_*``, ``s3.disposition_*``), and
+fail closed (ConfigError) without them. ``hold_after_seal`` and
+``seal_time_holds`` wire the open matters' legal holds onto newly sealed
+bundles, for ``chatkeeper seal`` and for ``serve``'s scheduled sealing.
+
 When no S3 endpoint is configured, ``open_store`` uses the embedded SeaweedFS
 under ``<home>/s3``: it attaches to one already running there (``chatkeeper
 local-s3``) or starts one for the duration of the command.
@@ -7,19 +14,30 @@ local-s3``) or starts one for the duration of the command.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+
+import structlog
 
 from archive.bundle import Layout
+from archive.clock import Clock, SystemClock
 from archive.config import S3Settings
-from archive.journal import Journal
+from archive.errors import ChatkeeperError, ConfigError
+from archive.holds import HoldContext, Officer, hold_new_bundles, load_matters
+from archive.journal import BundleRow, Journal
 from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer, load_or_create_signer
-from archive.seal import SealPolicy
+from archive.retention_class import parse_rule
+from archive.schedule import sealing_lease
+from archive.seal import SealPolicy, SealReport
+from archive.store import ArchiveStore
 from archive.store.local_s3 import LocalS3
 from archive.store.s3 import S3ArchiveStore, make_client
 from bots.bot import Bot
 from chatkeeper.settings import Settings
+
+log = structlog.get_logger("chatkeeper.build")
 
 
 def layout(settings: Settings) -> Layout:
@@ -37,6 +55,7 @@ def seal_policy(settings: Settings) -> SealPolicy:
         max_bytes=a.bundle_max_bytes,
         zstd_level=a.zstd_level,
         checkpoint_interval_seconds=settings.schedule.checkpoint_interval_seconds,
+        retention_rules=tuple(parse_rule(t) for t in a.retention_rules),
     )
 
 
@@ -70,12 +89,30 @@ def last_sealed_bundle(settings: Settings) -> int | None:
     return last.number if last else None
 
 
+def _configured_credentials(settings: Settings, role: str) -> tuple[str, str]:
+    """The access and secret key of one duty; the legal and disposition duties have their own."""
+    s3 = settings.s3
+    if role in {"archiver", "auditor"}:
+        return s3.access_key, s3.secret_key
+    access, secret = {
+        "legal": (s3.legal_access_key, s3.legal_secret_key),
+        "disposition": (s3.disposition_access_key, s3.disposition_secret_key),
+    }[role]
+    if not access or not secret:
+        raise ConfigError(
+            f"s3.{role}_access_key and s3.{role}_secret_key are not set: the {role} duty "
+            "uses its own S3 identity (see docs/operations.md)"
+        )
+    return access, secret
+
+
 @contextmanager
 def open_store(settings: Settings, *, role: str = "archiver") -> Iterator[S3ArchiveStore]:
     """The archive store: the configured S3, or the embedded SeaweedFS."""
     s3 = settings.s3
     if s3.endpoint:
-        yield _s3_store(s3, s3.endpoint, s3.access_key, s3.secret_key)
+        access, secret = _configured_credentials(settings, role)
+        yield _s3_store(s3, s3.endpoint, access, secret)
         return
     local = LocalS3(settings.home / "s3")
     endpoint = local.attach()
@@ -86,7 +123,7 @@ def open_store(settings: Settings, *, role: str = "archiver") -> Iterator[S3Arch
         local.ensure_bucket(
             s3.bucket, mode=settings.archive.retention_mode, days=settings.archive.retention_days
         )
-        creds = endpoint.auditor if role == "auditor" else endpoint.archiver
+        creds = endpoint.role(role)
         yield _s3_store(s3, endpoint.url, creds.access_key, creds.secret_key)
     finally:
         if started:
@@ -104,6 +141,77 @@ def _s3_store(s3: S3Settings, url: str, access_key: str, secret_key: str) -> S3A
         max_attempts=s3.max_attempts,
     )
     return S3ArchiveStore(client, s3.bucket)
+
+
+def hold_context(
+    settings: Settings,
+    journal: Journal,
+    store: ArchiveStore,
+    legal: ArchiveStore,
+    clock: Clock,
+    *,
+    duty: str = "hold",
+) -> HoldContext:
+    """What a hold operation needs: the archiver's ``store`` seals, ``legal`` holds."""
+    return HoldContext(
+        journal,
+        store,
+        legal,
+        signer(settings),
+        seal_policy(settings),
+        clock,
+        holder=f"{socket.gethostname()}:{duty}",
+        lease_seconds=settings.schedule.lease_seconds,
+    )
+
+
+def hold_after_seal(
+    settings: Settings,
+    journal: Journal,
+    store: ArchiveStore,
+    rows: Sequence[BundleRow],
+    *,
+    take_lease: bool = False,
+) -> int:
+    """After a seal: hold new bundles in an open matter's scope, and seal those records.
+
+    Under the caller's seal lease (``chatkeeper seal``), or with ``take_lease`` under
+    one it takes (``serve``'s after-seal step runs outside the job's lease; SealError
+    when another sealer holds it). The objects held (0 when no matter is open: then
+    no legal identity and no lease are needed).
+    """
+    if not rows or not any(m.open for m in load_matters(store, layout(settings)).values()):
+        return 0
+    clock = SystemClock()
+    with (
+        open_store(settings, role="legal") as legal,
+        sealing_lease(journal, clock, settings.schedule.lease_seconds)
+        if take_lease
+        else nullcontext(),
+    ):
+        ctx = hold_context(settings, journal, store, legal, clock, duty="seal")
+        return hold_new_bundles(ctx, rows, Officer("chatkeeper seal", clock.now()))
+
+
+def seal_time_holds(
+    settings: Settings, journal: Journal, store: ArchiveStore
+) -> Callable[[SealReport], None]:
+    """``serve``'s ``SealJob.after_seal`` step: ``hold_after_seal`` under a lease it takes
+    (the job's hooks run outside its lease), a failure logged.
+
+    The bundles are sealed either way; ``verify`` reports a covered object left
+    without its hold, and ``hold create`` again with the same scope places it.
+    """
+
+    def after_seal(report: SealReport) -> None:
+        try:
+            hold_after_seal(settings, journal, store, report.bundles, take_lease=True)
+        except ChatkeeperError as exc:
+            log.error(
+                "hold.seal_time_failed", error=str(exc), bundles=[r.number for r in report.bundles]
+            )
+
+    return after_seal
 
 
 def build_bots(settings: Settings, journal: Journal) -> list[Bot]:

@@ -11,8 +11,12 @@ from chatkeeper.commands import (
     attachments,
     core,
     demo,
+    dispose,
     export,
+    holds,
     keys,
+    proofs,
+    retention,
     review,
     serve,
     slack,
@@ -20,7 +24,21 @@ from chatkeeper.commands import (
 )
 from chatkeeper.commands.group import cli
 
-COMMAND_MODULES = (core, keys, export, slack, telegram, attachments, demo, serve, review)
+COMMAND_MODULES = (
+    core,
+    keys,
+    export,
+    proofs,
+    holds,
+    retention,
+    dispose,
+    slack,
+    telegram,
+    attachments,
+    demo,
+    serve,
+    review,
+)
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]
 

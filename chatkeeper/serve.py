@@ -65,7 +65,7 @@ async def serve(
             clock,
             lease_seconds=settings.schedule.lease_seconds,
             load_signer=lambda: build.signer(settings),
-            after_seal=screening,
+            after_seal=[build.seal_time_holds(settings, journal, store), *screening],
         )
         bots = build.build_bots(settings, journal)
         downloaders: dict[str, Downloader] = {bot.name: bot.downloader() for bot in bots}

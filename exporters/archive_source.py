@@ -51,11 +51,13 @@ class ArchiveBundleSource:
         layout: Layout,
         keys: dict[str, PublicKey],
         stream_findings: Sequence[Finding] = (),
+        disposed: frozenset[int] = frozenset(),
     ) -> None:
         self.store = store
         self.layout = layout
         self.keys = keys
         self.stream_findings = tuple(stream_findings)
+        self.disposed = disposed  # bundles whose records a certificate disposed of
 
     @property
     def stream_problems(self) -> tuple[str, ...]:
@@ -76,6 +78,7 @@ class ArchiveBundleSource:
             first=first or 1,
             last=last,
             allow_unverified=allow_unverified,
+            disposed=self.disposed,
         ):
             spec = bundle.manifest.get("records", {})
             problems = list(bundle.problems)

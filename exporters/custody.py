@@ -51,6 +51,7 @@ def write_manifest(
     custody: Custody,
     records_read: int,
     stream_problems: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the custody manifest beside the exported files (files streamed, in path order)."""
     unverified = [b.number for b in bundles if not b.verified]
@@ -70,6 +71,7 @@ def write_manifest(
         },
         "bundles": [asdict(b) for b in sorted(bundles, key=lambda b: b.number)],
         "records_read": records_read,
+        **(extra or {}),  # e.g. "proofs": {"format", "files": {record key: path}}
     }
     path = root / MANIFEST_NAME
     write_manifest_file(path, header, files)

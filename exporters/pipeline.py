@@ -4,14 +4,16 @@
 a ``BundleSource`` (which refuses tampered bundles unless ``allow_unverified``),
 filters records on the way in, and either streams them straight to jsonl or
 spills them into a ``PartitionStore`` in a temporary directory and hands it
-to the format's renderer. The custody manifest is written last, with what the
+to the format's renderer. With ``proofs``, one ``chatkeeper-proof/1`` file per
+exported message is written under ``proofs/`` and the custody manifest maps each
+record key to its file. The custody manifest is written last, with what the
 stream-level checks found (``stream_problems``), and signed.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 
 from archive.errors import IntegrityError
 from archive.keys import Signer
-from archive.model import Record
+from archive.model import Kind, Record
 from exporters.custody import Custody, write_manifest
 from exporters.custody_signature import sign_custody
 from exporters.file_index import FileEntry
@@ -95,6 +97,9 @@ class ExportResult:
 
 
 Progress = Callable[[int], None]
+ProofSource = Callable[[Mapping[int, set[str]]], Iterator[tuple[str, bytes]]]
+"""Given {bundle: record keys}, yields (record key, proof file bytes)."""
+PROOFS_DIR = "proofs"
 
 
 def run_export(
@@ -112,6 +117,7 @@ def run_export(
     progress: Progress | None = None,
     temp_dir: Path | None = None,
     workers: int = 1,
+    proofs: ProofSource | None = None,
 ) -> ExportResult:
     """Export what ``request`` selects into ``out_dir``; write and sign its custody manifest.
 
@@ -125,13 +131,15 @@ def run_export(
     description = request.describe()
     out = OutputDir(out_dir, description)
     bundles: list[BundleInfo] = []
+    wanted: dict[int, set[str]] = {}
     try:
         if request.format == "jsonl":
             records = _records(source, request, bundles, progress)
+            keep = request.filters.keep_record_fully
             read = export_jsonl(
-                records,
+                _noting(records, keep, wanted),
                 out,
-                request.filters.keep_record_fully,
+                keep,
                 request.filters.describe(),
                 bundles,
             )
@@ -139,7 +147,7 @@ def run_export(
             with tempfile.TemporaryDirectory(prefix="chatkeeper-export-", dir=temp_dir) as scratch:
                 store = PartitionStore(Path(scratch), request.slice_seconds)
                 try:
-                    read = _spill(source, request, store, bundles, progress)
+                    read = _spill(source, request, store, bundles, progress, wanted)
                     store.finish()
                     context = RenderContext(
                         store,
@@ -157,6 +165,7 @@ def run_export(
                         renderer(context)
                 finally:
                     store.close()
+        proof_files = _write_proofs(out, proofs, wanted) if proofs is not None else None
     except BaseException:
         out.abort()
         raise
@@ -171,6 +180,7 @@ def run_export(
             custody=Custody(tool_version, operator, now()),
             records_read=read,
             stream_problems=problems,
+            extra=None if proof_files is None else {"proofs": proof_files},
         )
         signature = sign_custody(out_dir, signer)
         count = out.index.count()
@@ -211,12 +221,32 @@ def _records(
             progress(count)
 
 
+def _write_proofs(
+    out: OutputDir, proofs: ProofSource, wanted: Mapping[int, set[str]]
+) -> dict[str, Any]:
+    """Write one proof per exported message; the custody manifest's ``proofs`` field."""
+    files: dict[str, str] = {}
+    for key, data in proofs(wanted):
+        relative = f"{PROOFS_DIR}/{key}.json"
+        if not out.done(relative):
+            with out.create(relative) as handle:
+                handle.write(data)
+        files[key] = relative
+    return {"format": "chatkeeper-proof/1", "files": dict(sorted(files.items()))}
+
+
+def _want(wanted: dict[int, set[str]], record: Record, info: BundleInfo) -> None:
+    if record.kind is Kind.MESSAGE:
+        wanted.setdefault(info.number, set()).add(record.key)
+
+
 def _spill(
     source: BundleSource,
     request: ExportRequest,
     store: PartitionStore,
     bundles: list[BundleInfo],
     progress: Progress | None,
+    wanted: dict[int, set[str]],
 ) -> int:
     read = 0
     keep = request.filters.keep_record
@@ -224,4 +254,17 @@ def _spill(
         read += 1
         if keep(record):
             store.add(record, info.number, info.verified)
+            _want(wanted, record, info)
     return read
+
+
+def _noting(
+    records: Iterator[tuple[Record, BundleInfo]],
+    keep: Callable[[Record], bool],
+    wanted: dict[int, set[str]],
+) -> Iterator[tuple[Record, BundleInfo]]:
+    """Pass the records through, noting the exported messages (for their proofs)."""
+    for record, info in records:
+        if keep(record):
+            _want(wanted, record, info)
+        yield record, info

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _NO_LOCK_CONFIG = {"ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"}
+_NO_LEGAL_HOLD = _NO_LOCK_CONFIG | {"NoSuchObjectLegalHold"}
 
 
 def make_client(
@@ -250,3 +251,27 @@ class S3ArchiveStore:
     def after_fork(self) -> None:
         # Clears botocore's connection pools; the next call opens fresh connections.
         self.client.close()
+
+    def legal_hold(self, key: str, version_id: str) -> bool:
+        try:
+            response = self.client.get_object_legal_hold(
+                Bucket=self.bucket, Key=key, VersionId=version_id
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") in _NO_LEGAL_HOLD:
+                return False
+            raise translate(f"GetObjectLegalHold {key}", self.bucket, exc) from exc
+        except BotoCoreError as exc:
+            raise translate(f"GetObjectLegalHold {key}", self.bucket, exc) from exc
+        return bool(response.get("LegalHold", {}).get("Status") == "ON")
+
+    def set_legal_hold(self, key: str, version_id: str, on: bool) -> None:
+        self._call(
+            f"PutObjectLegalHold {key}",
+            lambda: self.client.put_object_legal_hold(
+                Bucket=self.bucket,
+                Key=key,
+                VersionId=version_id,
+                LegalHold={"Status": "ON" if on else "OFF"},
+            ),
+        )

@@ -40,14 +40,15 @@ def seal_command(ctx: click.Context) -> None:
     with (
         build.open_journal(settings) as journal,
         build.open_store(settings) as store,
-        after_seal_hooks(settings, store) as hooks,
+        after_seal_hooks(settings, store) as screening,
     ):
         with sealing_lease(journal, clock, settings.schedule.lease_seconds):
             report = seal(
                 journal, store, build.signer(settings), build.seal_policy(settings), clock
             )
-        if report.bundles:  # outside the lease, as in serve
-            run_after_seal(hooks, report)
+            held = build.hold_after_seal(settings, journal, store, report.bundles)
+        if report.bundles:  # outside the lease, as serve's after-seal hooks
+            run_after_seal(screening, report)
     if not report.bundles:
         click.echo("nothing to seal")
     for row in report.bundles:
@@ -55,6 +56,8 @@ def seal_command(ctx: click.Context) -> None:
             f"sealed bundle {row.number}: {row.record_count} records "
             f"(seq {row.seq_first}..{row.seq_last}), manifest sha256 {row.manifest_sha256}"
         )
+    if held:
+        click.echo(f"placed the legal hold of open matters on {held} new objects")
     if report.checkpoint is not None:
         last = report.checkpoint.last_bundle or "none"
         click.echo(f"sealed checkpoint {report.checkpoint.number} (last bundle {last})")
@@ -86,6 +89,12 @@ def _print_report(report: VerifyReport) -> None:
             else ""
         )
     )
+    if report.held_objects:
+        click.echo(f"  legal holds:     {report.held_objects} objects of open matters checked")
+    if report.disposed:
+        click.echo(
+            f"  disposed:        {len(report.disposed)} objects, each by a sealed certificate"
+        )
     for finding in report.findings:
         where = f"bundle {finding.bundle}" if finding.bundle else "stream"
         click.echo(f"  ! {where} [{finding.check}] {finding.message}")

@@ -28,6 +28,7 @@ from archive.keys import (
     local_public_keys,
     trusted_keys,
 )
+from archive.proof import Prover
 from chatkeeper import __version__, build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.settings import Settings
@@ -105,6 +106,9 @@ def build_request(
 @public_key_option(
     "Trusted public key file (repeatable). Default: the keys in the state directory."
 )
+@click.option(
+    "--with-proofs", is_flag=True, help="Add a proof file per exported message under proofs/."
+)
 @click.pass_context
 def export_command(
     ctx: click.Context,
@@ -119,6 +123,7 @@ def export_command(
     slice_text: str | None,
     allow_unverified: bool,
     public_keys: tuple[Path, ...],
+    with_proofs: bool,
 ) -> None:
     """Export sealed, verified records to rsmf, eml, html, slack, jsonl or csv."""
     settings = settings_of(ctx)
@@ -139,7 +144,8 @@ def export_command(
         )
         report = check_stream(store, layout, keys, expected_last=expected_last)
         reader_keys = keys  # the keys the bundle reader trusts, once the stream is checked
-        source = ArchiveBundleSource(store, layout, reader_keys, report.findings)
+        disposed = frozenset(d["bundle"] for d in report.disposed if d["version_id"])
+        source = ArchiveBundleSource(store, layout, reader_keys, report.findings, disposed)
         _refuse_unless_allowed(source.stream_problems, allow_unverified)
         bar: tqdm[Any] = tqdm(unit="record", disable=not sys.stderr.isatty(), file=sys.stderr)
         try:
@@ -157,6 +163,7 @@ def export_command(
                 progress=lambda count: _advance(bar, count),
                 temp_dir=temp_dir,
                 workers=settings.export.workers or default_workers(),
+                proofs=Prover(store, layout).proof_files if with_proofs else None,
             )
         finally:
             bar.close()

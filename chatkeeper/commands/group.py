@@ -16,14 +16,18 @@ Registered secrets are scrubbed from the line (``archive.logs.redact``).
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
-from archive.errors import ChatkeeperError
+from archive.clock import Clock
+from archive.errors import ChatkeeperError, ConfigError
+from archive.holds import Officer
 from archive.logs import redact
 from chatkeeper import __version__
 from chatkeeper.context import AppContext
@@ -128,3 +132,22 @@ def public_key_option(help_text: str) -> Callable[[FC], FC]:
         type=click.Path(path_type=Path, dir_okay=False, exists=True),
         help=help_text,
     )
+
+
+def officer_option() -> Callable[[FC], FC]:
+    """``--officer NAME``, as ``officer``: hold, retention and dispose seal who acted."""
+    return click.option("--officer", help="Who acts (default: the login name); sealed with it.")
+
+
+def officer_of(name: str | None, clock: Clock) -> Officer:
+    """The officer who acts now: ``--officer`` or the login name."""
+    return Officer(name or getpass.getuser(), clock.now())
+
+
+def parse_when(text: str, option: str) -> datetime:
+    """An ISO date or time given to ``option``, read as UTC without an offset; ConfigError."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"{option} {text!r}: give a date or time such as 2026-01-31") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -115,6 +115,21 @@ data "aws_iam_policy_document" "archive_bucket" {
       values   = [aws_iam_role.duty["disposition"].arn]
     }
   }
+  statement {
+    sid       = "OnlyLegalSetsLegalHolds"
+    effect    = "Deny"
+    actions   = ["s3:PutObjectLegalHold"]
+    resources = ["${aws_s3_bucket.archive.arn}/*"]
+    principals {
+      type        = "AWS"
+      identifiers = local.app_role_arns
+    }
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [aws_iam_role.duty["legal"].arn]
+    }
+  }
 }
 
 resource "aws_s3_bucket_policy" "archive" {

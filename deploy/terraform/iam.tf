@@ -18,8 +18,10 @@ locals {
   }
 }
 
-# archiver: `chatkeeper serve` and `seal`. Puts locked objects with checksums, reads
-# back its own stream (resuming a crashed seal), extends blob retention. No delete.
+# archiver: `chatkeeper serve` and `seal`, and the sealing of officers' records (hold
+# changes, the disposition certificate) and `retention extend`. Puts locked objects with
+# checksums, reads back its own stream (resuming a crashed seal, the sealed matters),
+# reads and extends retention. No delete, no legal hold.
 data "aws_iam_policy_document" "archiver" {
   statement {
     sid       = "CheckBucketIsLocked"
@@ -52,9 +54,9 @@ data "aws_iam_policy_document" "archiver" {
     resources = [local.stream_objects]
   }
   statement {
-    sid       = "CheckBlobRetention"
+    sid       = "ReadRetentionToExtend"
     actions   = ["s3:GetObjectRetention"]
-    resources = [local.blob_objects]
+    resources = [local.stream_objects, local.blob_objects]
   }
   statement {
     sid       = "UseArchiveKey"
@@ -82,7 +84,8 @@ data "aws_iam_policy_document" "auditor" {
   }
 }
 
-# console: the officers' web console (search, read, export). Read only.
+# console: the officers' web console (search, read, export). Read only; it reads legal
+# holds because verification (and an export's stream check) checks open matters' holds.
 data "aws_iam_policy_document" "console" {
   statement {
     sid       = "ListArchive"
@@ -90,8 +93,8 @@ data "aws_iam_policy_document" "console" {
     resources = [local.bucket_arn]
   }
   statement {
-    sid       = "ReadArchive"
-    actions   = ["s3:GetObjectVersion", "s3:GetObjectRetention"]
+    sid       = "ReadArchiveAndLocks"
+    actions   = ["s3:GetObjectVersion", "s3:GetObjectRetention", "s3:GetObjectLegalHold"]
     resources = [local.all_objects]
   }
   statement {
@@ -101,32 +104,31 @@ data "aws_iam_policy_document" "console" {
   }
 }
 
-# legal: places and releases legal holds on the objects of a matter (issue 14).
+# legal: `hold create`, `hold release` and the seal-time holds of `seal` and `serve` turn
+# legal hold on and off on the objects of a matter. The matters and the bundles in scope
+# are read through the archiver (its journal and stream), so legal reads no object: it
+# lists a blob's versions and sets the hold, nothing else.
 data "aws_iam_policy_document" "legal" {
   statement {
-    sid       = "ListArchive"
+    sid       = "ListBlobVersions"
     actions   = ["s3:ListBucketVersions"]
     resources = [local.bucket_arn]
-  }
-  statement {
-    sid       = "ReadManifestsForScope"
-    actions   = ["s3:GetObjectVersion"]
-    resources = [local.stream_objects]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.prefix}blobs/*"]
+    }
   }
   statement {
     sid       = "LegalHold"
-    actions   = ["s3:GetObjectLegalHold", "s3:PutObjectLegalHold"]
-    resources = [local.all_objects]
-  }
-  statement {
-    sid       = "DecryptManifests"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.archive.arn]
+    actions   = ["s3:PutObjectLegalHold"]
+    resources = [local.stream_objects, local.blob_objects]
   }
 }
 
-# disposition: deletes expired, unheld versions of records objects and blobs; manifests
-# stay (issue 14). Object Lock itself refuses any version still retained or held.
+# disposition: `chatkeeper dispose` plans from the manifests, each version's retention and
+# legal hold, then deletes expired, unheld versions of records objects and blobs; manifests
+# stay. Object Lock itself refuses any version still retained or held.
 data "aws_iam_policy_document" "disposition" {
   statement {
     sid       = "ListArchive"

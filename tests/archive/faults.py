@@ -61,6 +61,12 @@ class FaultyStore:
     def delete_version(self, key: str, version_id: str) -> None:
         self.inner.delete_version(key, version_id)
 
+    def legal_hold(self, key: str, version_id: str) -> bool:
+        return self.inner.legal_hold(key, version_id)
+
+    def set_legal_hold(self, key: str, version_id: str, on: bool) -> None:
+        self.inner.set_legal_hold(key, version_id, on)
+
     def after_fork(self) -> None:
         self.inner.after_fork()
 

@@ -33,12 +33,19 @@ def test_every_command_is_attached_and_documented() -> None:
         "completeness slack",
         "completeness telegram",
         "demo",
+        "dispose",
         "export",
+        "hold create",
+        "hold list",
+        "hold release",
+        "hold show",
         "import slack-export",
         "import telegram-export",
         "keys rotate",
         "keys show",
         "local-s3",
+        "prove",
+        "retention extend",
         "review assign",
         "review clear",
         "review decide",
@@ -53,6 +60,7 @@ def test_every_command_is_attached_and_documented() -> None:
         "status",
         "verify",
         "verify-export",
+        "verify-proof",
     ]
     docs = DOCS.read_text(encoding="utf-8")
     assert [p for p in paths if f"chatkeeper {p}" not in docs] == []

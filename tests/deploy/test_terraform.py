@@ -93,6 +93,22 @@ def test_bucket_policy_is_tls_only_and_denies_lock_changes_to_every_app_role(
     assert one(roles["for_each"]) == "${local.duty_policies}"
 
 
+def test_only_the_legal_role_may_set_a_legal_hold(tf: dict[str, Any]) -> None:
+    """Only legal's policy has PutObjectLegalHold; the bucket policy denies it to other roles."""
+    for duty in policies.DUTIES:
+        assert ("s3:PutObjectLegalHold" in policies.allowed(duty)) is (duty == "legal"), duty
+    statements = {
+        one(s["sid"]): s
+        for s in tf["data"]["aws_iam_policy_document"]["archive_bucket"]["statement"]
+    }
+    deny = statements["OnlyLegalSetsLegalHolds"]
+    assert one(deny["effect"]) == "Deny"
+    assert policies._flat(deny["actions"]) == ["s3:PutObjectLegalHold"]
+    condition = one(deny["condition"])
+    assert one(condition["test"]) == "ArnNotEquals"
+    assert policies._flat(condition["values"]) == ['${aws_iam_role.duty["legal"].arn}']
+
+
 def test_one_role_per_duty_and_no_role_may_delete_except_disposition() -> None:
     """Five duties; only disposition's policy has a delete action, and only for versions."""
     for duty in policies.DUTIES:
