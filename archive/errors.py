@@ -18,6 +18,7 @@
     │   ├── AttachmentUnavailableError (1)  the platform cannot give the file (``permanent``)
     │   └── AttachmentTooLargeError    (1)  the file is over ``capture.attachment_max_bytes``
     ├── ListenError                 (1)  ``serve`` cannot listen on its address (port in use, ...)
+    ├── SearchIndexError            (1)  the search index cannot be read or written
     ├── IntegrityError              (3)  verification found tampering or loss
     └── RenderWorkerError           (1)  an export's render worker failed (re-run to resume)
 
@@ -122,6 +123,12 @@ class AttachmentTooLargeError(AttachmentError):
 
 
 class ListenError(ChatkeeperError):
+    exit_code = 1
+
+
+class SearchIndexError(ChatkeeperError):
+    """The search index cannot be read or written (rebuild it with ``chatkeeper index``)."""
+
     exit_code = 1
 
 

@@ -248,7 +248,7 @@ def release_hold(ctx: HoldContext, matter: str, who: Officer) -> tuple[int, int]
 def hold_new_bundles(ctx: HoldContext, bundles: Iterable[BundleRow], who: Officer) -> int:
     """Put the open matters' holds on newly sealed bundles in their scope; seal those records.
 
-    Called right after sealing, under a seal lease the caller holds. Returns the objects held.
+    Called right after sealing, under the same seal lease. Returns the objects held.
     """
     rows = list(bundles)
     if not rows:

@@ -52,19 +52,6 @@ def sealing_lease(journal: Leases, clock: Clock, lease_seconds: float) -> Iterat
         journal.release_lease(LEASE, holder)
 
 
-def run_after_seal(hooks: Sequence[Callable[[SealReport], None]], report: SealReport) -> None:
-    """Call each hook in order with ``report``; one that raises is logged, the rest still run."""
-    for hook in hooks:
-        try:
-            hook(report)
-        except Exception as exc:  # sealing succeeded; what follows must not undo it
-            log.error("seal.after_seal_failed", hook=_name_of(hook), error=type(exc).__name__)
-
-
-def _name_of(hook: Callable[..., object]) -> str:
-    return str(getattr(hook, "__qualname__", None) or type(hook).__qualname__)
-
-
 @dataclass
 class SealJob:
     journal: SealerJournal
@@ -78,32 +65,21 @@ class SealJob:
     failures: int = 0
     not_before: datetime | None = None
     load_signer: Callable[[], Signer] | None = None
-    # called in order with the report after each seal that wrote bundles, outside the lease
-    # (the composition root passes them: the seal-time legal holds, supervision's screening);
-    # one that raises is logged and neither fails the seal nor stops the others. A hook that
-    # seals records of its own takes the lease itself (``sealing_lease``).
-    after_seal: Sequence[Callable[[SealReport], None]] = ()
+    # Run in order, under the lease, after each seal that produced bundles
+    # (the search index update, seal-time legal holds, ...); see ``_after_seal``.
+    after_seal: Sequence[Callable[[SealReport], object]] = ()
 
     def __post_init__(self) -> None:
         self.holder = self.holder or lease_holder()
         self._lock = threading.Lock()
 
     def __call__(self) -> SealReport | None:
-        """Seal now unless backing off or another replica holds the lease; then the hooks."""
+        """Seal now unless backing off or another replica holds the lease."""
         now = self.clock.now()
         if self.not_before is not None and now < self.not_before:
             return None
         if not self._lock.acquire(blocking=False):
             return None
-        try:  # the hooks run under this job's own lock: one run of them at a time
-            report = self._seal(now)
-            if report is not None and report.bundles:
-                run_after_seal(self.after_seal, report)
-            return report
-        finally:
-            self._lock.release()
-
-    def _seal(self, now: datetime) -> SealReport | None:
         try:
             if not self.journal.acquire_lease(LEASE, self.holder, now, self.lease_seconds):
                 log.info("seal.lease_busy")
@@ -112,6 +88,9 @@ class SealJob:
                 if self.load_signer is not None:
                     self.signer = self.load_signer()
                 report = seal(self.journal, self.store, self.signer, self.policy, self.clock)
+                if report.bundles:
+                    log.info("seal.done", bundles=len(report.bundles), records=report.records)
+                    self._after_seal(report)
             finally:
                 self.journal.release_lease(LEASE, self.holder)
         except (StoreUnavailableError, StoreError) as exc:
@@ -120,10 +99,23 @@ class SealJob:
             self.not_before = now + timedelta(seconds=delay)
             log.error("seal.failed", error=str(exc), failures=self.failures, retry_in=delay)
             return None
+        finally:
+            self._lock.release()
         self.failures, self.not_before = 0, None
-        if report.bundles:
-            log.info("seal.done", bundles=len(report.bundles), records=report.records)
         return report
+
+    def _after_seal(self, report: SealReport) -> None:
+        """Each hook in order; a failing hook is logged (its name and error type, never its
+        message, which may hold data) and never fails the seal or the hooks after it."""
+        for hook in self.after_seal:
+            try:
+                hook(report)
+            except Exception as exc:
+                log.error(
+                    "seal.after_seal_failed",
+                    hook=getattr(hook, "__qualname__", type(hook).__name__),
+                    error=type(exc).__name__,
+                )
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import structlog
 
@@ -29,7 +29,6 @@ from archive.journal import BundleRow, Journal
 from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer, load_or_create_signer
 from archive.retention_class import parse_rule
-from archive.schedule import sealing_lease
 from archive.seal import SealPolicy, SealReport
 from archive.store import ArchiveStore
 from archive.store.local_s3 import LocalS3
@@ -166,29 +165,16 @@ def hold_context(
 
 
 def hold_after_seal(
-    settings: Settings,
-    journal: Journal,
-    store: ArchiveStore,
-    rows: Sequence[BundleRow],
-    *,
-    take_lease: bool = False,
+    settings: Settings, journal: Journal, store: ArchiveStore, rows: Sequence[BundleRow]
 ) -> int:
-    """After a seal: hold new bundles in an open matter's scope, and seal those records.
+    """After a seal, under its lease: hold new bundles in an open matter's scope.
 
-    Under the caller's seal lease (``chatkeeper seal``), or with ``take_lease`` under
-    one it takes (``serve``'s after-seal step runs outside the job's lease; SealError
-    when another sealer holds it). The objects held (0 when no matter is open: then
-    no legal identity and no lease are needed).
+    The objects held (0 when no matter is open: then no legal identity is needed).
     """
     if not rows or not any(m.open for m in load_matters(store, layout(settings)).values()):
         return 0
     clock = SystemClock()
-    with (
-        open_store(settings, role="legal") as legal,
-        sealing_lease(journal, clock, settings.schedule.lease_seconds)
-        if take_lease
-        else nullcontext(),
-    ):
+    with open_store(settings, role="legal") as legal:
         ctx = hold_context(settings, journal, store, legal, clock, duty="seal")
         return hold_new_bundles(ctx, rows, Officer("chatkeeper seal", clock.now()))
 
@@ -196,8 +182,7 @@ def hold_after_seal(
 def seal_time_holds(
     settings: Settings, journal: Journal, store: ArchiveStore
 ) -> Callable[[SealReport], None]:
-    """``serve``'s ``SealJob.after_seal`` step: ``hold_after_seal`` under a lease it takes
-    (the job's hooks run outside its lease), a failure logged.
+    """``serve``'s ``SealJob.after_seal`` step: ``hold_after_seal``, a failure logged.
 
     The bundles are sealed either way; ``verify`` reports a covered object left
     without its hold, and ``hold create`` again with the same scope places it.
@@ -205,7 +190,7 @@ def seal_time_holds(
 
     def after_seal(report: SealReport) -> None:
         try:
-            hold_after_seal(settings, journal, store, report.bundles, take_lease=True)
+            hold_after_seal(settings, journal, store, report.bundles)
         except ChatkeeperError as exc:
             log.error(
                 "hold.seal_time_failed", error=str(exc), bundles=[r.number for r in report.bundles]

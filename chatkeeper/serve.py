@@ -12,9 +12,9 @@ Sealing is scheduled on the event loop (``archive.schedule.LoopSealing``:
 APScheduler's asyncio scheduler with the periodic seal and the backlog
 check); each run of the blocking ``SealJob`` goes to a worker thread, so
 nothing blocks the loop and no other thread touches the loop's objects.
-After a seal that wrote bundles the job runs its after-seal hooks in that
-thread, outside the sealing lease (``SealJob.after_seal``): supervision's
-screening when a policy is configured (``chatkeeper/screening.py``).
+After each seal that produced bundles the job runs its ``after_seal`` hooks
+(the search index update, ``chatkeeper.search_index.seal_hook``; supervision's
+screening when a policy is configured, ``chatkeeper.screening``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from archive.schedule import BacklogTrigger, LoopSealing, SealJob
 from bots.bot import Bot
 from chatkeeper import build
 from chatkeeper.screening import after_seal_hooks
+from chatkeeper.search_index import seal_hook
 from chatkeeper.server import build_app
 from chatkeeper.settings import Settings
 
@@ -65,7 +66,12 @@ async def serve(
             clock,
             lease_seconds=settings.schedule.lease_seconds,
             load_signer=lambda: build.signer(settings),
-            after_seal=[build.seal_time_holds(settings, journal, store), *screening],
+            # Holds first: they seal records of their own, which the index and screening pick up.
+            after_seal=[
+                build.seal_time_holds(settings, journal, store),
+                seal_hook(settings, store),
+                *screening,
+            ],
         )
         bots = build.build_bots(settings, journal)
         downloaders: dict[str, Downloader] = {bot.name: bot.downloader() for bot in bots}

@@ -42,6 +42,7 @@ from archive.logs import register_secrets
 from bots.slack.settings import SlackSettings
 from bots.telegram.settings import TelegramSettings
 from exporters.settings import ExportSettings
+from search.settings import SearchSettings
 from supervision.settings import SupervisionSettings
 
 
@@ -65,11 +66,17 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
     supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
 
     @property
     def journal_path(self) -> Path:
         path = Path(self.journal.path)
+        return path if path.is_absolute() else self.home / path
+
+    @property
+    def search_path(self) -> Path:
+        path = Path(self.search.path)
         return path if path.is_absolute() else self.home / path
 
 

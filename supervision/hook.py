@@ -1,13 +1,13 @@
 """The "after each seal" hook: screen what was just sealed.
 
 The composition root builds one ``AfterSeal`` at start-up and passes it in
-``SealJob.after_seal`` (``chatkeeper serve``) and calls it after ``chatkeeper seal``:
-it runs after each seal that wrote bundles, outside the sealing lease, in the thread
-that sealed. It never raises for a store or integrity failure: that is logged
+``SealJob.after_seal`` (``chatkeeper serve``) and calls it in ``chatkeeper seal``: it
+runs after each seal that wrote bundles, in the thread that sealed, under the seal lease.
+It never raises for a store or integrity failure: that is logged
 (``supervision.screen_failed``) and the next call, or ``chatkeeper review screen``,
 catches up from the last screened bundle. The pinned keys are looked up at each
-screening (the first seal of a new deployment creates its key). Sealing never waits for a lock of
-supervision's and never fails because of it.
+screening (the first seal of a new deployment creates its key). Sealing never fails
+because of supervision.
 """
 
 from __future__ import annotations

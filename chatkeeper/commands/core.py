@@ -19,7 +19,7 @@ from archive.clock import SystemClock
 from archive.codec import format_time
 from archive.errors import IntegrityError
 from archive.keys import trusted_keys
-from archive.schedule import run_after_seal, sealing_lease
+from archive.schedule import sealing_lease
 from archive.seal import seal
 from archive.store.local_s3 import LocalS3
 from archive.verify import VerifyReport, verify_stream
@@ -28,6 +28,7 @@ from chatkeeper import build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.durations import parse_age
 from chatkeeper.screening import after_seal_hooks
+from chatkeeper.search_index import index_after_seal
 from chatkeeper.settings import Settings
 
 
@@ -41,14 +42,13 @@ def seal_command(ctx: click.Context) -> None:
         build.open_journal(settings) as journal,
         build.open_store(settings) as store,
         after_seal_hooks(settings, store) as screening,
+        sealing_lease(journal, clock, settings.schedule.lease_seconds),
     ):
-        with sealing_lease(journal, clock, settings.schedule.lease_seconds):
-            report = seal(
-                journal, store, build.signer(settings), build.seal_policy(settings), clock
-            )
-            held = build.hold_after_seal(settings, journal, store, report.bundles)
-        if report.bundles:  # outside the lease, as serve's after-seal hooks
-            run_after_seal(screening, report)
+        report = seal(journal, store, build.signer(settings), build.seal_policy(settings), clock)
+        held = build.hold_after_seal(settings, journal, store, report.bundles)
+        index_after_seal(settings, store, report)  # after the holds: it indexes their records too
+        for screen in screening:  # after the index; never raises for a store or integrity error
+            screen(report)
     if not report.bundles:
         click.echo("nothing to seal")
     for row in report.bundles:

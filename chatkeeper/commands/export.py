@@ -46,7 +46,7 @@ def export_key_dir(settings: Settings) -> Path:
     return settings.home / "keys" / "export"
 
 
-def _operator(configured: str) -> str:
+def operator_name(configured: str) -> str:
     if configured:
         return configured
     try:
@@ -156,7 +156,7 @@ def export_command(
                 out,
                 generator=f"chatkeeper {__version__}",
                 tool_version=__version__,
-                operator=_operator(settings.export.operator),
+                operator=operator_name(settings.export.operator),
                 now=lambda: datetime.now(UTC),
                 signer=signer,
                 stream_problems=source.stream_problems,
