@@ -17,6 +17,7 @@ from chatkeeper.commands import (
     keys,
     proofs,
     retention,
+    review,
     search,
     serve,
     slack,
@@ -38,6 +39,7 @@ COMMAND_MODULES = (
     attachments,
     demo,
     serve,
+    review,
 )
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]
