@@ -18,7 +18,7 @@ from typing import Any
 class Platform(StrEnum):
     SLACK = "slack"
     TELEGRAM = "telegram"
-    CHATKEEPER = "chatkeeper"  # records about the archive itself (keys, holds, disposition)
+    CHATKEEPER = "chatkeeper"  # about the archive itself: keys, holds, disposition, review
 
 
 class Kind(StrEnum):
@@ -44,6 +44,7 @@ class Kind(StrEnum):
     HOLD_CHANGED = "hold_changed"  # a legal hold created, an object held or released
     RETENTION_EXTENDED = "retention_extended"
     DISPOSITION = "disposition"  # a disposition certificate
+    REVIEW_DECISION = "review_decision"  # a supervision reviewer's decision (supervision/)
     OTHER = "other"
 
 

@@ -17,6 +17,7 @@ from chatkeeper.commands import (
     keys,
     proofs,
     retention,
+    review,
     sandbox,
     search,
     serve,
@@ -39,6 +40,7 @@ COMMAND_MODULES = (
     attachments,
     demo,
     serve,
+    review,
     sandbox,
 )
 

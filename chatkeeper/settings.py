@@ -43,6 +43,7 @@ from bots.slack.settings import SlackSettings
 from bots.telegram.settings import TelegramSettings
 from exporters.settings import ExportSettings
 from search.settings import SearchSettings
+from supervision.settings import SupervisionSettings
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Settings:
     slack: SlackSettings = field(default_factory=SlackSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
 
     @property
     def journal_path(self) -> Path:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from archive.clock import SystemClock
 from archive.codec import format_time
-from archive.errors import ConfigError, IntegrityError
+from archive.errors import IntegrityError
 from archive.keys import trusted_keys
 from archive.schedule import sealing_lease
 from archive.seal import seal
@@ -26,7 +26,9 @@ from archive.verify import VerifyReport, verify_stream
 from bots.telegram.visibility import visibility_warnings
 from chatkeeper import build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
+from chatkeeper.durations import parse_age
 from chatkeeper.progress import progress_bar
+from chatkeeper.screening import after_seal_hooks
 from chatkeeper.search_index import index_after_seal
 from chatkeeper.settings import Settings
 from chatkeeper.verify_state import record_verify_result
@@ -41,6 +43,7 @@ def seal_command(ctx: click.Context) -> None:
     with (
         build.open_journal(settings) as journal,
         build.open_store(settings) as store,
+        after_seal_hooks(settings, store) as screening,
         sealing_lease(journal, clock, settings.schedule.lease_seconds),
         progress_bar(unit="record") as progress,
     ):
@@ -49,6 +52,8 @@ def seal_command(ctx: click.Context) -> None:
         )
         held = build.hold_after_seal(settings, journal, store, report.bundles)
         index_after_seal(settings, store, report)  # after the holds: it indexes their records too
+        for screen in screening:  # after the index; never raises for a store or integrity error
+            screen(report)
     if not report.bundles:
         click.echo("nothing to seal")
     for row in report.bundles:
@@ -98,21 +103,6 @@ def _print_report(report: VerifyReport) -> None:
     for finding in report.findings:
         where = f"bundle {finding.bundle}" if finding.bundle else "stream"
         click.echo(f"  ! {where} [{finding.check}] {finding.message}")
-
-
-def parse_age(text: str) -> timedelta:
-    """``7200``, ``7200s``, ``90m``, ``2h`` or ``1d`` as a duration; ConfigError otherwise."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
-    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
-    try:
-        seconds = float(number) * units[unit]
-    except ValueError:
-        seconds = -1.0
-    if seconds <= 0:
-        raise ConfigError(
-            f"--max-age {text!r}: give a positive duration such as 7200, 90m, 2h or 1d"
-        )
-    return timedelta(seconds=seconds)
 
 
 @cli.command("verify")
