@@ -105,12 +105,19 @@ class AttachmentError(ChatkeeperError):
 
 
 class AttachmentUnavailableError(AttachmentError):
-    """The platform cannot give us the file. ``permanent`` stops the retries."""
+    """The platform cannot give us the file. ``permanent`` stops the retries.
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    ``category`` is the metrics label (``archive.observe.FETCH_REASONS``):
+    ``permanent`` or ``transient`` unless the raiser names another.
+    """
+
+    def __init__(
+        self, reason: str, *, permanent: bool = False, category: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.category = category or ("permanent" if permanent else "transient")
 
 
 class AttachmentTooLargeError(AttachmentError):
@@ -123,6 +130,12 @@ class AttachmentTooLargeError(AttachmentError):
 
 
 class ListenError(ChatkeeperError):
+    exit_code = 1
+
+
+class SandboxError(ChatkeeperError):
+    """``chatkeeper sandbox post`` found no running sandbox, or the sandbox refused."""
+
     exit_code = 1
 
 

@@ -39,6 +39,7 @@ from archive.errors import ObjectLockError, SealError, StoreConflictError
 from archive.journal import BundleBook, BundleJournal, BundleRow, BundleState, RecordLog
 from archive.keys import Signer
 from archive.merkle import leaf_hash, root
+from archive.progress import NO_PROGRESS, Progress
 from archive.retention_class import RetentionClass, RetentionRule, classify
 from archive.store import ArchiveStore, Retention
 
@@ -99,13 +100,23 @@ def _retain_until(created_at: datetime, days: int) -> datetime:
 
 
 def seal(
-    journal: BundleJournal, store: ArchiveStore, signer: Signer, policy: SealPolicy, clock: Clock
+    journal: BundleJournal,
+    store: ArchiveStore,
+    signer: Signer,
+    policy: SealPolicy,
+    clock: Clock,
+    progress: Progress = NO_PROGRESS,
 ) -> SealReport:
-    """Seal every unsealed record into bundles; return the bundles sealed by this run."""
+    """Seal every unsealed record into bundles; return the bundles sealed by this run.
+
+    ``progress`` counts records as their bundle is sealed and names each step.
+    """
+    progress.step("checking the bucket")
     check_bucket(store, policy)
     stream = policy.layout.stream
     _check_stream_start(journal, store, policy.layout)
     publish_key(store, signer, policy, clock)
+    progress.total(journal.stats(stream).unsealed, "record")
     sealed: list[BundleRow] = []
     # Bundle N is uploaded and signed on a worker thread while N+1 is read and
     # compressed here. One worker keeps manifests in order along the chain.
@@ -128,15 +139,19 @@ def seal(
                 )
             if row is None:
                 break
+            progress.step(f"bundle {row.number}")
             watermark = max(watermark, row.seq_last)
             records = build_records_object(
                 journal.bundle_rows(stream, row.number), policy.zstd_level
             )
             if finishing is not None:
                 sealed.append(finishing.result())
+                progress.advance(sealed[-1].record_count)
             finishing = uploads.submit(_finish_bundle, journal, store, signer, policy, row, records)
         if finishing is not None:
             sealed.append(finishing.result())
+            progress.advance(sealed[-1].record_count)
+    progress.step("checkpoint")
     checkpoint = _checkpoint(journal, store, signer, policy, clock, sealed)
     return SealReport(tuple(sealed), checkpoint)
 

@@ -18,6 +18,7 @@ from chatkeeper.commands import (
     proofs,
     retention,
     review,
+    sandbox,
     search,
     serve,
     slack,
@@ -40,6 +41,7 @@ COMMAND_MODULES = (
     demo,
     serve,
     review,
+    sandbox,
 )
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]

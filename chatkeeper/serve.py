@@ -28,12 +28,14 @@ from collections.abc import Callable
 import structlog
 from aiohttp import web
 
+from archive import observe
 from archive.attachments import AttachmentFetcher, Downloader, FetchPolicy
 from archive.clock import SystemClock
 from archive.errors import ListenError
 from archive.schedule import BacklogTrigger, LoopSealing, SealJob
 from bots.bot import Bot
 from chatkeeper import build
+from chatkeeper.metrics import Metrics
 from chatkeeper.screening import after_seal_hooks
 from chatkeeper.search_index import seal_hook
 from chatkeeper.server import build_app
@@ -87,12 +89,20 @@ async def serve(
             ),
             clock,
         )
+        metrics = Metrics()
         app = build_app(
-            journal, settings.archive.stream, job, bots, overdue_after_seconds=2 * interval
+            journal,
+            settings.archive.stream,
+            job,
+            bots,
+            overdue_after_seconds=2 * interval,
+            metrics=metrics,
+            home=settings.home,
         )
         # Unwound in reverse: stop accepting requests, join the worker, stop sealing
         # (a running seal finishes), stop the bots, release the server.
         async with contextlib.AsyncExitStack() as running:
+            running.callback(observe.install, observe.install(metrics))
             runner = web.AppRunner(app)
             await runner.setup()
             running.push_async_callback(runner.cleanup)
@@ -121,6 +131,7 @@ async def serve(
                 host=settings.server.host,
                 port=port,
                 platforms=[bot.name for bot in bots],
+                lease_holder=job.holder,
             )
             if on_ready is not None:
                 on_ready(port)

@@ -27,9 +27,11 @@ from bots.telegram.visibility import visibility_warnings
 from chatkeeper import build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.durations import parse_age
+from chatkeeper.progress import progress_bar
 from chatkeeper.screening import after_seal_hooks
 from chatkeeper.search_index import index_after_seal
 from chatkeeper.settings import Settings
+from chatkeeper.verify_state import record_verify_result
 
 
 @cli.command("seal")
@@ -43,8 +45,11 @@ def seal_command(ctx: click.Context) -> None:
         build.open_store(settings) as store,
         after_seal_hooks(settings, store) as screening,
         sealing_lease(journal, clock, settings.schedule.lease_seconds),
+        progress_bar(unit="record") as progress,
     ):
-        report = seal(journal, store, build.signer(settings), build.seal_policy(settings), clock)
+        report = seal(
+            journal, store, build.signer(settings), build.seal_policy(settings), clock, progress
+        )
         held = build.hold_after_seal(settings, journal, store, report.bundles)
         index_after_seal(settings, store, report)  # after the holds: it indexes their records too
         for screen in screening:  # after the index; never raises for a store or integrity error
@@ -131,6 +136,31 @@ def verify_command(
         if max_age is not None
         else timedelta(seconds=2 * settings.schedule.checkpoint_interval_seconds)
     )
+    try:
+        report = _verify(settings, deep, as_json, public_keys, fingerprints, age)
+    except IntegrityError:  # no trust anchor, a forged key: the archive is not shown intact
+        record_verify_result(settings.home, ok=False, at=datetime.now(UTC), bundles=0, deep=deep)
+        raise
+    record_verify_result(
+        settings.home, ok=report.ok, at=datetime.now(UTC), bundles=report.bundles, deep=deep
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_report(report)
+    if not report.ok:
+        raise IntegrityError()  # the report above says why
+
+
+def _verify(
+    settings: Settings,
+    deep: bool,
+    as_json: bool,
+    public_keys: tuple[Path, ...],
+    fingerprints: tuple[str, ...],
+    age: timedelta,
+) -> VerifyReport:
+    """One verify run; the caller records its result for /metrics (chatkeeper/verify_state.py)."""
     expected_last = build.last_sealed_bundle(settings)
     with build.open_store(settings, role="auditor") as store:
         keys, trust = trusted_keys(
@@ -153,12 +183,7 @@ def verify_command(
             max_age=age,
         )
         bar.close()
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
-    else:
-        _print_report(report)
-    if not report.ok:
-        raise IntegrityError()  # the report above says why
+    return report
 
 
 def status_data(settings: Settings) -> dict[str, Any]:

@@ -56,6 +56,7 @@ def test_every_command_is_attached_and_documented() -> None:
         "review report",
         "review screen",
         "review show",
+        "sandbox post",
         "seal",
         "search",
         "serve",
