@@ -175,7 +175,10 @@ class LoopSealing:
         run = asyncio.ensure_future(asyncio.to_thread(work))
         self._running.add(run)
         run.add_done_callback(self._running.discard)
-        await asyncio.shield(run)  # a scheduler shutdown cancels this wait, never the run
+        try:
+            await asyncio.shield(run)  # a scheduler shutdown cancels this wait, never the run
+        except asyncio.CancelledError:
+            return  # shutting down: stop() awaits the run itself
 
     def start(self) -> None:
         """Start scheduling on the running event loop."""
