@@ -8,6 +8,7 @@
     │   ├── ObjectLockError         (1)  bucket without Object Lock/versioning, retention too short
     │   └── StoreConflictError      (3)  an archive key holds content we did not write
     ├── SealError                   (1)  journal and store disagree about the stream
+    ├── AccountError                (2)  console account unknown, duplicate or invalid
     └── IntegrityError              (3)  verification found tampering or loss
 
 Adapters translate library exceptions (sqlite3, botocore, ...) into these with
@@ -47,6 +48,10 @@ class StoreConflictError(StoreError):
 
 class SealError(ChatkeeperError):
     exit_code = 1
+
+
+class AccountError(ChatkeeperError):
+    exit_code = 2
 
 
 class IntegrityError(ChatkeeperError):

@@ -16,8 +16,11 @@ from typing import Any
 
 
 class Platform(StrEnum):
+    """Where a record comes from: a chat platform, or chatkeeper itself (officer actions)."""
+
     SLACK = "slack"
     TELEGRAM = "telegram"
+    CHATKEEPER = "chatkeeper"
 
 
 class Kind(StrEnum):
@@ -39,6 +42,7 @@ class Kind(StrEnum):
     ATTACHMENT_STORED = "attachment_stored"
     ADMIN_ACTION = "admin_action"
     MONITORING_CHANGED = "monitoring_changed"
+    OFFICER_ACTION = "officer_action"
     OTHER = "other"
 
 
@@ -54,6 +58,7 @@ class Source(StrEnum):
     IMPORT_TELEGRAM_EXPORT = "import_telegram_export"
     ADMIN = "admin"
     CAPTURE_API = "capture_api"
+    CONSOLE = "console"
 
 
 class AttachmentState(StrEnum):

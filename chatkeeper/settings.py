@@ -28,6 +28,7 @@ from archive.config import (
 from archive.errors import ConfigError
 from bots.slack.settings import SlackSettings
 from bots.telegram.settings import TelegramSettings
+from console.settings import ConsoleSettings
 from exporters.settings import ExportSettings
 
 
@@ -50,10 +51,16 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
     def journal_path(self) -> Path:
         path = Path(self.journal.path)
+        return path if path.is_absolute() else self.home / path
+
+    @property
+    def console_db_path(self) -> Path:
+        path = Path(self.console.db_path)
         return path if path.is_absolute() else self.home / path
 
 

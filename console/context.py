@@ -1,0 +1,43 @@
+"""The parts every page handler uses, held by the application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from archive.clock import Clock
+from console.accounts import AccountStore
+from console.archive_view import ArchiveView
+from console.audit import AuditTrail
+from console.oidc import OidcClient
+from console.settings import ConsoleSettings
+
+
+@dataclass
+class Console:
+    """Everything a page handler needs."""
+
+    settings: ConsoleSettings
+    accounts: AccountStore
+    view: ArchiveView
+    audit: AuditTrail
+    clock: Clock
+    oidc: OidcClient | None = None
+    generator: str = "chatkeeper"
+    version: str = "0"
+    search: object | None = None  # the search index, once the search/ package is wired
+    temp_dir: Path | None = None
+
+
+CONSOLE_KEY = web.AppKey("console", Console)
+
+
+def console_of(request: web.Request) -> Console:
+    return request.app[CONSOLE_KEY]
+
+
+def client_of(request: web.Request) -> str | None:
+    """The client's address, for the audit record."""
+    return request.remote
