@@ -8,6 +8,7 @@
     │   ├── ObjectLockError         (1)  bucket without Object Lock/versioning, retention too short
     │   └── StoreConflictError      (3)  an archive key holds content we did not write
     ├── SealError                   (1)  journal and store disagree about the stream
+    ├── SearchIndexError            (1)  the search index cannot be read or written
     ├── AccountError                (2)  console account unknown, duplicate or invalid
     └── IntegrityError              (3)  verification found tampering or loss
 
@@ -47,6 +48,10 @@ class StoreConflictError(StoreError):
 
 
 class SealError(ChatkeeperError):
+    exit_code = 1
+
+
+class SearchIndexError(ChatkeeperError):
     exit_code = 1
 
 

@@ -39,6 +39,7 @@ class SealJob:
     lease_seconds: float = 900.0
     max_backoff_seconds: float = 600.0
     holder: str = ""
+    after_seal: Callable[[SealReport], object] | None = None  # e.g. update the search index
     failures: int = 0
     not_before: datetime | None = None
 
@@ -72,6 +73,8 @@ class SealJob:
         self.failures, self.not_before = 0, None
         if report.bundles:
             log.info("seal.done", bundles=len(report.bundles), records=report.records)
+            if self.after_seal is not None:
+                self.after_seal(report)
         return report
 
 

@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "chatkeeper.commands_slack",
     "chatkeeper.commands_telegram",
     "chatkeeper.commands_export",
+    "chatkeeper.commands_search",
     "chatkeeper.commands_console",
 )
 

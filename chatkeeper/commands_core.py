@@ -26,6 +26,7 @@ from archive.store.local_s3 import LocalS3
 from archive.verify import VerifyReport, verify_stream
 from bots.telegram.visibility import visibility_warnings
 from chatkeeper import runtime
+from chatkeeper.commands_search import index_after_seal
 from chatkeeper.context import AppContext
 from chatkeeper.settings import Settings
 
@@ -46,6 +47,7 @@ def seal_command(ctx: click.Context) -> None:
         report = seal(
             journal, store, runtime.signer(settings), runtime.seal_policy(settings), SystemClock()
         )
+        index_after_seal(settings, store, report)
     if not report.bundles:
         click.echo("nothing to seal")
     for row in report.bundles:

@@ -21,6 +21,7 @@ from archive.clock import SystemClock
 from archive.logs import configure
 from archive.schedule import SealJob, install
 from chatkeeper import runtime
+from chatkeeper.commands_search import seal_hook
 from chatkeeper.context import AppContext
 from chatkeeper.plugins import build_plugins
 from chatkeeper.server import build_app
@@ -47,6 +48,7 @@ async def serve(
             policy,
             clock,
             lease_seconds=settings.schedule.lease_seconds,
+            after_seal=seal_hook(settings, store),
         )
         plugins = await build_plugins(settings, journal)
         downloaders: dict[str, Downloader] = {

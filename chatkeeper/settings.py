@@ -30,6 +30,7 @@ from bots.slack.settings import SlackSettings
 from bots.telegram.settings import TelegramSettings
 from console.settings import ConsoleSettings
 from exporters.settings import ExportSettings
+from search.settings import SearchSettings
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,17 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
     def journal_path(self) -> Path:
         path = Path(self.journal.path)
+        return path if path.is_absolute() else self.home / path
+
+    @property
+    def search_path(self) -> Path:
+        path = Path(self.search.path)
         return path if path.is_absolute() else self.home / path
 
     @property

@@ -10,7 +10,7 @@ to the format's renderer. The custody manifest is written last.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +53,7 @@ class ExportRequest:
     filters: Filters = field(default_factory=Filters)
     slice_seconds: int = DAY_SECONDS
     allow_unverified: bool = False
+    search: Mapping[str, Any] | None = None  # the search whose results are exported
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -61,12 +62,15 @@ class ExportRequest:
             raise ValueError("--slice applies to the rsmf format only")
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "format": self.format,
             "filters": self.filters.describe(),
             "slice_seconds": self.slice_seconds,
             "allow_unverified": self.allow_unverified,
         }
+        if self.search is not None:
+            described["search"] = dict(self.search)
+        return described
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,72 @@
+"""Export search results: only the matching records, from verified bundles, via the exporters.
+
+The composition root holds this wiring so that ``search/`` never imports
+``exporters/``. ``MatchingRecords`` is a ``BundleSource`` that reads just the
+bundles holding a hit (verified on read like any export), checks each
+manifest hash against the one the index recorded, and yields only the
+records whose keys matched. The custody manifest's request gains a
+``search`` object with the query, the index backend and the matched keys'
+count and digest, so the export says it was a search result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+from archive.errors import IntegrityError
+from exporters.source import BundleRecords, BundleSource
+from search.port import Hit, IndexedBundle
+
+
+def _ranges(numbers: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and runs[-1][1] == n - 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
+class MatchingRecords:
+    """The bundles that hold hits, each narrowed to the hits' records."""
+
+    def __init__(self, archive: BundleSource, hits: list[Hit], held: list[IndexedBundle]) -> None:
+        self.archive = archive
+        self.keys: dict[int, set[str]] = {}
+        for hit in hits:
+            self.keys.setdefault(hit.bundle, set()).add(hit.key)
+        self.manifests = {b.number: b.manifest_sha256 for b in held}
+
+    def read_bundles(
+        self, first: int | None, last: int | None, allow_unverified: bool
+    ) -> Iterator[BundleRecords]:
+        for low, high in _ranges(sorted(self.keys)):
+            for bundle in self.archive.read_bundles(low, high, allow_unverified):
+                number = bundle.info.number
+                wanted = self.keys.get(number, set())
+                if not wanted:
+                    continue
+                indexed = self.manifests.get(number)
+                if indexed is not None and indexed != bundle.info.manifest_sha256:
+                    raise IntegrityError(
+                        f"bundle {number} in the store is not the bundle the search index holds "
+                        f"(manifest sha256 {bundle.info.manifest_sha256}, indexed {indexed}): "
+                        "run chatkeeper index --rebuild"
+                    )
+                yield BundleRecords(bundle.info, (r for r in bundle.records if r.key in wanted))
+
+
+def search_description(query: str, backend: str, hits: list[Hit]) -> dict[str, Any]:
+    """What the custody manifest records about the search."""
+    keys = sorted(h.key for h in hits)
+    return {
+        "query": query,
+        "index": backend,
+        "matched_records": len(keys),
+        "matched_keys_sha256": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
+        "bundles": sorted({h.bundle for h in hits}),
+    }
