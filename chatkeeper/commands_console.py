@@ -23,7 +23,9 @@ from archive.errors import AccountError
 from archive.logs import configure
 from chatkeeper import __version__, runtime
 from chatkeeper.commands_core import trusted_keys
+from chatkeeper.commands_search import open_index
 from chatkeeper.context import AppContext
+from chatkeeper.search_export import MatchingRecords
 from chatkeeper.settings import Settings
 from console.accounts import AccountStore
 from console.archive_view import ArchiveView
@@ -68,6 +70,7 @@ def open_console(settings: Settings, port: int) -> Iterator[Console]:
         contextlib.closing(open_accounts(settings)) as accounts,
         runtime.open_journal(settings) as journal,
         runtime.open_store(reader_settings(settings), role="auditor") as store,
+        open_index(settings) as index,
     ):
         keys, trust = trusted_keys(settings, (), store)
         oidc = None
@@ -89,6 +92,9 @@ def open_console(settings: Settings, port: int) -> Iterator[Console]:
             generator=f"chatkeeper {__version__}",
             version=__version__,
             temp_dir=Path(settings.export.temp_dir) if settings.export.temp_dir else None,
+            search=index,
+            search_backend=settings.search.backend,
+            matching=MatchingRecords,
         )
 
 

@@ -13,12 +13,16 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from console import pages_admin, pages_archive, pages_auth
+from console import pages_admin, pages_archive, pages_auth, pages_search
 from console.context import CONSOLE_KEY, Console
 from console.templating import install_filters
 from console.web_security import SECURE_KEY, SESSION_KEY, security_middleware
 
 HERE = Path(__file__).parent
+
+
+async def _search_enabled(request: web.Request) -> dict[str, object]:
+    return {"search_enabled": request.app[CONSOLE_KEY].search is not None}
 
 
 def build_console_app(console: Console) -> web.Application:
@@ -31,7 +35,7 @@ def build_console_app(console: Console) -> web.Application:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        context_processors=[aiohttp_jinja2.request_processor],
+        context_processors=[aiohttp_jinja2.request_processor, _search_enabled],
     )
     install_filters(env)
 
@@ -42,4 +46,5 @@ def build_console_app(console: Console) -> web.Application:
     pages_auth.add_routes(app)
     pages_archive.add_routes(app)
     pages_admin.add_routes(app)
+    pages_search.add_routes(app)
     return app

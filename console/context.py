@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,10 @@ from console.archive_view import ArchiveView
 from console.audit import AuditTrail
 from console.oidc import OidcClient
 from console.settings import ConsoleSettings
+from exporters.source import BundleSource
+from search.port import Hit, IndexedBundle, SearchIndex
+
+MatchingFactory = Callable[[BundleSource, list[Hit], list[IndexedBundle]], BundleSource]
 
 
 @dataclass
@@ -27,7 +32,10 @@ class Console:
     oidc: OidcClient | None = None
     generator: str = "chatkeeper"
     version: str = "0"
-    search: object | None = None  # the search index, once the search/ package is wired
+    search: SearchIndex | None = None  # None: no search page
+    search_backend: str = "sqlite"
+    #: Narrows a bundle source to the records of search hits (chatkeeper.search_export).
+    matching: MatchingFactory | None = None
     temp_dir: Path | None = None
 
 

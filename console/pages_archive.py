@@ -23,8 +23,8 @@ from archive.errors import (
     StoreUnavailableError,
 )
 from console.archive_view import ConversationRef, NotFoundError
-from console.context import client_of, console_of
-from console.export_zip import export_zip
+from console.context import Console, client_of, console_of
+from console.export_zip import ZippedExport, export_zip
 from console.web_security import SESSION, require_session
 from exporters.filters import Filters, parse_moment
 from exporters.pipeline import FORMATS, ExportRequest
@@ -67,7 +67,6 @@ async def home(request: web.Request) -> web.Response:
             "session": session,
             "conversations": conversations,
             "formats": FORMATS,
-            "search_enabled": console.search is not None,
         },
     )
 
@@ -227,10 +226,17 @@ async def export(request: web.Request) -> web.StreamResponse:
             request=form,
         )
         return failure_page(request, exc)
+    return await zip_response(request, console, session.user.name, result, wanted.format)
+
+
+async def zip_response(
+    request: web.Request, console: Console, user: str, result: ZippedExport, fmt: str
+) -> web.Response:
+    """Archive the export, then send its zip."""
     try:
         await console.audit.record(
             "export",
-            session.user.name,
+            user,
             client=client_of(request),
             request=result.request,
             files=result.files,
@@ -245,7 +251,7 @@ async def export(request: web.Request) -> web.StreamResponse:
         body=data,
         content_type="application/zip",
         headers={
-            "Content-Disposition": f'attachment; filename="chatkeeper-export-{wanted.format}-{stamp}.zip"'
+            "Content-Disposition": f'attachment; filename="chatkeeper-export-{fmt}-{stamp}.zip"'
         },
     )
 

@@ -21,12 +21,15 @@ from archive.seal import SealPolicy, seal
 from archive.store.local_s3 import LocalS3Endpoint
 from archive.store.port import Retention
 from archive.store.s3 import S3ArchiveStore, make_client
+from chatkeeper.search_export import MatchingRecords
 from console.accounts import AccountStore
 from console.app import build_console_app
 from console.archive_view import ArchiveView
 from console.audit import AuditTrail
 from console.context import Console
 from console.settings import ConsoleSettings
+from search.indexer import update_index
+from search.sqlite_index import SqliteSearchIndex
 from tests.export_fixtures import BLOBS, archive_records
 
 PASSWORD = "correct horse battery staple"
@@ -86,6 +89,8 @@ def deployment(
     accounts.add_user("olivia", "officer", PASSWORD)
     accounts.add_user("adam", "admin", ADMIN_PASSWORD)
     keys = {signer.public.key_id: signer.public}
+    index = SqliteSearchIndex(tmp_path / "search.db", policy.layout.stream)
+    update_index(index, reader, policy.layout, keys)
     console = Console(
         settings=settings,
         accounts=accounts,
@@ -95,9 +100,12 @@ def deployment(
         generator="chatkeeper test",
         version="test",
         temp_dir=tmp_path,
+        search=index,
+        matching=MatchingRecords,
     )
     yield Deployment(journal, store, reader, signer, policy, accounts, console)
     accounts.close()
+    index.close()
 
 
 @pytest.fixture
