@@ -85,7 +85,13 @@ def open_console(settings: Settings, port: int) -> Iterator[Console]:
         yield Console(
             settings=c,
             accounts=accounts,
-            view=ArchiveView(store, runtime.layout(settings), keys, trust),
+            view=ArchiveView(
+                store,
+                runtime.layout(settings),
+                keys,
+                trust,
+                cached_conversations=c.cached_conversations,
+            ),
             audit=AuditTrail(journal, clock),
             clock=clock,
             oidc=oidc,

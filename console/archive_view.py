@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -98,12 +100,23 @@ class ArchiveView:
     """Verified, read-only access to one stream of the sealed archive."""
 
     def __init__(
-        self, store: ArchiveStore, layout: Layout, keys: dict[str, PublicKey], trust: str
+        self,
+        store: ArchiveStore,
+        layout: Layout,
+        keys: dict[str, PublicKey],
+        trust: str,
+        *,
+        cached_conversations: int = 0,
     ) -> None:
         self.store = store
         self.layout = layout
         self.keys = keys
         self.trust = trust
+        self._cache: OrderedDict[tuple[str, tuple[tuple[int, str], ...]], ConversationView] = (
+            OrderedDict()
+        )
+        self._cache_size = cached_conversations
+        self._cache_lock = threading.Lock()
 
     # -- manifests ------------------------------------------------------------------
     def bundles(self) -> list[BundleSummary]:
@@ -146,10 +159,13 @@ class ArchiveView:
         return [(ConversationRef.parse(name), n) for name, n in sorted(counts.items())]
 
     # -- records ----------------------------------------------------------------------
-    def records(self, wanted: ConversationRef) -> Iterator[tuple[Record, int]]:
+    def records(
+        self, wanted: ConversationRef, numbers: list[int] | None = None
+    ) -> Iterator[tuple[Record, int]]:
         """The verified records of one conversation with their bundle numbers, in seq order."""
-        name = str(wanted)
-        numbers = [b.number for b in self.bundles() if name in b.conversations]
+        if numbers is None:
+            name = str(wanted)
+            numbers = [b.number for b in self.bundles() if name in b.conversations]
         for low, high in ranges(numbers):
             for bundle, records in read_bundles(
                 self.store, self.layout, self.keys, first=low, last=high
@@ -163,11 +179,37 @@ class ArchiveView:
                         yield record, bundle.number
 
     def conversation(self, ref: ConversationRef) -> ConversationView:
-        """The folded conversation; NotFoundError if no sealed bundle holds it."""
+        """The folded conversation; NotFoundError if no sealed bundle holds it.
+
+        The manifests are listed and checked on every call. With a cache, a conversation
+        read before is reused only if the same manifests (by SHA-256) still hold it: the
+        records objects they name are the locked original versions, verified when read.
+        """
+        held = [b for b in self.bundles() if str(ref) in b.conversations]
+        key = (str(ref), tuple((b.number, b.manifest_sha256) for b in held))
+        for bundle in held:
+            if bundle.problems:
+                raise IntegrityError(
+                    f"bundle {bundle.number} failed verification: {'; '.join(bundle.problems)}"
+                )
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        view = self._read_conversation(ref, [b.number for b in held])
+        if self._cache_size > 0:
+            with self._cache_lock:
+                self._cache[key] = view
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return view
+
+    def _read_conversation(self, ref: ConversationRef, numbers: list[int]) -> ConversationView:
         view = ConversationView(ref)
         groups: dict[str, list[Row]] = {}
         slots: list[list[Row]] = []
-        for record, number in self.records(ref):
+        for record, number in self.records(ref, numbers):
             view.records += 1
             if number not in view.bundles:
                 view.bundles.append(number)

@@ -30,6 +30,7 @@ class ConsoleSettings:
     oidc_default_role: str = "officer"
     oidc_create_users: bool = False  # False: only users added by `console user add --oidc`
     page_size: int = 50  # search hits shown per page
+    cached_conversations: int = 32  # verified conversations kept in memory (0: none)
 
     def __post_init__(self) -> None:
         if self.cookie_secure not in COOKIE_SECURE:
