@@ -53,6 +53,10 @@ def failure_page(request: web.Request, exc: Exception) -> web.Response:
     )
 
 
+#: Records chatkeeper makes itself (officer actions): for admins only.
+OWN_PLATFORM = "chatkeeper"
+
+
 async def home(request: web.Request) -> web.Response:
     session = require_session(request)
     console = console_of(request)
@@ -60,6 +64,8 @@ async def home(request: web.Request) -> web.Response:
         conversations = await asyncio.to_thread(console.view.conversations)
     except (ChatkeeperError, NotFoundError) as exc:
         return failure_page(request, exc)
+    if not session.user.is_admin:
+        conversations = [c for c in conversations if c[0].platform != OWN_PLATFORM]
     return aiohttp_jinja2.render_template(
         "home.html",
         request,
@@ -72,8 +78,13 @@ async def home(request: web.Request) -> web.Response:
 
 
 def _ref(request: web.Request) -> ConversationRef:
+    """The conversation of the URL; the audit trail's own records are for admins only."""
     info = request.match_info
-    return ConversationRef(info["platform"], info["workspace"], info["conversation"])
+    ref = ConversationRef(info["platform"], info["workspace"], info["conversation"])
+    session = require_session(request)
+    if ref.platform == OWN_PLATFORM and not session.user.is_admin:
+        raise web.HTTPForbidden(text="the audit trail is for admins")
+    return ref
 
 
 async def conversation(request: web.Request) -> web.Response:

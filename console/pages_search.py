@@ -13,7 +13,7 @@ from aiohttp import web
 from archive.errors import ChatkeeperError
 from console.context import Console, client_of, console_of
 from console.export_zip import ZippedExport, export_zip
-from console.pages_archive import failure_page, zip_response
+from console.pages_archive import OWN_PLATFORM, failure_page, zip_response
 from console.web_security import require_session
 from exporters.archive_source import ArchiveBundleSource
 from exporters.pipeline import FORMATS, ExportRequest
@@ -36,6 +36,11 @@ def full_query(form: dict[str, str]) -> str:
     return " ".join(p for p in parts if p)
 
 
+def visible(results: list[Result], admin: bool) -> list[Result]:
+    """Officer actions (platform chatkeeper) are shown to admins only."""
+    return results if admin else [r for r in results if r.hit.platform != OWN_PLATFORM]
+
+
 def _index(console: Console) -> SearchIndex:
     if console.search is None:
         raise web.HTTPNotFound(text="search is not configured")
@@ -56,6 +61,7 @@ async def search_page(request: web.Request) -> web.Response:
             _, results = await asyncio.to_thread(search, index, query, limit)
         except ChatkeeperError as exc:
             error = str(exc)
+        results = visible(results, session.user.is_admin)
         await console.audit.record(
             "search",
             session.user.name,
@@ -97,7 +103,7 @@ async def export_results(request: web.Request) -> web.StreamResponse:
         def run() -> ZippedExport:
             held = index.held()
             _, results = search(index, query, None)
-            hits = [r.hit for r in results]
+            hits = [r.hit for r in visible(results, session.user.is_admin)]
             description = {
                 "query": query,
                 "index": console.search_backend,
