@@ -29,7 +29,11 @@ from exporters.source import copy_blob
 DIRECTORY = "rsmf"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _B64_CHUNK = 57 * 1024  # 57 bytes make one 76-character base64 line
-_APPLICATIONS = {Platform.SLACK: "Slack", Platform.TELEGRAM: "Telegram"}
+_APPLICATIONS = {
+    Platform.SLACK: "Slack",
+    Platform.TELEGRAM: "Telegram",
+    Platform.CHATKEEPER: "chatkeeper",
+}
 
 
 def export_rsmf(context: RenderContext) -> None:

@@ -242,3 +242,20 @@ async def test_every_action_is_sealed(
     assert {r.platform.value for r in sealed} == {"chatkeeper"}
     assert {r.source.value for r in sealed} == {"console"}
     assert all(json.loads(r.raw)["user"] == "olivia" for r in sealed)
+
+
+async def test_every_format_exports_an_archive_with_officer_actions(
+    server: TestServer, http: ClientSession, deployment: Deployment
+) -> None:
+    """Once officer actions are sealed, exporting everything works in each format."""
+    assert await sign_in(http, base(server), "olivia", PASSWORD) == 302
+    deployment.seal()
+    async with http.get(base(server) + "/") as page:
+        token = csrf_of(await page.text())
+    for fmt in ("rsmf", "eml", "html", "slack", "jsonl", "csv"):
+        async with http.post(
+            base(server) + "/export", data={"csrf": token, "format": fmt}
+        ) as answer:
+            assert answer.status == 200, (fmt, await answer.text())
+            with zipfile.ZipFile(io.BytesIO(await answer.read())) as archive:
+                assert "export-manifest.json" in archive.namelist()
