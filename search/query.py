@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from archive.errors import ConfigError
 from archive.model import Kind, Platform
@@ -250,6 +251,7 @@ def parse_filter(field: str, value: str) -> Filter:
     return Filter(field, value, folded=name_key(value))
 
 
+@lru_cache(maxsize=65536)  # names repeat on every message of a sender or conversation
 def name_key(name: str) -> str:
     """A name, e-mail or conversation name as compared by filters (folded, spaces collapsed)."""
     return " ".join(fold(name).split())

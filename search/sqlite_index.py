@@ -19,8 +19,9 @@ from archive.codec import format_time
 from archive.errors import ConfigError, SearchIndexError
 from search.compile import Where, plan, render_with, where
 from search.document import SearchDocument
+from search.facets import document_facets, facet_match, split_rest
 from search.port import Hit, IndexedBundle, RefusedBundle
-from search.query import Near, Node, Text
+from search.query import And, Filter, Near, Node, Text
 from search.rows import DOC_COLUMNS, EDIT_NUMBER_SQL, HIT_COLUMNS, doc_values, hit_from_row
 
 SCHEMA_VERSION = "1"
@@ -41,8 +42,9 @@ CREATE TABLE IF NOT EXISTS search_docs (
     actor_email TEXT, actor_email_key TEXT NOT NULL, message_id TEXT, thread_id TEXT,
     has_file INTEGER NOT NULL, body TEXT NOT NULL, files TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS search_docs_message ON search_docs (conversation, message_id);
+CREATE INDEX IF NOT EXISTS search_docs_time ON search_docs (occurred_at);
 CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
-    terms, content='', columnsize=0, tokenize='unicode61 remove_diacritics 2');
+    terms, facets, content='', columnsize=0, tokenize='unicode61 remove_diacritics 2');
 """
 
 
@@ -69,7 +71,7 @@ class _Fts5:
     match_sql = "d.seq IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)"
 
     def render(self, node: Node) -> str:
-        return render_with(
+        expression = render_with(
             node,
             _fts_text,
             _fts_near,
@@ -77,6 +79,7 @@ class _Fts5:
             or_op="OR",
             and_not=lambda left, right: f"({left} NOT {right})",
         )
+        return f"terms : ({expression})"
 
     def time_value(self, moment: datetime) -> object:
         return _micros(moment)
@@ -141,8 +144,8 @@ class SqliteSearchIndex:
                         [doc_values(d, _micros, int) for d in docs],
                     )
                     db.executemany(
-                        "INSERT INTO search_fts (rowid, terms) VALUES (?, ?)",
-                        [(d.seq, d.terms) for d in docs],
+                        "INSERT INTO search_fts (rowid, terms, facets) VALUES (?, ?, ?)",
+                        [(d.seq, d.terms, document_facets(d)) for d in docs],
                     )
                     db.execute(
                         "INSERT INTO search_bundles VALUES (?, ?, ?, ?)",
@@ -178,24 +181,42 @@ class SqliteSearchIndex:
 
     def search(self, query: Node, limit: int | None) -> list[Hit]:
         driver, rest = plan(query)
+        facets, times, others = split_rest(rest)
+        bounds = self._seq_bounds(times)
+        if bounds is None:
+            return []
+        remaining = others[0] if len(others) == 1 else And(tuple(others)) if others else None
+        condition = Where("1", []) if remaining is None else where(remaining, self._dialect)
+        match = [self._dialect.render(driver)] if driver is not None else []
+        match += [facet_match(f) for f in facets]
         cols = ", ".join(f"d.{c}" for c in HIT_COLUMNS)
-        condition = Where("1", []) if rest is None else where(rest, self._dialect)
-        if driver is not None:
+        if match:
             inner = (
                 f"SELECT {cols} FROM search_fts JOIN search_docs d ON d.seq = search_fts.rowid"
-                f" WHERE search_fts MATCH ? AND {condition.sql}"
-                " ORDER BY search_fts.rowid DESC LIMIT ?"
+                f" WHERE search_fts MATCH ? AND search_fts.rowid BETWEEN ? AND ?"
+                f" AND {condition.sql} ORDER BY search_fts.rowid DESC LIMIT ?"
             )
-            params = [self._dialect.render(driver), *condition.params]
+            params = [" AND ".join(f"({m})" for m in match), *bounds, *condition.params]
         else:
             inner = (
-                f"SELECT {cols} FROM search_docs d WHERE {condition.sql}"
-                " ORDER BY d.seq DESC LIMIT ?"
+                f"SELECT {cols} FROM search_docs d WHERE d.seq BETWEEN ? AND ?"
+                f" AND {condition.sql} ORDER BY d.seq DESC LIMIT ?"
             )
-            params = list(condition.params)
+            params = [*bounds, *condition.params]
         params.append(-1 if limit is None else limit)
         sql = f"SELECT h.*, {EDIT_NUMBER_SQL} FROM ({inner}) h ORDER BY h.seq DESC"
         return [hit_from_row(row, _moment) for row in self._query(sql, params)]
+
+    def _seq_bounds(self, times: list[Filter]) -> tuple[int, int] | None:
+        """The seq range holding every record in the time window (None: it is empty)."""
+        if not times:
+            return 0, 2**63 - 1
+        where_time = where(And(tuple(times)) if len(times) > 1 else times[0], self._dialect)
+        [(low, high)] = self._query(
+            f"SELECT min(seq), max(seq) FROM search_docs d WHERE {where_time.sql}",
+            where_time.params,
+        )
+        return None if low is None else (int(low), int(high))
 
     def _query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -27,3 +27,15 @@ def open_index(tmp_path: Path) -> Iterator[OpenIndex]:
 
 class TestSqliteSearchIndex(SearchIndexContract):
     pass
+
+
+def test_facet_tokens_are_never_matched_by_text(open_index: OpenIndex) -> None:
+    """Filters indexed as facet tokens cannot be hit by a text query such as f* or a token's text."""
+    from search.facets import facet
+    from tests.search_contract import labels, load
+
+    index = open_index("main")
+    load(index)
+    assert "french" not in labels(index, "f*")  # its text has no word starting with f
+    assert labels(index, facet("kind", "message")) == []
+    assert labels(index, "from:U0ELODIE f*") == ["budgeting", "german"]  # "früh", "for"
