@@ -16,7 +16,7 @@ from aiohttp import web
 from console import pages_admin, pages_archive, pages_auth, pages_search
 from console.context import CONSOLE_KEY, Console
 from console.templating import install_filters
-from console.web_security import SECURE_KEY, SESSION_KEY, security_middleware
+from console.web_security import SECURE_KEY, SESSION_KEY, security_headers, security_middleware
 
 HERE = Path(__file__).parent
 
@@ -27,6 +27,7 @@ async def _search_enabled(request: web.Request) -> dict[str, object]:
 
 def build_console_app(console: Console) -> web.Application:
     app = web.Application(middlewares=[security_middleware], client_max_size=64 * 1024)
+    app.on_response_prepare.append(security_headers)
     app[CONSOLE_KEY] = console
     app[SESSION_KEY] = console.accounts
     app[SECURE_KEY] = console.settings.secure_cookies

@@ -30,6 +30,7 @@ from exporters.filters import Filters, parse_moment
 from exporters.pipeline import FORMATS, ExportRequest
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_CHUNK = 256 * 1024
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
@@ -154,18 +155,27 @@ async def download(request: web.Request) -> web.StreamResponse:
             sha256=sha256,
             name=name,
         )
-        data = await asyncio.to_thread(stream.read)
+        safe = _UNSAFE_NAME.sub("_", name).strip(" .") or "attachment"
+        return await send_file(
+            request,
+            stream,
+            "application/octet-stream",
+            {"Content-Disposition": f'attachment; filename="{safe}"', "X-Checked-SHA256": sha256},
+        )
     finally:
         stream.close()
-    safe = _UNSAFE_NAME.sub("_", name).strip(" .") or "attachment"
-    return web.Response(
-        body=data,
-        content_type="application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="{safe}"',
-            "X-Checked-SHA256": sha256,
-        },
-    )
+
+
+async def send_file(
+    request: web.Request, source: IO[bytes], content_type: str, headers: dict[str, str]
+) -> web.StreamResponse:
+    """Stream a (checked, spooled) file to the browser in chunks."""
+    response = web.StreamResponse(headers={"Content-Type": content_type, **headers})
+    await response.prepare(request)
+    while chunk := await asyncio.to_thread(source.read, _CHUNK):
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 async def verify(request: web.Request) -> web.Response:
@@ -242,7 +252,7 @@ async def export(request: web.Request) -> web.StreamResponse:
 
 async def zip_response(
     request: web.Request, console: Console, user: str, result: ZippedExport, fmt: str
-) -> web.Response:
+) -> web.StreamResponse:
     """Archive the export, then send its zip."""
     try:
         await console.audit.record(
@@ -254,17 +264,16 @@ async def zip_response(
             records_read=result.records_read,
             custody_manifest_sha256=result.manifest_sha256,
         )
-        data = await asyncio.to_thread(result.data.read)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = f"chatkeeper-export-{fmt}-{stamp}.zip"
+        return await send_file(
+            request,
+            result.data,
+            "application/zip",
+            {"Content-Disposition": f'attachment; filename="{name}"'},
+        )
     finally:
         result.data.close()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return web.Response(
-        body=data,
-        content_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="chatkeeper-export-{fmt}-{stamp}.zip"'
-        },
-    )
 
 
 def add_routes(app: web.Application) -> None:

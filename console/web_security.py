@@ -83,7 +83,7 @@ def login_token(request: web.Request) -> str:
 
 @web.middleware
 async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Load the session, refuse forged POSTs, and add the security headers."""
+    """Load the session, refuse forged POSTs, and set or drop cookies."""
     accounts = request.app[SESSION_KEY]
     cookie = request.cookies.get(SESSION_COOKIE)
     session = None
@@ -106,12 +106,18 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
 def _finish(
     request: web.Request, response: web.StreamResponse, cookie: str | None, session: Session | None
 ) -> None:
-    """Cookies to set or drop, and the security headers."""
+    """Cookies to set or drop (a streamed response has set its own already)."""
+    if response.prepared:
+        return
     new_token = request.get(NEW_LOGIN_TOKEN)
     if new_token:
         set_cookie(request, response, LOGIN_COOKIE, new_token)
     if cookie and session is None and request.path != "/login":
         clear_cookie(request, response, SESSION_COOKIE)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: the security headers on every response, streamed ones too."""
     headers = response.headers
     headers["Content-Security-Policy"] = CSP
     headers["X-Content-Type-Options"] = "nosniff"

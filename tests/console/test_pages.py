@@ -137,6 +137,7 @@ async def test_download_checks_the_blob_hash(
         assert await answer.read() == TERM_SHEET
         assert 'filename="term-sheet v3.pdf"' in answer.headers["Content-Disposition"]
         assert answer.headers["Content-Type"] == "application/octet-stream"
+        assert answer.headers["Content-Security-Policy"].startswith("default-src 'none'")
     reader = deployment.reader
     real_open = reader.open
 
