@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -12,13 +13,14 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
+from archive.bundle import Layout
 from archive.clock import FixedClock, SystemClock
 from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer
 from archive.model import Kind, Record
 from archive.read import read_bundles
 from archive.seal import SealPolicy, seal
-from archive.store.local_s3 import LocalS3Endpoint
+from archive.store.local_s3 import LocalS3, LocalS3Endpoint
 from archive.store.port import Retention
 from archive.store.s3 import S3ArchiveStore, make_client
 from chatkeeper.search_export import MatchingRecords
@@ -62,19 +64,33 @@ class Deployment:
         return found
 
 
+@pytest.fixture(scope="session")
+def console_bucket(local_s3: LocalS3) -> str:
+    """One locked bucket for the console tests; each test gets its own key prefix in it
+    (SeaweedFS allocates volumes per bucket, and a test session can only have so many)."""
+    name = f"console-{secrets.token_hex(6)}"
+    local_s3.ensure_bucket(name, mode="COMPLIANCE", days=1)
+    return name
+
+
 @pytest.fixture
 def deployment(
     journal: SqliteJournal,
-    store: S3ArchiveStore,
     s3_endpoint: LocalS3Endpoint,
-    bucket: str,
+    console_bucket: str,
     signer: Signer,
     policy: SealPolicy,
     clock: FixedClock,
     tmp_path: Path,
 ) -> Iterator[Deployment]:
     """The sample archive sealed in bundles of 10, read by the console with the auditor identity."""
-    policy = replace(policy, max_records=10)
+    bucket = console_bucket
+    archiver = s3_endpoint.archiver
+    store = S3ArchiveStore(
+        make_client(s3_endpoint.url, archiver.access_key, archiver.secret_key), bucket
+    )
+    layout = Layout(stream=policy.layout.stream, prefix=f"t-{secrets.token_hex(8)}/")
+    policy = replace(policy, max_records=10, layout=layout)
     retention = Retention("COMPLIANCE", clock.now().replace(microsecond=0) + timedelta(days=2))
     for sha, data in BLOBS.items():
         store.put(policy.layout.blob_key(sha), data, sha256_hex=sha, retention=retention)
