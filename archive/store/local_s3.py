@@ -177,6 +177,10 @@ class LocalS3:
             f"-master.port={master}",
             f"-volume.port={volume}",
             f"-filer.port={filer}",
+            # Each bucket is a collection with volumes of its own. Left at 0, the volume count is
+            # free disk / 1 GiB, so a machine with 70 GB free runs out after about 70 buckets
+            # (PutObject then fails with InternalError). Volumes are created lazily; this is a cap.
+            "-volume.max=10000",
         ]
         self._log = (self.state_dir / "seaweedfs.log").open("ab")
         self._process = subprocess.Popen(
