@@ -197,7 +197,13 @@ async def verify(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template(
         "verify.html",
         request,
-        {"session": session, "report": report, "last": bundles[-1] if bundles else None},
+        {
+            "session": session,
+            "report": report,
+            "last": bundles[-1] if bundles else None,
+            # signed checkpoints, where the verifier reports them (newer archive versions)
+            "checkpoint": getattr(report, "newest_checkpoint", None),
+        },
     )
 
 

@@ -5,6 +5,7 @@ and export of the result set. Each search (with its query) is archived before re
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime
 
 import aiohttp_jinja2
@@ -104,10 +105,12 @@ async def export_results(request: web.Request) -> web.StreamResponse:
             held = index.held()
             _, results = search(index, query, None)
             hits = [r.hit for r in visible(results, session.user.is_admin)]
+            keys = sorted(h.key for h in hits)
             description = {
                 "query": query,
                 "index": console.search_backend,
-                "matched_records": len(hits),
+                "matched_records": len(keys),
+                "matched_keys_sha256": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
                 "bundles": sorted({h.bundle for h in hits}),
             }
             source = matching(ArchiveBundleSource(view.store, view.layout, view.keys), hits, held)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -94,6 +95,9 @@ async def test_export_of_a_result_set(
     texts = sorted(line["record"]["text"] for line in lines)
     assert texts == ["Price is 101.25, firm until noon", "Price is 101.5, firm until noon"]
     assert manifest["request"]["search"]["query"] == "firm"
+    keys = sorted(line["record"]["key"] for line in lines)
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+    assert manifest["request"]["search"]["matched_keys_sha256"] == digest
     exports = [
         r.details
         for r in deployment.journal.iter_records()
