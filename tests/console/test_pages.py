@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import BinaryIO
 from unittest import mock
 
@@ -16,6 +17,7 @@ from aiohttp.test_utils import TestServer
 
 from archive.errors import JournalError
 from archive.model import Kind
+from console.app import build_console_app
 from tests.console.conftest import ADMIN_PASSWORD, PASSWORD, Deployment, csrf_of, sign_in
 from tests.export_fixtures import TERM_SHEET
 
@@ -260,3 +262,31 @@ async def test_every_format_exports_an_archive_with_officer_actions(
             assert answer.status == 200, (fmt, await answer.text())
             with zipfile.ZipFile(io.BytesIO(await answer.read())) as archive:
                 assert "export-manifest.json" in archive.namelist()
+
+
+async def test_cookies_are_secure_behind_tls(deployment: Deployment) -> None:
+    """With an https public_url the cookies are Secure and HSTS is sent."""
+    deployment.console.settings = replace(
+        deployment.console.settings, public_url="https://console.example.com"
+    )
+    server = TestServer(build_console_app(deployment.console), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        async with ClientSession() as http:
+            async with http.get(base(server) + "/login") as page:
+                token = csrf_of(await page.text())
+                assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+                assert "Secure" in page.headers["Set-Cookie"]
+            # a browser keeps Secure cookies for https only: hand the pre-session cookie back
+            async with http.post(
+                base(server) + "/login",
+                data={"csrf": token, "name": "olivia", "password": PASSWORD},
+                headers={"Cookie": f"ck_login={token}"},
+                allow_redirects=False,
+            ) as answer:
+                assert answer.status == 302
+                cookies = answer.headers.getall("Set-Cookie")
+        session = next(c for c in cookies if c.startswith("ck_session="))
+        assert "Secure" in session and "HttpOnly" in session
+    finally:
+        await server.close()
