@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -10,8 +12,9 @@ from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
-from archive.errors import StoreUnavailableError
+from archive.errors import StoreError, StoreUnavailableError
 from archive.model import Kind
+from archive.store.port import Retention
 from console.archive_view import ArchiveView, ConversationRef
 from search.indexer import update_index
 from tests.console.conftest import ADMIN_PASSWORD, PASSWORD, Deployment, csrf_of, sign_in
@@ -141,3 +144,19 @@ def test_cached_conversation_needs_the_same_manifests(deployment: Deployment) ->
         pytest.raises(StoreUnavailableError),
     ):
         cached.conversation(ref)  # the manifests are always listed and checked first
+
+
+def test_the_console_reads_with_an_identity_that_cannot_write(deployment: Deployment) -> None:
+    """The console's store is the auditor identity: S3 refuses it any write."""
+    view = deployment.console.view
+    retention = Retention(
+        "COMPLIANCE", datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    )
+    with pytest.raises(StoreError):
+        view.store.put(
+            view.layout.prefix + "probe",
+            b"x",
+            sha256_hex=hashlib.sha256(b"x").hexdigest(),
+            retention=retention,
+        )
+    assert [v.key for v in deployment.archiver.versions(view.layout.prefix + "probe")] == []
