@@ -6,7 +6,10 @@ worker claims tasks, lets the downloader stream the file into a size-capped,
 hashing temporary file, uploads it as a content-addressed, Object-Locked blob
 (``blobs/sha256/..``), and appends an ``attachment_stored`` record that names
 the original record and the final state: stored, too_large or unavailable.
-Transient failures are retried with exponential backoff up to a limit.
+Transient failures are retried with exponential backoff up to a limit. A body
+shorter than the size the platform declared (``size`` in the task details) is a
+failed fetch, never a stored blob; the declared size is carried into the
+``attachment_stored`` record (``declared_size``) so ``verify --deep`` can compare.
 File names never reach a filesystem path here.
 """
 
@@ -28,27 +31,13 @@ from archive.bundle import Layout
 from archive.capture import capture
 from archive.clock import Clock
 from archive.codec import canonical_json
+from archive.errors import AttachmentTooLargeError, AttachmentUnavailableError
 from archive.journal import FetchTask, Journal
+from archive.journal.aio import AsyncJournal
 from archive.model import Attachment, AttachmentState, Kind, Record, record_key
 from archive.store import ArchiveStore, Retention
 
 log = structlog.get_logger("chatkeeper.attachments")
-
-
-class AttachmentUnavailableError(Exception):
-    """The platform cannot give us the file. ``permanent`` stops the retries."""
-
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-
-
-class AttachmentTooLargeError(Exception):
-    def __init__(self, size: int | None, limit: int) -> None:
-        super().__init__(f"file is larger than the {limit}-byte limit")
-        self.size = size
-        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -99,27 +88,49 @@ class FetchPolicy:
     retention_days: int = 2557
 
 
-def attachment_record(original: Record, attachment: Attachment, captured_at: datetime) -> Record:
-    """The ``attachment_stored`` record that settles one attachment of ``original``."""
-    raw = canonical_json(
-        {
-            "record_key": original.key,
-            "ref": attachment.ref,
-            "state": attachment.state.value,
-            "sha256": attachment.sha256,
-            "size": attachment.size,
-            "mime": attachment.mime,
-            "reason": attachment.reason,
-        }
-    )
+def declared_size(details: str | None) -> int | None:
+    """The file size the platform announced, from a task's details (``size``), if any."""
+    try:
+        size = json.loads(details or "{}").get("size")
+    except (ValueError, AttributeError):
+        return None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+
+
+def attachment_record(
+    original: Record,
+    attachment: Attachment,
+    captured_at: datetime,
+    *,
+    declared: int | None = None,
+    repairs: str | None = None,
+) -> Record:
+    """The ``attachment_stored`` record that settles one attachment of ``original``.
+
+    ``declared`` is the size the platform announced; ``repairs`` names the
+    earlier ``attachment_stored`` record a repair supersedes (and gives the
+    repair its own deterministic key).
+    """
+    fields: dict[str, object] = {
+        "record_key": original.key,
+        "ref": attachment.ref,
+        "state": attachment.state.value,
+        "sha256": attachment.sha256,
+        "size": attachment.size,
+        "mime": attachment.mime,
+        "reason": attachment.reason,
+        "declared_size": declared,
+    }
+    details: dict[str, object] = {"record_key": original.key}
+    if declared is not None:
+        details["declared_size"] = declared
+    identity: tuple[str, ...] = ("attachment", original.key, attachment.ref or attachment.name)
+    if repairs is not None:
+        fields["repairs"] = repairs
+        details["repairs"] = repairs
+        identity = ("attachment-repair", original.key, attachment.ref or attachment.name, repairs)
     return Record(
-        key=record_key(
-            original.platform.value,
-            original.workspace,
-            "attachment",
-            original.key,
-            attachment.ref or attachment.name,
-        ),
+        key=record_key(original.platform.value, original.workspace, *identity),
         platform=original.platform,
         workspace=original.workspace,
         conversation=original.conversation,
@@ -132,8 +143,8 @@ def attachment_record(original: Record, attachment: Attachment, captured_at: dat
         occurred_at=original.occurred_at,
         captured_at=captured_at,
         attachments=(attachment,),
-        details={"record_key": original.key},
-        raw=raw,
+        details=details,
+        raw=canonical_json(fields),
     )
 
 
@@ -147,6 +158,7 @@ class AttachmentFetcher:
         clock: Clock,
     ) -> None:
         self.journal = journal
+        self.aio = AsyncJournal(journal)
         self.store = store
         self.downloaders = downloaders
         self.policy = policy
@@ -154,7 +166,7 @@ class AttachmentFetcher:
 
     async def run_once(self, limit: int = 16) -> int:
         """Process the tasks that are due now; return how many were claimed."""
-        tasks = await asyncio.to_thread(self.journal.claim_fetches, self.clock.now(), limit)
+        tasks = await self.aio.claim_fetches(self.clock.now(), limit)
         for task in tasks:
             await self._process(task)
         return len(tasks)
@@ -165,50 +177,60 @@ class AttachmentFetcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), idle_seconds)
 
+    async def fetch(self, task: FetchTask, downloader: Downloader) -> Attachment:
+        """Download ``task`` and store it as a locked blob; the ``stored`` Attachment.
+
+        Raises AttachmentTooLargeError, or AttachmentUnavailableError (transient)
+        when the body is shorter than the size the platform declared.
+        """
+        declared = declared_size(task.details)
+        with tempfile.TemporaryFile() as spool:
+            sink = Sink(spool, self.policy.max_bytes)
+            result = await downloader.download(task, sink)
+            if declared is not None and sink.size < declared:
+                raise AttachmentUnavailableError(
+                    f"received {sink.size} of the {declared} bytes the platform declared"
+                )
+            spool.seek(0)
+            await asyncio.to_thread(self._upload, spool, sink)
+        return Attachment(
+            name=task.name,
+            state=AttachmentState.STORED,
+            sha256=sink.sha256,
+            mime=result.mime,
+            size=sink.size,
+            ref=task.ref,
+        )
+
     async def _process(self, task: FetchTask) -> None:
-        original = await asyncio.to_thread(self.journal.get, task.record_key)
+        original = await self.aio.get(task.record_key)
         downloader = self.downloaders.get(task.platform)
         if original is None or downloader is None:
             await self._retry_or_give_up(
                 task, "no original record or no downloader", permanent=original is None
             )
             return
-        with tempfile.TemporaryFile() as spool:
-            sink = Sink(spool, self.policy.max_bytes)
-            try:
-                result = await downloader.download(task, sink)
-            except AttachmentTooLargeError as exc:
-                await self._settle(
-                    task,
-                    original,
-                    Attachment(
-                        name=task.name,
-                        state=AttachmentState.TOO_LARGE,
-                        size=exc.size,
-                        ref=task.ref,
-                        reason=f"larger than the {exc.limit}-byte limit",
-                    ),
-                )
-                return
-            except AttachmentUnavailableError as exc:
-                await self._retry_or_give_up(
-                    task, exc.reason, permanent=exc.permanent, original=original
-                )
-                return
-            spool.seek(0)
-            await asyncio.to_thread(self._upload, spool, sink)
-        await self._settle(
-            task,
-            original,
-            Attachment(
-                name=task.name,
-                state=AttachmentState.STORED,
-                sha256=sink.sha256,
-                mime=result.mime,
-                size=sink.size,
-                ref=task.ref,
-            ),
-        )
+        try:
+            stored = await self.fetch(task, downloader)
+        except AttachmentTooLargeError as exc:
+            await self._settle(
+                task,
+                original,
+                Attachment(
+                    name=task.name,
+                    state=AttachmentState.TOO_LARGE,
+                    size=exc.size,
+                    ref=task.ref,
+                    reason=f"larger than the {exc.limit}-byte limit",
+                ),
+            )
+            return
+        except AttachmentUnavailableError as exc:
+            await self._retry_or_give_up(
+                task, exc.reason, permanent=exc.permanent, original=original
+            )
+            return
+        await self._settle(task, original, stored)
 
     def _upload(self, spool: BinaryIO, sink: Sink) -> None:
         until = (self.clock.now() + timedelta(days=self.policy.retention_days)).replace(
@@ -224,9 +246,11 @@ class AttachmentFetcher:
         )
 
     async def _settle(self, task: FetchTask, original: Record, attachment: Attachment) -> None:
-        record = attachment_record(original, attachment, self.clock.now())
+        record = attachment_record(
+            original, attachment, self.clock.now(), declared=declared_size(task.details)
+        )
         await capture(self.journal, [record])
-        await asyncio.to_thread(self.journal.finish_fetch, task.id)
+        await self.aio.finish_fetch(task.id)
         log.info(
             "attachment.settled", task=task.id, state=attachment.state.value, size=attachment.size
         )
@@ -250,9 +274,7 @@ class AttachmentFetcher:
         delay = min(
             self.policy.base_delay_seconds * 2**task.attempts, self.policy.max_delay_seconds
         )
-        await asyncio.to_thread(
-            self.journal.retry_fetch, task.id, self.clock.now() + timedelta(seconds=delay), reason
-        )
+        await self.aio.retry_fetch(task.id, self.clock.now() + timedelta(seconds=delay), reason)
         log.warning("attachment.retry", task=task.id, attempts=attempts, delay=delay)
 
 

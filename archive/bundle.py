@@ -50,6 +50,20 @@ class Layout:
         return f"{self.prefix}streams/{self.stream}/keys/{key_id}.pub.json"
 
     @property
+    def checkpoints_prefix(self) -> str:
+        return f"{self.prefix}streams/{self.stream}/checkpoints/"
+
+    def checkpoint_key(self, number: int) -> str:
+        return f"{self.checkpoints_prefix}{number:010d}.json"
+
+    def parse_checkpoint_key(self, key: str) -> int | None:
+        rest = key.removeprefix(self.checkpoints_prefix)
+        number, dot, ext = rest.partition(".")
+        if rest == key or not (number.isdigit() and len(number) == 10 and dot and ext == "json"):
+            return None
+        return int(number)
+
+    @property
     def keys_prefix(self) -> str:
         return f"{self.prefix}streams/{self.stream}/keys/"
 
@@ -78,6 +92,45 @@ class RecordsObject:
     last_occurred_at: datetime | None = None
     conversations: tuple[str, ...] = ()
     blobs: tuple[str, ...] = ()
+    key_rotations: tuple[dict[str, Any], ...] = ()
+    archive_events: tuple[dict[str, Any], ...] = ()
+
+
+EVENT_KINDS = frozenset({"hold_changed", "retention_extended", "disposition"})
+
+
+def archive_event(body: bytes) -> dict[str, Any] | None:
+    """``{"kind","payload"}`` of a chatkeeper hold, retention or disposition record, else None."""
+    try:
+        doc = json.loads(body)
+        if doc.get("platform") != "chatkeeper" or doc.get("kind") not in EVENT_KINDS:
+            return None
+        payload = json.loads(doc["raw"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return {"kind": doc["kind"], "payload": payload} if isinstance(payload, dict) else None
+
+
+_ROTATION_MARK = b'"kind":"key_rotated"'
+
+
+def rotation_payload(body: bytes) -> dict[str, Any] | None:
+    """The raw payload of a ``key_rotated`` record body, else None.
+
+    A cheap byte search first: in canonical JSON the unescaped text
+    ``"kind":"key_rotated"`` appears only as a JSON key and value, and the
+    parse then checks it is the record's own kind.
+    """
+    if _ROTATION_MARK not in body:
+        return None
+    try:
+        doc = json.loads(body)
+        if doc.get("kind") != "key_rotated" or doc.get("platform") != "chatkeeper":
+            return None
+        payload = json.loads(doc["raw"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {"unreadable": True}
+    return payload if isinstance(payload, dict) else {"unreadable": True}
 
 
 def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
@@ -90,6 +143,8 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
     leaves: list[bytes] = []
     conversations: set[str] = set()
     blobs: set[str] = set()
+    rotations: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     first = last = ""
     # Multi-threaded zstd compresses on the other cores, outside the GIL, while this
     # thread reads and hashes. Resumed sealing adopts by content, so the exact bytes
@@ -104,6 +159,13 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
             conversations.add(conversation)
             if blob_text:
                 blobs.update(blob_text.split())
+            if conversation.startswith("chatkeeper:"):
+                payload = rotation_payload(body)
+                if payload is not None:
+                    rotations.append(payload)
+                event = archive_event(body)
+                if event is not None:
+                    events.append(event)
             if not first or occurred_at < first:
                 first = occurred_at
             if occurred_at > last:
@@ -126,6 +188,8 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
         last_occurred_at=parse_time(last) if last else None,
         conversations=tuple(sorted(conversations)),
         blobs=tuple(sorted(blobs)),
+        key_rotations=tuple(rotations),
+        archive_events=tuple(events),
     )
 
 
@@ -182,9 +246,10 @@ def build_manifest(
     previous_manifest_sha256: str | None,
     retention_mode: str,
     retain_until: datetime,
+    retention_class: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The unsigned manifest body."""
-    return {
+    """The unsigned manifest body (``key_rotations``, ``archive_events`` only when present)."""
+    body: dict[str, Any] = {
         "format": FORMAT,
         "stream": stream,
         "bundle": number,
@@ -205,12 +270,26 @@ def build_manifest(
         },
         "blobs": [{"sha256": h, "key": k} for h, k in sorted(blobs)],
         "previous_manifest_sha256": previous_manifest_sha256,
-        "retention": {"mode": retention_mode, "retain_until": format_time(retain_until)},
+        "retention": {
+            "mode": retention_mode,
+            "retain_until": format_time(retain_until),
+            **(retention_class or {}),
+        },
     }
+    if records.key_rotations:
+        body["key_rotations"] = list(records.key_rotations)
+    if records.archive_events:
+        body["archive_events"] = list(records.archive_events)
+    return body
 
 
 def sign_manifest(body: dict[str, Any], signer: Signer) -> bytes:
     """The manifest object's bytes: the body plus a signature over its canonical form."""
+    return sign_document(body, signer)
+
+
+def sign_document(body: dict[str, Any], signer: Signer) -> bytes:
+    """A manifest or checkpoint: ``body`` plus a signature over its canonical form."""
     signature = signer.sign(canonical_json(body))
     signed = {
         **body,

@@ -1,9 +1,14 @@
-"""The one entry point adapters call to store records durably.
+"""The one capture step adapters call: records durable, then their files queued.
 
-``await capture(journal, records)`` returns only after the records are
-committed (rule 1: ack after durable commit). If the journal fails, it raises
+``await capture(journal, records, fetches)`` returns only after the records are
+committed (rule 1: ack after durable commit) and the file fetches of those
+records are queued for the attachment worker. If the journal fails, it raises
 ``JournalError`` and the caller must answer the platform with an error so the
-platform retries. Duplicates (same key) return the existing seq.
+platform retries. Duplicates (same key) return the existing seq; a fetch is
+queued once per (record, file).
+
+:func:`should_capture` is the capture policy (``capture.mode``).
+Importers and CLI commands outside asyncio call ``journal.append`` directly.
 
 Many coroutines capture at once; the journal commits them together (group
 commit). Their wake-ups are coalesced too: the writer thread hands finished
@@ -19,9 +24,24 @@ import threading
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
 
+from archive.journal.aio import AsyncJournal
 from archive.journal.port import Journal
 from archive.model import Record
+
+
+@dataclass(frozen=True, slots=True)
+class FileFetch:
+    """One file of a captured record, for the attachment worker to download."""
+
+    record_key: str
+    platform: str
+    ref: str  # the platform's file id
+    name: str
+    details: str  # adapter-specific JSON (never a token)
+    queued_at: datetime
 
 
 class _LoopBridge:
@@ -63,8 +83,28 @@ _bridges: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBridge] = (
 )
 
 
-async def capture(journal: Journal, records: Sequence[Record]) -> list[int]:
-    """Make ``records`` durable without blocking the event loop; return their seqs."""
+async def capture(
+    journal: Journal, records: Sequence[Record], fetches: Sequence[FileFetch] = ()
+) -> list[int]:
+    """Make ``records`` durable, then queue ``fetches``; return the records' seqs.
+
+    The event loop never blocks: the commit is awaited through the group
+    commit's future, the queueing runs in a worker thread (one hop for all).
+    """
+    seqs = await _commit(journal, records)
+    if fetches:
+        await asyncio.to_thread(_enqueue, journal, fetches)
+    return seqs
+
+
+async def should_capture(
+    journal: AsyncJournal, mode: str, platform: str, workspace: str, conversation: str
+) -> bool:
+    """``capture.mode``: "all" captures everything the bot sees; "opt_in" only monitored ones."""
+    return mode == "all" or await journal.is_monitored(platform, workspace, conversation)
+
+
+async def _commit(journal: Journal, records: Sequence[Record]) -> list[int]:
     if not records:
         return []
     loop = asyncio.get_running_loop()
@@ -74,8 +114,6 @@ async def capture(journal: Journal, records: Sequence[Record]) -> list[int]:
     return await bridge.watch(journal.submit(records))
 
 
-def capture_sync(journal: Journal, records: Sequence[Record]) -> list[int]:
-    """The blocking twin for importers and CLI commands that run outside asyncio."""
-    if not records:
-        return []
-    return journal.append(records)
+def _enqueue(journal: Journal, fetches: Sequence[FileFetch]) -> None:
+    for f in fetches:
+        journal.enqueue_fetch(f.record_key, f.platform, f.ref, f.name, f.details, f.queued_at)

@@ -16,11 +16,9 @@ from typing import Any
 
 
 class Platform(StrEnum):
-    """Where a record comes from: a chat platform, or chatkeeper itself (officer actions)."""
-
     SLACK = "slack"
     TELEGRAM = "telegram"
-    CHATKEEPER = "chatkeeper"
+    CHATKEEPER = "chatkeeper"  # records about the archive itself (keys, holds, officer actions)
 
 
 class Kind(StrEnum):
@@ -42,7 +40,11 @@ class Kind(StrEnum):
     ATTACHMENT_STORED = "attachment_stored"
     ADMIN_ACTION = "admin_action"
     MONITORING_CHANGED = "monitoring_changed"
-    OFFICER_ACTION = "officer_action"
+    KEY_ROTATED = "key_rotated"
+    HOLD_CHANGED = "hold_changed"  # a legal hold created, an object held or released
+    RETENTION_EXTENDED = "retention_extended"
+    DISPOSITION = "disposition"  # a disposition certificate
+    OFFICER_ACTION = "officer_action"  # what an officer did in the web console
     OTHER = "other"
 
 

@@ -62,10 +62,13 @@ def read_bundles(
     first: int = 1,
     last: int | None = None,
     allow_unverified: bool = False,
+    disposed: frozenset[int] = frozenset(),
 ) -> Iterator[tuple[SealedBundle, Iterator[Record]]]:
     """Yield (bundle, its records in seq order) for bundles ``first..last``.
 
-    Consume each records iterator before advancing to the next bundle.
+    Consume each records iterator before advancing to the next bundle. Bundles in
+    ``disposed`` (records object removed under a disposition certificate, as
+    ``verify`` established) yield their checked manifest and no records.
     """
     numbers = [
         n for n in bundle_numbers(store, layout) if n >= first and (last is None or n <= last)
@@ -88,6 +91,10 @@ def read_bundles(
         if doc is None:  # no readable manifest: nothing to read, but say which bundle
             _refuse_or_warn(number, problems, allow_unverified)
             yield SealedBundle(number, {}, previous_sha, tuple(problems)), iter(())
+            continue
+        if number in disposed:
+            _refuse_or_warn(number, problems, allow_unverified)
+            yield SealedBundle(number, doc, previous_sha, tuple(problems)), iter(())
             continue
         records_key = layout.records_key(number)
         versions = [v for v in store.versions(records_key) if v.key == records_key]

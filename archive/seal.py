@@ -6,6 +6,10 @@ A bundle goes through three durable states in the journal:
 2. RECORDS_STORED: the records object is on S3 and its version id is known.
 3. SEALED: the signed manifest is on S3 and its version id is known.
 
+After new bundles, and whenever the newest checkpoint is older than the
+checkpoint interval (even with nothing to seal), a signed checkpoint naming the
+last bundle is sealed too (``archive.checkpoint``).
+
 A crash anywhere leaves the bundle in one of these states; the next run
 rebuilds the same bytes and *adopts* an object it finds on S3 if its content is
 what we would write, or uploads it if absent. Content that differs is a
@@ -29,11 +33,13 @@ from archive.bundle import (
     iter_lines,
     sign_manifest,
 )
+from archive.checkpoint import Checkpoint, checkpoint_due, write_checkpoint
 from archive.clock import Clock
 from archive.errors import ObjectLockError, SealError, StoreConflictError
-from archive.journal import BundleRow, BundleState, Journal
+from archive.journal import BundleBook, BundleJournal, BundleRow, BundleState, RecordLog
 from archive.keys import Signer
 from archive.merkle import leaf_hash, root
+from archive.retention_class import RetentionClass, RetentionRule, classify
 from archive.store import ArchiveStore, Retention
 
 log = structlog.get_logger("chatkeeper.seal")
@@ -48,11 +54,17 @@ class SealPolicy:
     max_records: int = 100_000
     max_bytes: int = 64 * 1024 * 1024
     zstd_level: int = 3
+    checkpoint_interval_seconds: float = 3600.0
+    retention_rules: tuple[RetentionRule, ...] = ()  # none: every bundle gets retention_days
+
+    def retention_class(self, conversation_key: str) -> RetentionClass:
+        return classify(self.retention_rules, self.retention_days, conversation_key)
 
 
 @dataclass(frozen=True)
 class SealReport:
     bundles: tuple[BundleRow, ...]
+    checkpoint: Checkpoint | None = None  # the checkpoint this run sealed, if any
 
     @property
     def records(self) -> int:
@@ -74,6 +86,12 @@ def check_bucket(store: ArchiveStore, policy: SealPolicy) -> None:
             f"configured retention ({policy.retention_days} days) is below the minimum "
             f"({policy.min_retention_days} days); refusing to seal"
         )
+    for rule in policy.retention_rules:
+        if rule.period < timedelta(days=policy.min_retention_days):
+            raise ObjectLockError(
+                f"retention rule {rule.text!r} is below the minimum "
+                f"({policy.min_retention_days} days); refusing to seal"
+            )
 
 
 def _retain_until(created_at: datetime, days: int) -> datetime:
@@ -81,32 +99,36 @@ def _retain_until(created_at: datetime, days: int) -> datetime:
 
 
 def seal(
-    journal: Journal, store: ArchiveStore, signer: Signer, policy: SealPolicy, clock: Clock
+    journal: BundleJournal, store: ArchiveStore, signer: Signer, policy: SealPolicy, clock: Clock
 ) -> SealReport:
     """Seal every unsealed record into bundles; return the bundles sealed by this run."""
     check_bucket(store, policy)
     stream = policy.layout.stream
     _check_stream_start(journal, store, policy.layout)
-    _publish_key(store, signer, policy, clock)
+    publish_key(store, signer, policy, clock)
     sealed: list[BundleRow] = []
     # Bundle N is uploaded and signed on a worker thread while N+1 is read and
     # compressed here. One worker keeps manifests in order along the chain.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-upload") as uploads:
         finishing: Future[BundleRow] | None = None
         resume = journal.unfinished_bundles(stream)  # a crashed run's work comes first
+        last_sealed = journal.stats(stream).last_sealed if policy.retention_rules else None
+        watermark = max([r.seq_last for r in resume] + [last_sealed.seq_last if last_sealed else 0])
         while True:
             row = resume.pop(0) if resume else None
             if row is None:
                 created = clock.now().replace(microsecond=0)
+                count, period = _next_class_run(journal, policy, watermark)
                 row = journal.open_bundle(
                     stream,
-                    max_records=policy.max_records,
+                    max_records=count,
                     max_bytes=policy.max_bytes,
                     created_at=created,
-                    retain_until=_retain_until(created, policy.retention_days),
+                    retain_until=(created + period).replace(microsecond=0),
                 )
             if row is None:
                 break
+            watermark = max(watermark, row.seq_last)
             records = build_records_object(
                 journal.bundle_rows(stream, row.number), policy.zstd_level
             )
@@ -115,10 +137,59 @@ def seal(
             finishing = uploads.submit(_finish_bundle, journal, store, signer, policy, row, records)
         if finishing is not None:
             sealed.append(finishing.result())
-    return SealReport(tuple(sealed))
+    checkpoint = _checkpoint(journal, store, signer, policy, clock, sealed)
+    return SealReport(tuple(sealed), checkpoint)
 
 
-def _check_stream_start(journal: Journal, store: ArchiveStore, layout: Layout) -> None:
+def _next_class_run(
+    journal: RecordLog, policy: SealPolicy, after_seq: int
+) -> tuple[int, timedelta]:
+    """(records, retention period) of the next bundle: it ends where the retention class changes."""
+    default = timedelta(days=policy.retention_days)
+    if not policy.retention_rules:
+        return policy.max_records, default
+    run = 0
+    first: RetentionClass | None = None
+    for record in journal.iter_records(after_seq, limit=policy.max_records):
+        found = policy.retention_class(
+            f"{record.platform.value}:{record.workspace}:{record.conversation}"
+        )
+        if first is not None and found != first:
+            break
+        first, run = found, run + 1
+    return max(run, 1), first.period if first else default
+
+
+def _checkpoint(
+    journal: RecordLog,
+    store: ArchiveStore,
+    signer: Signer,
+    policy: SealPolicy,
+    clock: Clock,
+    sealed: list[BundleRow],
+) -> Checkpoint | None:
+    """Seal a checkpoint after new bundles, or when the newest one is an interval old."""
+    now = clock.now()
+    if not sealed:
+        interval = timedelta(seconds=policy.checkpoint_interval_seconds)
+        due, _ = checkpoint_due(store, policy.layout, now, interval)
+        if not due:
+            return None
+    last = sealed[-1] if sealed else journal.stats(policy.layout.stream).last_sealed
+    return write_checkpoint(
+        store,
+        policy.layout,
+        signer,
+        now=now,
+        last_bundle=last.number if last else 0,
+        last_manifest_sha256=last.manifest_sha256 if last else None,
+        retention=Retention(
+            policy.retention_mode, _retain_until(now.replace(microsecond=0), policy.retention_days)
+        ),
+    )
+
+
+def _check_stream_start(journal: BundleBook, store: ArchiveStore, layout: Layout) -> None:
     if journal.bundle(layout.stream, 1) is not None:
         return
     for version in store.versions(layout.bundles_prefix):
@@ -129,7 +200,7 @@ def _check_stream_start(journal: Journal, store: ArchiveStore, layout: Layout) -
         )
 
 
-def _publish_key(store: ArchiveStore, signer: Signer, policy: SealPolicy, clock: Clock) -> None:
+def publish_key(store: ArchiveStore, signer: Signer, policy: SealPolicy, clock: Clock) -> None:
     key = policy.layout.public_key_key(signer.public.key_id)
     if any(v.key == key and not v.is_delete_marker for v in store.versions(key)):
         return
@@ -190,7 +261,7 @@ def _lock_blobs(
 
 
 def _finish_bundle(
-    journal: Journal,
+    journal: BundleBook,
     store: ArchiveStore,
     signer: Signer,
     policy: SealPolicy,
@@ -246,6 +317,11 @@ def _finish_bundle(
             previous_manifest_sha256=previous_sha,
             retention_mode=policy.retention_mode,
             retain_until=row.retain_until,
+            retention_class=(
+                policy.retention_class(records.conversations[0]).manifest_fields()
+                if policy.retention_rules and records.conversations
+                else None
+            ),
         ),
         signer,
     )

@@ -7,6 +7,12 @@ version is locked at least until the manifest's retain-until; and, with
 ``deep``, every referenced blob exists with the right hash and lock. Archive
 keys must hold exactly one version: a second version or a delete marker is
 reported as tampering (the locked original is what we verify).
+
+Trust starts from the pinned keys and follows key rotations forward (see
+``archive.rotation``); the signed checkpoints (``archive.verify_checkpoints``)
+show a removed tail. A store that refuses or fails to read one bundle's object
+makes that bundle an integrity finding; only a store unreachable as a whole
+raises StoreUnavailableError.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from archive import merkle
+from archive.blob_check import DeclaredSizeCheck
 from archive.bundle import (
     HashingReader,
     Layout,
@@ -25,17 +33,19 @@ from archive.bundle import (
     iter_lines,
     line_seq,
     parse_manifest,
+    rotation_payload,
 )
+from archive.certificates import settle_absent
 from archive.codec import parse_time
+from archive.errors import StoreError, StoreUnavailableError
+from archive.hashing import stream_sha256
+from archive.hold_check import check_holds
 from archive.keys import PublicKey
 from archive.store import ArchiveStore, ObjectVersion
-
-
-@dataclass(frozen=True)
-class Finding:
-    bundle: int | None
-    check: str
-    message: str
+from archive.trust import Finding as Finding  # re-exported: verify's findings
+from archive.trust import TrustWalk
+from archive.trust import published_keys as published_keys
+from archive.verify_checkpoints import check_checkpoints
 
 
 @dataclass
@@ -47,6 +57,13 @@ class VerifyReport:
     bytes: int = 0
     last_bundle: int | None = None
     findings: list[Finding] = field(default_factory=list)
+    keys: dict[str, PublicKey] = field(default_factory=dict)  # pinned + introduced by rotation
+    rotations: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: int = 0
+    newest_checkpoint: dict[str, Any] | None = None
+    held_objects: int = 0  # objects checked for the legal hold of an open matter
+    disposed: list[dict[str, Any]] = field(default_factory=list)  # absent, and certified
+    events: list[dict[str, Any]] = field(default_factory=list)  # archive_events, bundle order
 
     @property
     def ok(self) -> bool:
@@ -61,6 +78,14 @@ class VerifyReport:
             "records": self.records,
             "bytes": self.bytes,
             "last_bundle": self.last_bundle,
+            "trusted_keys": [
+                {"key_id": k.key_id, "fingerprint": k.fingerprint} for k in self.keys.values()
+            ],
+            "rotations": self.rotations,
+            "checkpoints": self.checkpoints,
+            "newest_checkpoint": self.newest_checkpoint,
+            "held_objects": self.held_objects,
+            "disposed": self.disposed,
             "findings": [f.__dict__ for f in self.findings],
         }
 
@@ -70,6 +95,7 @@ class RecordsCheck:
     problems: tuple[str, ...]
     records: int
     size: int
+    rotations: tuple[dict[str, Any], ...] = ()
 
 
 def original_version(versions: list[ObjectVersion]) -> ObjectVersion | None:
@@ -160,10 +186,15 @@ def check_records(
         source = _Tee(hashing, copy_to)
     leaves: list[bytes] = []
     problems: list[str] = []
+    rotations: list[dict[str, Any]] = []
     last_seq = 0
     try:
         for line in iter_lines(source):
             leaves.append(merkle.leaf_hash(line))
+            if b'"kind":"key_rotated"' in line:
+                payload = rotation_payload(line[len(b'{"record":') : line.rfind(b',"seq":')])
+                if payload is not None:
+                    rotations.append(payload)
             try:
                 seq = line_seq(line)
             except ValueError:
@@ -184,7 +215,7 @@ def check_records(
         problems.append(f"{len(leaves)} records, manifest says {doc['record_count']}")
     if merkle.root(leaves).hex() != spec["merkle_root"]:
         problems.append("Merkle root of the records does not match the manifest")
-    return RecordsCheck(tuple(problems), len(leaves), hashing.size)
+    return RecordsCheck(tuple(problems), len(leaves), hashing.size, tuple(rotations))
 
 
 class _Tee:
@@ -238,16 +269,21 @@ def check_blob(store: ArchiveStore, blob: dict[str, str], doc: dict[str, Any]) -
     if original is None:
         return [f"blob {blob['sha256']} is missing"]
     problems = version_problems(blob["key"], versions)
-    body = store.open(blob["key"], original.version_id)
-    digest = hashlib.sha256()
-    try:
-        while chunk := body.read(1 << 20):
-            digest.update(chunk)
-    finally:
-        body.close()
-    if digest.hexdigest() != blob["sha256"]:
+    with store.open(blob["key"], original.version_id) as body:
+        sha256, _ = stream_sha256(body)
+    if sha256 != blob["sha256"]:
         problems.append(f"blob {blob['sha256']} content does not match its hash")
     return problems + check_lock(store, blob["key"], original.version_id, doc)
+
+
+def _read_failure(store: ArchiveStore, exc: StoreError) -> str:
+    """The finding for an object the store would not serve; re-raise if the store is gone."""
+    if isinstance(exc, StoreUnavailableError):
+        try:
+            store.lock_info()
+        except StoreUnavailableError:
+            raise exc from None
+    return f"the store failed to read it: {exc}"
 
 
 def _verify_bundle(
@@ -259,8 +295,16 @@ def _verify_bundle(
     data: bytes,
     previous_sha: str | None,
     deep: bool,
+    records: bool = True,
+    absent: list[tuple[int, str, str]] | None = None,
 ) -> tuple[dict[str, Any] | None, list[Finding]]:
-    """Every check of one bundle whose manifest bytes are ``data``."""
+    """Every check of one bundle whose manifest bytes are ``data``.
+
+    A records object or blob with no version at all goes to ``absent``
+    (bundle, key, pinned version or "" for a blob): disposed or tampered,
+    which only the certificates sealed later can tell.
+    """
+    absent = [] if absent is None else absent
     found = [
         Finding(number, "versions", p)
         for name, versions in sorted(objects.items())
@@ -270,23 +314,57 @@ def _verify_bundle(
     found += [Finding(number, "manifest", p) for p in problems]
     if doc is None:
         return None, found
-    resolved, problems = resolve_records(doc, objects.get("records.jsonl.zst", []), layout, number)
-    found += [Finding(number, "records", p) for p in problems]
-    if resolved is not None:
-        result = check_records(store, resolved)
-        found += [Finding(number, "records", p) for p in result.problems]
+    records_versions = objects.get("records.jsonl.zst", [])
+    if original_version(records_versions) is None and doc["records"]["key"] == layout.records_key(
+        number
+    ):
+        absent.append((number, doc["records"]["key"], doc["records"]["version_id"]))
         manifest_version = original_version(objects["manifest.json"])
         assert manifest_version is not None
-        pinned = (
-            (manifest_version.key, manifest_version.version_id),
-            (resolved["records"]["key"], resolved["records"]["version_id"]),
-        )
         found += [
-            Finding(number, "lock", p) for k, v in pinned for p in check_lock(store, k, v, doc)
+            Finding(number, "lock", p)
+            for p in check_lock(store, manifest_version.key, manifest_version.version_id, doc)
         ]
+        resolved, problems = None, []
+    else:
+        resolved, problems = resolve_records(doc, records_versions, layout, number)
+    found += [Finding(number, "records", p) for p in problems]
+    if resolved is not None:
+        manifest_version = original_version(objects["manifest.json"])
+        assert manifest_version is not None
+        pinned = [(manifest_version.key, manifest_version.version_id)]
+        if records:
+            pinned.append((resolved["records"]["key"], resolved["records"]["version_id"]))
+            try:
+                result = check_records(store, resolved)
+            except StoreError as exc:
+                found.append(
+                    Finding(number, "read", f"records object: {_read_failure(store, exc)}")
+                )
+            else:
+                found += [Finding(number, "records", p) for p in result.problems]
+                if list(result.rotations) != list(doc.get("key_rotations", [])):
+                    found.append(
+                        Finding(number, "keys", "key_rotated records differ from the manifest's")
+                    )
+        for key, version in pinned:
+            try:
+                found += [Finding(number, "lock", p) for p in check_lock(store, key, version, doc)]
+            except StoreError as exc:
+                found.append(
+                    Finding(number, "read", f"{key} retention: {_read_failure(store, exc)}")
+                )
     if deep:
         for blob in doc["blobs"]:
-            found += [Finding(number, "blob", p) for p in check_blob(store, blob, doc)]
+            versions = [v for v in store.versions(blob["key"]) if v.key == blob["key"]]
+            if not versions:
+                absent.append((number, blob["key"], ""))
+                continue
+            try:
+                found += [Finding(number, "blob", p) for p in check_blob(store, blob, doc)]
+            except StoreError as exc:
+                message = f"blob {blob['sha256']}: {_read_failure(store, exc)}"
+                found.append(Finding(number, "blob", message))
     return doc, found
 
 
@@ -299,8 +377,18 @@ def verify_stream(
     deep: bool = False,
     expected_last: int | None = None,
     progress: Callable[[int], None] | None = None,
+    check_records: bool = True,
+    max_age: timedelta | None = None,
+    now: datetime | None = None,
 ) -> VerifyReport:
+    """Verify the stream under the pinned ``keys``, following rotations.
+
+    ``check_records=False`` skips downloading records objects (every other check
+    runs). ``max_age`` reports a newest checkpoint older than it as possible
+    truncation, measured at ``now`` (default: the system clock).
+    """
     report = VerifyReport(stream=layout.stream, trust=trust)
+    walk = TrustWalk(dict(keys))
     by_bundle: dict[int, dict[str, list[ObjectVersion]]] = defaultdict(lambda: defaultdict(list))
     for version in store.versions(layout.bundles_prefix):
         parsed = layout.parse_bundle_key(version.key)
@@ -316,6 +404,9 @@ def verify_stream(
         )
     previous_sha: str | None = None
     previous_seq = 0
+    manifest_shas: dict[int, str] = {}
+    sizes = DeclaredSizeCheck(store, layout) if deep else None
+    absent: list[tuple[int, str, str]] = []
     for number in range(1, last + 1):
         objects = by_bundle.get(number, {})
         manifest_version = original_version(objects.get("manifest.json", []))
@@ -323,21 +414,67 @@ def verify_stream(
             report.findings.append(Finding(number, "gap", f"bundle {number} is missing"))
             previous_sha = None
             continue
-        data = store.get(manifest_version.key, manifest_version.version_id)
+        try:
+            data = store.get(manifest_version.key, manifest_version.version_id)
+        except StoreError as exc:
+            message = f"manifest: {_read_failure(store, exc)}"
+            report.findings.append(Finding(number, "read", message))
+            previous_sha = None
+            report.bundles += 1
+            continue
         doc, findings = _verify_bundle(
-            store, layout, keys, number, objects, data, previous_sha, deep
+            store,
+            layout,
+            walk.keys,
+            number,
+            objects,
+            data,
+            previous_sha,
+            deep,
+            check_records,
+            absent,
         )
         previous_sha = hashlib.sha256(data).hexdigest()
+        manifest_shas[number] = previous_sha
+        if sizes is not None and doc is not None:
+            sizes.add_bundle(number, doc)
         if doc is not None:
             if doc["seq_first"] <= previous_seq:
                 findings.append(
                     Finding(number, "records", "seq range overlaps the previous bundle")
                 )
+            problem = walk.signer_problem(number, doc)
+            if problem:
+                findings.append(Finding(number, "manifest", problem))
             previous_seq = doc["seq_last"]
+            report.events += doc.get("archive_events", [])
             report.records += doc["record_count"]
             report.bytes += doc["records"]["size"] + len(data)
+            refused = walk.follow(number, doc, clean=not findings)
+            findings += refused
+            if doc.get("key_rotations") and not refused:
+                for entry in doc["key_rotations"]:
+                    report.rotations.append(
+                        {
+                            "bundle": number,
+                            "old": entry["old_key_id"],
+                            "new": entry["new_key"]["key_id"],
+                        }
+                    )
         report.findings += findings
         report.bundles += 1
         if progress is not None:
             progress(number)
+    if sizes is not None:
+        report.findings += [Finding(n, "blob-size", m) for n, m in sizes.problems()]
+    checkpoints = check_checkpoints(
+        store, layout, walk.keys, walk.windows, manifest_shas, last, now=now, max_age=max_age
+    )
+    report.findings += [Finding(None, "checkpoint", p) for p in checkpoints.problems]
+    report.disposed, absent_findings = settle_absent(report.events, absent)
+    report.findings += absent_findings
+    report.held_objects, hold_problems = check_holds(store, report.events)
+    report.findings += [Finding(None, "hold", p) for p in hold_problems]
+    report.checkpoints, report.newest_checkpoint = checkpoints.count, checkpoints.newest
+    report.keys = walk.keys
     return report

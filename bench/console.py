@@ -167,6 +167,7 @@ def main() -> None:
                 ),
                 audit=AuditTrail(journal, SystemClock()),
                 clock=SystemClock(),
+                export_signer=load_or_create_signer(Path(tmp) / "export-key"),
                 search=index,
                 matching=MatchingRecords,
                 temp_dir=Path(tmp),

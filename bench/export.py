@@ -33,6 +33,7 @@ import zstandard
 
 from archive.bundle import iter_lines
 from archive.codec import decode_line, encode_body, sealed_line
+from archive.keys import load_or_create_signer
 from archive.model import Actor, Kind, Platform, Record, Source, record_key
 from exporters.pipeline import ExportRequest, run_export
 from exporters.source import BundleInfo, BundleRecords, NoBlobs
@@ -142,7 +143,9 @@ def baseline(paths: list[Path], queue: Queue[tuple[str, float, float, int]]) -> 
 
 def export(fmt: str, paths: list[Path], queue: Queue[tuple[str, float, float, int]]) -> None:
     out = Path(tempfile.mkdtemp(prefix=f"bench-export-{fmt}-"))
+    key_dir = Path(tempfile.mkdtemp(prefix="bench-export-key-"))
     try:
+        signer = load_or_create_signer(key_dir)
         start = time.perf_counter()
         result = run_export(
             SealedFiles(paths),
@@ -153,6 +156,7 @@ def export(fmt: str, paths: list[Path], queue: Queue[tuple[str, float, float, in
             tool_version="bench",
             operator="bench",
             now=lambda: datetime.now(UTC),
+            signer=signer,
             workers=WORKERS,
         )
         elapsed = time.perf_counter() - start
@@ -160,6 +164,7 @@ def export(fmt: str, paths: list[Path], queue: Queue[tuple[str, float, float, in
         queue.put((fmt, elapsed, peak_rss_mb(), size))
     finally:
         shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(key_dir, ignore_errors=True)
 
 
 def measure(target: str, paths: list[Path]) -> tuple[str, float, float, int]:

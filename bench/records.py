@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from archive.journal import Journal
+from archive.journal import RecordLog
 from archive.model import Actor, Kind, Platform, Record, Source, record_key
 
 WORDS = (
@@ -92,7 +92,7 @@ def records(count: int, seed: int = 7, start: int = 0) -> Iterator[Record]:
         yield realistic_record(n, rng)
 
 
-def fill_journal(journal: Journal, count: int, batch: int = 10_000) -> int:
+def fill_journal(journal: RecordLog, count: int, batch: int = 10_000) -> int:
     """Append ``count`` realistic records in batches; return the body bytes written."""
     total = 0
     for start in range(0, count, batch):

@@ -35,7 +35,7 @@ from slack_sdk.signature import SignatureVerifier
 from archive.journal import Monitored
 from archive.journal.sqlite import SqliteJournal
 from archive.model import Record
-from bots.slack.app import SlackBot
+from bots.slack.bot import SlackBot
 from bots.slack.sandbox import serve_fake_slack
 from bots.slack.sandbox.fake_api import FakeSlackState
 from bots.slack.settings import SlackSettings

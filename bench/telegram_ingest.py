@@ -35,9 +35,9 @@ from aiohttp import web
 from archive.journal import Monitored
 from archive.journal.sqlite import SqliteJournal
 from archive.logs import configure
-from bots.telegram import sandbox_payloads as p
-from bots.telegram.runtime import TelegramRuntime
-from bots.telegram.sandbox import FakeBotApi
+from bots.telegram.application import TelegramRuntime
+from bots.telegram.sandbox import payloads as p
+from bots.telegram.sandbox.fake_api import FakeBotApi
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.webhook import SECRET_HEADER, webhook_app
 
@@ -142,7 +142,7 @@ async def serve_and_load(
             )
         runtime = TelegramRuntime(settings, journal, capture_mode=capture_mode)
         runner = web.AppRunner(
-            webhook_app(runtime.ingest, SECRET, "/telegram/webhook"), access_log=None
+            webhook_app(runtime.capture, SECRET, "/telegram/webhook"), access_log=None
         )
         await runner.setup()
         await web.SockSite(runner, sock, backlog=1024).start()

@@ -1,29 +1,39 @@
 """``chatkeeper serve``: the bots, the attachment worker, scheduled sealing and the HTTP server.
 
-Each configured platform becomes a server Plugin (see ``chatkeeper/plugins.py``).
-Shutdown on SIGINT/SIGTERM: stop accepting requests, stop the bots, let a
-running seal finish, close the journal.
+Each configured platform becomes a :class:`bots.bot.Bot` (:func:`chatkeeper.build.build_bots`).
+Start-up order: the HTTP server binds (a taken port fails here), the bots
+start (a rejected token fails here), and only then scheduled sealing and
+the attachment worker. A failure at any step stops what already runs and
+surfaces as one chatkeeper error. Shutdown on SIGINT/SIGTERM: stop accepting
+requests, stop the worker, let a running seal finish, stop the bots, close
+the journal.
+
+Sealing is scheduled on the event loop (``archive.schedule.LoopSealing``:
+APScheduler's asyncio scheduler with the periodic seal and the backlog
+check); each run of the blocking ``SealJob`` goes to a worker thread, so
+nothing blocks the loop and no other thread touches the loop's objects.
+After each seal that produced bundles the job runs its ``after_seal`` hooks
+(the search index update, ``chatkeeper.search_index.seal_hook``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 from collections.abc import Callable
 
-import click
 import structlog
 from aiohttp import web
-from apscheduler.schedulers.background import BackgroundScheduler
 
 from archive.attachments import AttachmentFetcher, Downloader, FetchPolicy
 from archive.clock import SystemClock
-from archive.logs import configure
-from archive.schedule import SealJob, install
-from chatkeeper import runtime
-from chatkeeper.commands_search import seal_hook
-from chatkeeper.context import AppContext
-from chatkeeper.plugins import build_plugins
+from archive.errors import ListenError
+from archive.schedule import BacklogTrigger, LoopSealing, SealJob
+from bots.bot import Bot
+from chatkeeper import build
+from chatkeeper.search_index import seal_hook
 from chatkeeper.server import build_app
 from chatkeeper.settings import Settings
 
@@ -39,21 +49,25 @@ async def serve(
     """Run until ``stop`` is set (or SIGINT/SIGTERM); ``on_ready`` gets the bound port."""
     stop = stop or asyncio.Event()
     clock = SystemClock()
-    policy = runtime.seal_policy(settings)
-    with runtime.open_journal(settings) as journal, runtime.open_store(settings) as store:
+    policy = build.seal_policy(settings)
+    interval = settings.schedule.seal_interval_seconds
+    with build.open_journal(settings) as journal, build.open_store(settings) as store:
         job = SealJob(
             journal,
             store,
-            runtime.signer(settings),
+            build.signer(settings),
             policy,
             clock,
             lease_seconds=settings.schedule.lease_seconds,
-            after_seal=seal_hook(settings, store),
+            load_signer=lambda: build.signer(settings),
+            # Holds first: they seal records of their own, which the index then picks up.
+            after_seal=[
+                build.seal_time_holds(settings, journal, store),
+                seal_hook(settings, store),
+            ],
         )
-        plugins = await build_plugins(settings, journal)
-        downloaders: dict[str, Downloader] = {
-            p.name: p.downloader for p in plugins if p.downloader is not None
-        }
+        bots = build.build_bots(settings, journal)
+        downloaders: dict[str, Downloader] = {bot.name: bot.downloader() for bot in bots}
         fetcher = AttachmentFetcher(
             journal,
             store,
@@ -66,66 +80,91 @@ async def serve(
             ),
             clock,
         )
-        scheduler = BackgroundScheduler(timezone="UTC")
-        install(
-            scheduler,
-            job,
-            interval_seconds=settings.schedule.seal_interval_seconds,
-            backlog_threshold=settings.schedule.seal_backlog_threshold,
-            backlog_check_seconds=settings.schedule.backlog_check_seconds,
+        app = build_app(
+            journal, settings.archive.stream, job, bots, overdue_after_seconds=2 * interval
         )
-        runner = web.AppRunner(build_app(journal, settings.archive.stream, job, plugins))
-        await runner.setup()
-        site = web.TCPSite(runner, settings.server.host, settings.server.port)
-        await site.start()
-        port = _bound_port(site, settings.server.port)
-        log.info(
-            "serve.listening",
-            host=settings.server.host,
-            port=port,
-            platforms=[p.name for p in plugins],
-        )
-        scheduler.start()
-        worker = asyncio.create_task(fetcher.run_forever(stop))
-        for plugin in plugins:
-            if plugin.start is not None:
-                await plugin.start()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):  # not the main thread (tests)
-                break
-        if on_ready is not None:
-            on_ready(port)
-        try:
+        # Unwound in reverse: stop accepting requests, join the worker, stop sealing
+        # (a running seal finishes), stop the bots, release the server.
+        async with contextlib.AsyncExitStack() as running:
+            runner = web.AppRunner(app)
+            await runner.setup()
+            running.push_async_callback(runner.cleanup)
+            port = await _listen(runner, settings.server.host, settings.server.port)
+            for bot in bots:  # webhooks need the endpoint up before they subscribe
+                await _start_bot(bot, running)
+            backlog = BacklogTrigger(
+                journal, settings.archive.stream, settings.schedule.seal_backlog_threshold, job
+            )
+            sealing = LoopSealing(
+                job,
+                backlog,
+                interval_seconds=interval,
+                backlog_check_seconds=settings.schedule.backlog_check_seconds,
+                first_run=clock.now(),
+            )
+            sealing.start()
+            running.push_async_callback(sealing.stop)
+            worker = asyncio.create_task(fetcher.run_forever(stop))
+            running.push_async_callback(_join, worker, stop)
+            running.push_async_callback(runner.shutdown)
+            running.callback(log.info, "serve.stopping")
+            _handle_signals(stop)
+            log.info(
+                "serve.listening",
+                host=settings.server.host,
+                port=port,
+                platforms=[bot.name for bot in bots],
+            )
+            if on_ready is not None:
+                on_ready(port)
             await stop.wait()
-        finally:
-            log.info("serve.stopping")
-            await runner.shutdown()
-            for plugin in plugins:
-                if plugin.stop is not None:
-                    await plugin.stop()
-            await worker
-            await asyncio.to_thread(scheduler.shutdown, True)
-            await runner.cleanup()
 
 
-def _bound_port(site: web.TCPSite, configured: int) -> int:
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    return int(sockets[0].getsockname()[1]) if sockets else configured
+async def _listen(runner: web.AppRunner, host: str, port: int) -> int:
+    """Bind the HTTP server; a taken port or a bad host is one ListenError."""
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else str(exc)
+        raise ListenError(
+            f"cannot listen on {host}:{port} (server.host, server.port): {reason}"
+        ) from exc
+    return _bound_port(runner, port)
 
 
-@click.command("serve")
-@click.pass_context
-def serve_command(ctx: click.Context) -> None:
-    """Run the bots, the attachment worker and scheduled sealing, with /healthz and /metrics."""
-    app: AppContext = ctx.obj
-    settings = app.settings
-    configure(settings.log.level, settings.log.format)
-    asyncio.run(serve(settings))
+async def _start_bot(bot: Bot, running: contextlib.AsyncExitStack) -> None:
+    """Start one bot; if it fails, release what it opened and let the error through."""
+    try:
+        await bot.start()
+    except BaseException:
+        await _stop_bot(bot)
+        raise
+    running.push_async_callback(_stop_bot, bot)
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(serve_command)
+async def _stop_bot(bot: Bot) -> None:
+    try:
+        await bot.stop()
+    except Exception as exc:  # shutting down: report, keep stopping the rest
+        log.warning("serve.plugin_stop_failed", platform=bot.name, error=type(exc).__name__)
+
+
+async def _join(worker: asyncio.Task[None], stop: asyncio.Event) -> None:
+    stop.set()
+    await worker
+
+
+def _handle_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+            break
+
+
+def _bound_port(runner: web.AppRunner, configured: int) -> int:
+    """The port the server listens on (the OS picks one for port 0)."""
+    addresses = runner.addresses
+    return int(addresses[0][1]) if addresses else configured

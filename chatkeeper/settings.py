@@ -2,30 +2,43 @@
 
 Adding a section: define a frozen dataclass with defaults beside the code that
 uses it, add a field here, and document every setting in docs/configuration.md
-(tests/test_settings_docs.py fails otherwise).
+(tests/test_settings.py fails otherwise).
+
+Loading also refuses a ``CHATKEEPER_*`` variable that names no setting, and
+registers every secret value with the log redactor (``archive.logs``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
+import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from archive.config import (
     ArchiveSettings,
+    Bound,
+    Bounds,
     CaptureSettings,
     JournalSettings,
     LogSettings,
     S3Settings,
     ScheduleSettings,
+    check_environment,
+    is_secret,
+    known_env_vars,
     load_section,
     read_toml,
     validate_core,
 )
 from archive.errors import ConfigError
+from archive.logs import register_secrets
 from bots.slack.settings import SlackSettings
 from bots.telegram.settings import TelegramSettings
 from console.settings import ConsoleSettings
@@ -35,6 +48,7 @@ from search.settings import SearchSettings
 
 @dataclass(frozen=True)
 class ServerSettings:
+    BOUNDS: ClassVar[Bounds] = {"port": Bound(at_least=0, at_most=65535)}
     host: str = "127.0.0.1"
     port: int = 8080
 
@@ -83,6 +97,7 @@ def load_settings(
 ) -> Settings:
     """Settings from ``config`` (or ./chatkeeper.toml if present) and the environment."""
     env = os.environ if env is None else env
+    check_environment(env, known_env_vars(section_types()))
     if config is None and Path("chatkeeper.toml").is_file():
         config = Path("chatkeeper.toml")
     data = read_toml(config)
@@ -97,5 +112,33 @@ def load_settings(
     }
     home_path = home or Path(env.get("CHATKEEPER_HOME", ".chatkeeper"))
     settings = Settings(home=home_path, **sections)
+    register_secrets(secret_values(settings))
     validate_core(settings.archive, settings.capture)
     return settings
+
+
+_DSN_PASSWORD = re.compile(r"password\s*=\s*'?([^'\s]+)")
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret in the settings, and the parts of them that can appear alone."""
+    return [part for value in _secrets(settings) for part in _parts(value) if part]
+
+
+def _secrets(settings: Settings) -> Iterator[str]:
+    for name in section_types():
+        section = getattr(settings, name)
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            if is_secret(f.name) and isinstance(value, str) and value:
+                yield value
+
+
+def _parts(value: str) -> list[str]:
+    parts = [value]
+    if ":" in value and "://" not in value:  # a Telegram token: <bot id>:<secret>
+        parts.append(value.partition(":")[2])
+    with contextlib.suppress(ValueError):
+        parts.append(urlsplit(value).password or "")
+    parts += _DSN_PASSWORD.findall(value)
+    return parts

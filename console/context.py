@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from archive.clock import Clock
+from archive.keys import Signer
 from console.accounts import AccountStore
 from console.archive_view import ArchiveView
 from console.audit import AuditTrail
@@ -29,6 +30,8 @@ class Console:
     view: ArchiveView
     audit: AuditTrail
     clock: Clock
+    #: Signs each export's custody manifest (the deployment's export key, never the archive's).
+    export_signer: Signer
     oidc: OidcClient | None = None
     generator: str = "chatkeeper"
     version: str = "0"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from archive.bundle import Layout
-from archive.keys import PublicKey
+from archive.keys import PublicKey, Signer
 from archive.store import ArchiveStore
 from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource
 from exporters.output import MANIFEST_NAME
@@ -47,6 +47,7 @@ def export_zip(
     generator: str,
     tool_version: str,
     now: Callable[[], datetime],
+    signer: Signer,
     temp_dir: Path | None = None,
     source: BundleSource | None = None,
 ) -> ZippedExport:
@@ -62,6 +63,7 @@ def export_zip(
             tool_version=tool_version,
             operator=operator,
             now=now,
+            signer=signer,
             temp_dir=temp_dir,
         )
         manifest_sha = hashlib.sha256((out / MANIFEST_NAME).read_bytes()).hexdigest()

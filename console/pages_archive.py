@@ -22,6 +22,9 @@ from archive.errors import (
     IntegrityError,
     StoreUnavailableError,
 )
+from archive.matters import Matter, matters_from_events
+from archive.model import Platform
+from archive.verify import VerifyReport
 from console.archive_view import ConversationRef, NotFoundError
 from console.context import Console, client_of, console_of
 from console.export_zip import ZippedExport, export_zip
@@ -55,7 +58,9 @@ def failure_page(request: web.Request, exc: Exception) -> web.Response:
 
 
 #: Records chatkeeper makes itself (officer actions): for admins only.
-OWN_PLATFORM = "chatkeeper"
+#: Records about the archive itself (officer actions, holds, key rotations, disposition):
+#: shown to admins only.
+OWN_PLATFORM = Platform.CHATKEEPER.value
 
 
 async def home(request: web.Request) -> web.Response:
@@ -201,10 +206,16 @@ async def verify(request: web.Request) -> web.Response:
             "session": session,
             "report": report,
             "last": bundles[-1] if bundles else None,
-            # signed checkpoints, where the verifier reports them (newer archive versions)
-            "checkpoint": getattr(report, "newest_checkpoint", None),
+            "checkpoint": report.newest_checkpoint,
+            "matters": open_matters(report),
+            "hold_findings": [f for f in report.findings if f.check == "hold"],
         },
     )
+
+
+def open_matters(report: VerifyReport) -> list[Matter]:
+    """The matters open at the end of the verified stream (their holds were checked)."""
+    return [m for m in matters_from_events(report.events).values() if m.open]
 
 
 def export_request(form: dict[str, str]) -> ExportRequest:
@@ -242,6 +253,7 @@ async def export(request: web.Request) -> web.StreamResponse:
             generator=console.generator,
             tool_version=console.version,
             now=lambda: datetime.now(UTC),
+            signer=console.export_signer,
             temp_dir=console.temp_dir,
         )
     except ChatkeeperError as exc:

@@ -38,7 +38,7 @@ def full_query(form: dict[str, str]) -> str:
 
 
 def visible(results: list[Result], admin: bool) -> list[Result]:
-    """Officer actions (platform chatkeeper) are shown to admins only."""
+    """Records about the archive itself (platform chatkeeper) are shown to admins only."""
     return results if admin else [r for r in results if r.hit.platform != OWN_PLATFORM]
 
 
@@ -123,6 +123,7 @@ async def export_results(request: web.Request) -> web.StreamResponse:
                 generator=console.generator,
                 tool_version=console.version,
                 now=lambda: datetime.now(UTC),
+                signer=console.export_signer,
                 temp_dir=console.temp_dir,
                 source=source,
             )

@@ -9,6 +9,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from archive.model import Actor
+from exporters.fold import Message
 
 MARK = "**"
 
@@ -51,6 +52,12 @@ def size(value: int | None) -> str:
     return f"{value} B"
 
 
+def is_message(item: object) -> bool:
+    """A folded message (``exporters.fold.Message``), not an event (which may carry an id too)."""
+    return isinstance(item, Message)
+
+
 def install_filters(env: jinja2.Environment) -> None:
     env.filters.update(when=when, who=who, highlight=highlight, size=size)
+    env.tests.update(message=is_message)
     env.globals.update(conversation_url=conversation_url)

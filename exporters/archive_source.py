@@ -1,35 +1,76 @@
 """The sealed archive on S3 as a ``BundleSource`` and a ``BlobSource``.
 
-Bundles come from ``archive.read.read_bundles``, which checks each manifest's
-signature and chain link and each records object's hash, size and Merkle
-root before yielding a record. Blobs are read from their original (locked)
-version; the exporters check their SHA-256 while copying.
+Before anything is read, the whole stream goes through the stream-level checks
+of ``chatkeeper verify`` (``check_stream``: numbering and gaps, extra object
+versions and delete markers, unexpected objects, manifests, chain, signatures
+and locks). Bundles then come from ``archive.read.read_bundles``, which checks
+each manifest's signature and chain link and each records object's hash, size
+and Merkle root before yielding a record. Any stream finding refuses the read
+unless ``allow_unverified``, and then marks every bundle read unverified: what
+was read comes from a stream that failed verification. Blobs are read from
+their original (locked) version; the exporters check their SHA-256 while copying.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from archive.bundle import Layout
+from archive.errors import IntegrityError
 from archive.keys import PublicKey
 from archive.read import read_bundles
 from archive.store import ArchiveStore
-from archive.verify import original_version
+from archive.verify import Finding, VerifyReport, original_version, verify_stream
 from exporters.source import BundleInfo, BundleRecords
 
 
-class ArchiveBundleSource:
-    """Verified bundles of one stream."""
+def check_stream(
+    store: ArchiveStore,
+    layout: Layout,
+    keys: dict[str, PublicKey],
+    *,
+    expected_last: int | None = None,
+) -> VerifyReport:
+    """The stream-level checks of ``verify``; records objects are checked later, on read."""
+    return verify_stream(store, layout, keys, expected_last=expected_last, check_records=False)
 
-    def __init__(self, store: ArchiveStore, layout: Layout, keys: dict[str, PublicKey]) -> None:
+
+def describe_finding(finding: Finding) -> str:
+    """One line naming where and what, as ``chatkeeper verify`` prints it."""
+    where = f"bundle {finding.bundle}" if finding.bundle is not None else "stream"
+    return f"{where} [{finding.check}] {finding.message}"
+
+
+class ArchiveBundleSource:
+    """Verified bundles of one stream, given what the stream check found."""
+
+    def __init__(
+        self,
+        store: ArchiveStore,
+        layout: Layout,
+        keys: dict[str, PublicKey],
+        stream_findings: Sequence[Finding] = (),
+        disposed: frozenset[int] = frozenset(),
+    ) -> None:
         self.store = store
         self.layout = layout
         self.keys = keys
+        self.stream_findings = tuple(stream_findings)
+        self.disposed = disposed  # bundles whose records a certificate disposed of
+
+    @property
+    def stream_problems(self) -> tuple[str, ...]:
+        """The stream check's findings, one line each (for the custody manifest)."""
+        return tuple(describe_finding(f) for f in self.stream_findings)
 
     def read_bundles(
         self, first: int | None, last: int | None, allow_unverified: bool
     ) -> Iterator[BundleRecords]:
+        if self.stream_findings and not allow_unverified:
+            raise IntegrityError(
+                f"the stream failed verification: {'; '.join(self.stream_problems)}"
+            )
         for bundle, records in read_bundles(
             self.store,
             self.layout,
@@ -37,15 +78,20 @@ class ArchiveBundleSource:
             first=first or 1,
             last=last,
             allow_unverified=allow_unverified,
+            disposed=self.disposed,
         ):
             spec = bundle.manifest.get("records", {})
+            problems = list(bundle.problems)
+            problems += [f.message for f in self.stream_findings if f.bundle == bundle.number]
+            if self.stream_findings and not problems:
+                problems.append("read from a stream that failed verification")
             info = BundleInfo(
                 number=bundle.number,
                 manifest_sha256=bundle.manifest_sha256,
                 records_sha256=spec.get("sha256") if isinstance(spec, dict) else None,
                 record_count=bundle.manifest.get("record_count"),
-                verified=bundle.verified,
-                problem="; ".join(bundle.problems) or None,
+                verified=not problems,
+                problem="; ".join(dict.fromkeys(problems)) or None,
             )
             yield BundleRecords(info, records)
 
@@ -59,9 +105,7 @@ class ArchiveBlobs:
 
     def after_fork(self) -> None:
         """In a forked worker: drop the HTTP connections inherited from the parent."""
-        client = getattr(self.store, "client", None)
-        if client is not None:
-            client.close()
+        self.store.after_fork()
 
     def open_blob(self, sha256: str) -> BinaryIO | None:
         key = self.layout.blob_key(sha256)

@@ -3,9 +3,11 @@
 The manifest says what was asked (format and filters), which bundles were
 read with their manifest hashes and verification outcome, every file
 produced with its SHA-256 and size, the tool version, the time and the
-operator. ``verify_export`` re-hashes every file and reports any that is
-missing, changed or not listed. Everything but ``created_at`` is
-deterministic for the same archive and request.
+operator, and what the stream-level checks found. It is signed beside it
+(``custody_signature``). ``verify_export`` checks that signature under pinned
+keys, re-hashes every file and reports any that is missing, changed or not
+listed. Everything but ``created_at`` (and so the signature) is deterministic
+for the same archive and request.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from archive.codec import format_time
+from archive.hashing import file_sha256
+from archive.keys import PublicKey
+from exporters.custody_signature import PUBLIC_KEY_NAME, SIGNATURE_NAME, check_custody_signature
 from exporters.file_index import FileEntry, FileIndex
 from exporters.manifest_io import iter_manifest_files, read_manifest_header, write_manifest_file
-from exporters.output import MANIFEST_NAME, PARTIAL_DIR, PROGRESS_NAME, file_sha256
+from exporters.output import MANIFEST_NAME, PARTIAL_DIR, PROGRESS_NAME
 from exporters.source import BundleInfo
 
 FORMAT = "chatkeeper-export/1"
-_OWN_FILES = frozenset({MANIFEST_NAME, PROGRESS_NAME})
+_OWN_FILES = frozenset({MANIFEST_NAME, PROGRESS_NAME, SIGNATURE_NAME, PUBLIC_KEY_NAME})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +50,12 @@ def write_manifest(
     files: Iterable[FileEntry],
     custody: Custody,
     records_read: int,
+    stream_problems: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the custody manifest beside the exported files (files streamed, in path order)."""
     unverified = [b.number for b in bundles if not b.verified]
+    failed = bool(unverified or stream_problems)
     header = {
         "format": FORMAT,
         "tool": {"name": "chatkeeper", "version": custody.tool_version},
@@ -56,12 +64,14 @@ def write_manifest(
         "request": dict(request),
         "request_sha256": request_sha256,
         "verification": {
-            "status": "unverified" if unverified else "verified",
+            "status": "unverified" if failed else "verified",
             "allow_unverified": bool(request.get("allow_unverified")),
             "unverified_bundles": unverified,
+            "stream_findings": list(stream_problems),
         },
         "bundles": [asdict(b) for b in sorted(bundles, key=lambda b: b.number)],
         "records_read": records_read,
+        **(extra or {}),  # e.g. "proofs": {"format", "files": {record key: path}}
     }
     path = root / MANIFEST_NAME
     write_manifest_file(path, header, files)
@@ -70,19 +80,21 @@ def write_manifest(
 
 @dataclass(frozen=True, slots=True)
 class ExportCheck:
-    """What ``verify_export`` found."""
+    """What ``verify_export`` found; ``signed_by`` is the pinned key id that signed."""
 
     files_checked: int
     problems: tuple[str, ...]
     unverified_bundles: tuple[int, ...]
+    stream_findings: tuple[str, ...] = ()
+    signed_by: str | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify_export(root: Path) -> ExportCheck:
-    """Re-hash every file listed in the custody manifest of ``root``."""
+def verify_export(root: Path, pinned: Mapping[str, PublicKey]) -> ExportCheck:
+    """Check the custody manifest's signature under ``pinned`` keys and re-hash every file."""
     manifest_path = root / MANIFEST_NAME
     if not manifest_path.is_file():
         return ExportCheck(0, (f"{MANIFEST_NAME} is missing",), ())
@@ -92,7 +104,8 @@ def verify_export(root: Path) -> ExportCheck:
         return ExportCheck(0, (f"{MANIFEST_NAME} is unreadable: {exc}",), ())
     if header.get("format") != FORMAT:
         return ExportCheck(0, (f"{MANIFEST_NAME} is not a {FORMAT} manifest",), ())
-    problems: list[str] = []
+    signature = check_custody_signature(root, pinned)
+    problems = list(signature.problems)
     with tempfile.TemporaryDirectory(prefix="chatkeeper-verify-export-") as scratch:
         listed = FileIndex(Path(scratch) / "listed.sqlite3")
         checked = 0
@@ -117,4 +130,5 @@ def verify_export(root: Path) -> ExportCheck:
             listed.close()
     verification = header.get("verification", {})
     unverified = tuple(int(n) for n in verification.get("unverified_bundles", []))
-    return ExportCheck(checked, tuple(problems), unverified)
+    findings = tuple(str(f) for f in verification.get("stream_findings", []))
+    return ExportCheck(checked, tuple(problems), unverified, findings, signature.key_id)

@@ -19,12 +19,14 @@ record itself says.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from archive.model import Actor, Attachment, Kind, Platform, Record
+from exporters.forwards import forward_origin
 
 #: Kinds that are about an earlier message (they carry its ``message_id``).
 TARGETING_KINDS = frozenset(
@@ -76,8 +78,20 @@ class Message:
     reactions: dict[str, list[Actor]] = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
     pinned: bool = False
+    pinned_by: Actor | None = None
+    pinned_at: datetime | None = None
     orphan: bool = False
     verified: bool = True
+    media_group: str | None = None  # a Telegram album's media_group_id
+    album: tuple[str, ...] = ()  # the other message ids folded into this one (an album)
+    edited_at: datetime | None = None  # the platform says it was edited (an export's marker)
+    edited_by: Actor | None = None
+    forwarded_from: str | None = None  # where a Telegram forward came from, in words
+
+    @property
+    def was_edited(self) -> bool:
+        """Edited: with a history in the archive, or by the platform's marker alone."""
+        return bool(self.edits) or self.edited_at is not None
 
     @property
     def parent_id(self) -> str | None:
@@ -86,6 +100,15 @@ class Message:
             if candidate and candidate != self.message_id:
                 return candidate
         return None
+
+    @property
+    def pin_only(self) -> bool:
+        """Only a pin of a message that is not in the export: shown as a pin, not a message."""
+        return (
+            self.orphan
+            and self.pinned_at is not None
+            and not (self.text or self.edits or self.deleted or self.attachments or self.reactions)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +125,8 @@ class Event:
     details: dict[str, str]
     verified: bool = True
     member: Actor | None = None  # who joined or left, when someone else did it
+    members: tuple[Actor, ...] = ()  # everyone added or removed by someone else (member first)
+    message_id: str | None = None  # a Telegram service message's own id (a topic's thread id)
 
 
 Item = Message | Event
@@ -136,7 +161,40 @@ def new_message(
         attachments=list(record.attachments) if not orphan else [],
         orphan=orphan,
         verified=verified,
+        media_group=_media_group(record) if not orphan else None,
+        edited_at=None if orphan else _edited_at(record),
+        edited_by=None if orphan else _edited_by(record),
+        forwarded_from=None if orphan else forward_origin(record.details),
     )
+
+
+def _edited_at(record: Record) -> datetime | None:
+    """When an imported message says it was last edited (Slack ``edited.ts``, Telegram
+    Desktop ``edited_unixtime``)."""
+    details = record.details or {}
+    for name in ("edited_ts", "edited_unixtime"):
+        value = details.get(name)
+        if value is None:
+            continue
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _edited_by(record: Record) -> Actor | None:
+    if _edited_at(record) is None:
+        return None
+    user = (record.details or {}).get("edited_user")
+    if user is None or (record.actor is not None and str(user) == record.actor.id):
+        return record.actor
+    return Actor(str(user))
+
+
+def _media_group(record: Record) -> str | None:
+    value = record.details.get("media_group_id") if record.details else None
+    return str(value) if value is not None else None
 
 
 def apply(message: Message, record: Record, verified: bool) -> None:
@@ -165,6 +223,8 @@ def apply(message: Message, record: Record, verified: bool) -> None:
         _merge_attachments(message, record.attachments)
     elif kind is Kind.PIN_ADDED:
         message.pinned = True
+        message.pinned_by = record.actor
+        message.pinned_at = record.occurred_at
     elif kind is Kind.PIN_REMOVED:
         message.pinned = False
 
@@ -208,16 +268,65 @@ def _merge_attachments(message: Message, attachments: Iterable[Attachment]) -> N
             message.attachments.append(attachment)
 
 
-def to_event(record: Record, bundle: int | None, verified: bool) -> Event:
-    details = {str(k): str(v) for k, v in sorted(record.details.items())}
-    member = None
+def detail_text(value: object) -> str:
+    """A detail as readable text: lists joined with commas, objects as JSON."""
+    if isinstance(value, list | tuple):
+        return ", ".join(detail_text(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+Namer = Callable[[str], str | None]
+
+
+def _no_names(actor_id: str) -> str | None:
+    return None
+
+
+def _others(record: Record, names: Namer = _no_names) -> tuple[Actor, ...]:
+    """Who joined or left, when that was someone other than the actor.
+
+    Telegram's chat_member updates name one ``member_id``; service messages a
+    ``members`` list of ids (live, with ``member_names``) or of names (Desktop
+    export).
+    """
+    actor = record.actor
+    found: list[Actor] = []
     member_id = record.details.get("member_id")
-    if (
-        record.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT)
-        and member_id is not None
-        and (record.actor is None or str(member_id) != record.actor.id)
-    ):
-        member = Actor(str(member_id))
+    if member_id is not None:
+        found.append(Actor(str(member_id), names(str(member_id))))
+    listed = record.details.get("members")
+    listed_names = record.details.get("member_names")
+    if isinstance(listed, list):
+        for index, value in enumerate(listed):
+            if value is None:
+                continue
+            name = (
+                listed_names[index]
+                if isinstance(listed_names, list) and index < len(listed_names)
+                else None
+            )
+            text = str(value)
+            if isinstance(value, str) and not text.lstrip("-").isdigit():
+                found.append(Actor(text, text))  # an export names members, without ids
+            else:
+                found.append(Actor(text, str(name) if name else names(text)))
+    unique = {a.id: a for a in found}
+    if actor is None:
+        return tuple(unique.values())
+    return tuple(
+        a
+        for a in unique.values()
+        if a.id != actor.id and not (a.id == a.name and a.name == actor.name)
+    )
+
+
+def to_event(record: Record, bundle: int | None, verified: bool, names: Namer = _no_names) -> Event:
+    details = {str(k): detail_text(v) for k, v in sorted(record.details.items())}
+    members = (
+        _others(record, names) if record.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT) else ()
+    )
     return Event(
         key=record.key,
         seq=record.seq or 0,
@@ -228,7 +337,9 @@ def to_event(record: Record, bundle: int | None, verified: bool) -> Event:
         text=record.text,
         details=details,
         verified=verified,
-        member=member,
+        member=members[0] if members else None,
+        members=members,
+        message_id=record.message_id if record.platform is Platform.TELEGRAM else None,
     )
 
 
@@ -245,12 +356,18 @@ def target_of(record: Record) -> str | None:
     """The message id a record belongs to, or None for conversation events."""
     if record.kind is Kind.MESSAGE:
         return record.message_id or record.key
+    if record.kind in (Kind.PIN_ADDED, Kind.PIN_REMOVED):
+        # A Telegram pin is a service message of its own that names the pinned one.
+        pinned = record.details.get("pinned_message_id") if record.details else None
+        if pinned is None and record.platform is Platform.TELEGRAM and record.details:
+            pinned = record.details.get("message_id")  # Telegram Desktop export's pin_message
+        return str(pinned) if pinned is not None else record.message_id
     if record.kind in TARGETING_KINDS:
         return record.message_id
     return None
 
 
-def fold_items(rows: Iterable[Row]) -> Iterator[Item]:
+def fold_items(rows: Iterable[Row], names: Namer = _no_names) -> Iterator[Item]:
     """Fold rows, grouped by message (the message first), into items.
 
     A message is yielded once the first record of another group arrives, so
@@ -273,6 +390,6 @@ def fold_items(rows: Iterable[Row]) -> Iterator[Item]:
         if current is not None:
             yield current
             current = None
-        yield to_event(record, bundle, verified)
+        yield to_event(record, bundle, verified, names)
     if current is not None:
         yield current

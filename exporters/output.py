@@ -23,23 +23,13 @@ from typing import Any, BinaryIO, cast
 
 from archive.codec import canonical_json
 from archive.errors import ConfigError
+from archive.hashing import file_sha256
 from exporters.file_index import FileEntry, FileIndex
 from exporters.manifest_io import iter_manifest_files, read_manifest_header
 
 PROGRESS_NAME = ".export-progress.jsonl"
 PARTIAL_DIR = ".export-partial"
 MANIFEST_NAME = "export-manifest.json"
-_CHUNK = 1024 * 1024
-
-
-def file_sha256(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def request_fingerprint(request: Mapping[str, Any]) -> str:

@@ -18,7 +18,7 @@ import json
 import marshal
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,19 +54,45 @@ class Conversation:
     workspace: str
     conversation: str
     name: str | None
+    type: str | None = None  # the platform's conversation type, latest seen on a record
 
     @property
     def is_direct(self) -> bool:
-        """One-to-one chats: Slack DMs (``D…``) and Telegram private chats (positive ids)."""
+        """One-to-one chats: Slack DMs (type ``im``, else ``D…``) and Telegram private chats."""
         if self.platform is Platform.SLACK:
+            if self.type is not None:
+                return self.type == "im"
             return self.conversation.startswith("D")
         return not self.conversation.startswith("-")
+
+    @property
+    def access(self) -> str:
+        """``public``, ``private``, ``mpim`` or ``im``: who may read the conversation.
+
+        Slack's conversation types decide; a Slack conversation whose type no
+        record names is treated as private unless its id is a DM's, so nothing
+        confidential is ever presented as public. Telegram private chats are
+        ``im`` and every other Telegram chat ``private``.
+        """
+        if self.is_direct:
+            return "im"
+        if self.platform is Platform.TELEGRAM:
+            return "private"
+        return _SLACK_ACCESS.get(self.type or "", "private")
 
     @property
     def display(self) -> str:
         return self.name or self.conversation
 
 
+_SLACK_ACCESS = {
+    "public_channel": "public",
+    "channel": "public",
+    "private_channel": "private",
+    "group": "private",
+    "mpim": "mpim",
+    "im": "im",
+}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -160,15 +186,24 @@ class PartitionStore:
         self._conversations: dict[tuple[str, str, str], list[str | int | None]] = {}
         self._finished = False
         self.record_count = 0
+        #: (platform, workspace, actor id) -> the latest name seen, to name actors a record
+        #: names by id only (a bot without its profile, a member added by someone).
+        self.names: dict[tuple[str, str, str], str] = {}
 
     def add(self, record: Record, bundle: int | None, verified: bool) -> None:
         """Spill one record (in seq order)."""
         ident = (record.platform.value, record.workspace, record.conversation)
         known = self._conversations.get(ident)
         if known is None:
-            known = self._conversations[ident] = [len(self._conversations), None]
+            known = self._conversations[ident] = [len(self._conversations), None, None]
         if record.conversation_name:
             known[1] = record.conversation_name
+        actor = record.actor
+        if actor is not None and actor.name and actor.name != actor.id:
+            self.names[(record.platform.value, record.workspace, actor.id)] = actor.name
+        kind = record.details.get("conversation_type") if record.details else None
+        if isinstance(kind, str) and kind:
+            known[2] = kind
         at = micros(record.occurred_at)
         seq = record.seq or 0
         ref_key = None
@@ -230,8 +265,15 @@ class PartitionStore:
     def conversations(self) -> list[Conversation]:
         """Every conversation, ordered by platform, workspace and id."""
         found = [
-            Conversation(int(number), Platform(p), w, c, name if isinstance(name, str) else None)
-            for (p, w, c), (number, name) in self._conversations.items()
+            Conversation(
+                int(number),
+                Platform(p),
+                w,
+                c,
+                name if isinstance(name, str) else None,
+                kind if isinstance(kind, str) else None,
+            )
+            for (p, w, c), (number, name, kind) in self._conversations.items()
             if isinstance(number, int)
         ]
         return sorted(found, key=lambda c: (c.platform.value, c.workspace, c.conversation))
@@ -269,11 +311,30 @@ class PartitionStore:
             (conversation.number, number),
         )
         for body, seq, target, bundle, verified in cursor:
-            yield Row(unpack(body, seq), target, bundle, bool(verified))
+            record = unpack(body, seq)
+            actor = record.actor
+            if actor is not None and not actor.name:
+                name = self.name_of(conversation, actor.id)
+                if name is not None:
+                    record = replace(record, actor=replace(actor, name=name))
+            yield Row(record, target, bundle, bool(verified))
+
+    def name_of(self, conversation: Conversation, actor_id: str) -> str | None:
+        """The name another record of the export gives ``actor_id`` in this workspace."""
+        return self.names.get((conversation.platform.value, conversation.workspace, actor_id))
+
+    def conversation_name(self, conversation: Conversation, conversation_id: str) -> str | None:
+        """The name of another conversation of the same workspace, if the export has it."""
+        for other in self.conversations():
+            if other.workspace == conversation.workspace and other.conversation == conversation_id:
+                return other.name
+        return None
 
     def items(self, conversation: Conversation, number: int) -> Iterator[Item]:
-        """The folded messages and events of one slice, in time order."""
-        return fold_items(self.rows(conversation, number))
+        """The folded messages and events of one slice, in time order (actors named)."""
+        return fold_items(
+            self.rows(conversation, number), lambda actor_id: self.name_of(conversation, actor_id)
+        )
 
     def _require_finished(self) -> None:
         if not self._finished:

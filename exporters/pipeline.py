@@ -4,36 +4,41 @@
 a ``BundleSource`` (which refuses tampered bundles unless ``allow_unverified``),
 filters records on the way in, and either streams them straight to jsonl or
 spills them into a ``PartitionStore`` in a temporary directory and hands it
-to the format's renderer. The custody manifest is written last.
+to the format's renderer. With ``proofs``, one ``chatkeeper-proof/1`` file per
+exported message is written under ``proofs/`` and the custody manifest maps each
+record key to its file. The custody manifest is written last, with what the
+stream-level checks found (``stream_problems``), and signed.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from archive.codec import encode_body, sealed_line
-from archive.model import Record
-from exporters.csv_export import export_csv
+from archive.errors import IntegrityError
+from archive.keys import Signer
+from archive.model import Kind, Record
 from exporters.custody import Custody, write_manifest
-from exporters.eml import export_eml
+from exporters.custody_signature import sign_custody
 from exporters.file_index import FileEntry
 from exporters.filters import Filters
-from exporters.html import export_html
+from exporters.formats.csv_export import export_csv
+from exporters.formats.eml import export_eml
+from exporters.formats.html import export_html
+from exporters.formats.jsonl import export_jsonl
+from exporters.formats.rsmf import export_rsmf
+from exporters.formats.slack_export import export_slack
 from exporters.manifest_io import iter_manifest_files
 from exporters.output import OutputDir
 from exporters.partition import DAY_SECONDS, PartitionStore
 from exporters.render import RenderContext
-from exporters.rsmf import export_rsmf
-from exporters.slack_export import export_slack
 from exporters.source import BlobSource, BundleInfo, BundleSource
 from exporters.workers import render_in_workers
 
-JSONL_NAME = "records.jsonl"
 _RENDERERS: dict[str, Callable[[RenderContext], None]] = {
     "rsmf": export_rsmf,
     "eml": export_eml,
@@ -80,6 +85,14 @@ class ExportResult:
     skipped: int
     bundles: tuple[BundleInfo, ...]
     records_read: int
+    signature: Path
+    signed_by: str
+    stream_problems: tuple[str, ...] = ()
+
+    @property
+    def verified(self) -> bool:
+        """Whether every bundle read and the stream as a whole passed verification."""
+        return not self.stream_problems and all(b.verified for b in self.bundles)
 
     @property
     def files(self) -> tuple[FileEntry, ...]:
@@ -88,6 +101,9 @@ class ExportResult:
 
 
 Progress = Callable[[int], None]
+ProofSource = Callable[[Mapping[int, set[str]]], Iterator[tuple[str, bytes]]]
+"""Given {bundle: record keys}, yields (record key, proof file bytes)."""
+PROOFS_DIR = "proofs"
 
 
 def run_export(
@@ -100,28 +116,51 @@ def run_export(
     tool_version: str,
     operator: str,
     now: Callable[[], datetime],
+    signer: Signer,
+    stream_problems: Sequence[str] = (),
     progress: Progress | None = None,
     temp_dir: Path | None = None,
     workers: int = 1,
+    proofs: ProofSource | None = None,
 ) -> ExportResult:
-    """Export what ``request`` selects into ``out_dir`` and write its custody manifest.
+    """Export what ``request`` selects into ``out_dir``; write and sign its custody manifest.
 
+    ``stream_problems`` are the stream-level findings (one line each): any of them
+    refuses the export unless ``request.allow_unverified``, and then marks it.
     rsmf, eml and html render conversations in up to ``workers`` forked processes.
     """
+    problems = tuple(stream_problems)
+    if problems and not request.allow_unverified:
+        raise IntegrityError(f"the stream failed verification: {'; '.join(problems)}")
     description = request.describe()
     out = OutputDir(out_dir, description)
     bundles: list[BundleInfo] = []
+    wanted: dict[int, set[str]] = {}
     try:
         if request.format == "jsonl":
-            read = _export_jsonl(source, request, out, bundles, progress)
+            records = _records(source, request, bundles, progress)
+            keep = request.filters.keep_record_fully
+            read = export_jsonl(
+                _noting(records, keep, wanted),
+                out,
+                keep,
+                request.filters.describe(),
+                bundles,
+            )
         else:
             with tempfile.TemporaryDirectory(prefix="chatkeeper-export-", dir=temp_dir) as scratch:
                 store = PartitionStore(Path(scratch), request.slice_seconds)
                 try:
-                    read = _spill(source, request, store, bundles, progress)
+                    read = _spill(source, request, store, bundles, progress, wanted)
                     store.finish()
                     context = RenderContext(
-                        store, out, request.filters, tuple(bundles), blobs, generator
+                        store,
+                        out,
+                        request.filters,
+                        tuple(bundles),
+                        blobs,
+                        generator,
+                        stream_problems=problems,
                     )
                     renderer = _RENDERERS[request.format]
                     if request.format in _PER_CONVERSATION:
@@ -130,6 +169,7 @@ def run_export(
                         renderer(context)
                 finally:
                     store.close()
+        proof_files = _write_proofs(out, proofs, wanted) if proofs is not None else None
     except BaseException:
         out.abort()
         raise
@@ -143,11 +183,23 @@ def run_export(
             files=out.files(),
             custody=Custody(tool_version, operator, now()),
             records_read=read,
+            stream_problems=problems,
+            extra=None if proof_files is None else {"proofs": proof_files},
         )
+        signature = sign_custody(out_dir, signer)
         count = out.index.count()
     finally:
         out.close()
-    return ExportResult(manifest, count, out.skipped, tuple(bundles), read)
+    return ExportResult(
+        manifest,
+        count,
+        out.skipped,
+        tuple(bundles),
+        read,
+        signature,
+        signer.public.key_id,
+        problems,
+    )
 
 
 def _records(
@@ -173,12 +225,32 @@ def _records(
             progress(count)
 
 
+def _write_proofs(
+    out: OutputDir, proofs: ProofSource, wanted: Mapping[int, set[str]]
+) -> dict[str, Any]:
+    """Write one proof per exported message; the custody manifest's ``proofs`` field."""
+    files: dict[str, str] = {}
+    for key, data in proofs(wanted):
+        relative = f"{PROOFS_DIR}/{key}.json"
+        if not out.done(relative):
+            with out.create(relative) as handle:
+                handle.write(data)
+        files[key] = relative
+    return {"format": "chatkeeper-proof/1", "files": dict(sorted(files.items()))}
+
+
+def _want(wanted: dict[int, set[str]], record: Record, info: BundleInfo) -> None:
+    if record.kind is Kind.MESSAGE:
+        wanted.setdefault(info.number, set()).add(record.key)
+
+
 def _spill(
     source: BundleSource,
     request: ExportRequest,
     store: PartitionStore,
     bundles: list[BundleInfo],
     progress: Progress | None,
+    wanted: dict[int, set[str]],
 ) -> int:
     read = 0
     keep = request.filters.keep_record
@@ -186,42 +258,17 @@ def _spill(
         read += 1
         if keep(record):
             store.add(record, info.number, info.verified)
+            _want(wanted, record, info)
     return read
 
 
-def _export_jsonl(
-    source: BundleSource,
-    request: ExportRequest,
-    out: OutputDir,
-    bundles: list[BundleInfo],
-    progress: Progress | None,
-) -> int:
-    """One line per record: ``{"bundle":n,"record":{…},"seq":n,"verified":b}``.
-
-    The ``record`` value is the record's canonical body, so its hash can be
-    checked against the bundle's Merkle tree.
-    """
-    read = 0
-    keep = request.filters.keep_record_fully
-    records = _records(source, request, bundles, progress)
-    if out.done(JSONL_NAME):
-        for _ in records:
-            read += 1
-        return read
-    with out.create(JSONL_NAME) as handle:
-        for record, info in records:
-            read += 1
-            if not keep(record):
-                continue
-            line = sealed_line(record.seq or 0, encode_body(record))
-            verified = b"true" if info.verified else b"false"
-            handle.write(
-                b'{"bundle":'
-                + str(info.number).encode()
-                + b","
-                + line[1:-1]
-                + b',"verified":'
-                + verified
-                + b"}\n"
-            )
-    return read
+def _noting(
+    records: Iterator[tuple[Record, BundleInfo]],
+    keep: Callable[[Record], bool],
+    wanted: dict[int, set[str]],
+) -> Iterator[tuple[Record, BundleInfo]]:
+    """Pass the records through, noting the exported messages (for their proofs)."""
+    for record, info in records:
+        if keep(record):
+            _want(wanted, record, info)
+        yield record, info

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from archive.errors import IntegrityError
+from archive.hashing import CHUNK
 from archive.model import Record
-
-_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +77,7 @@ def copy_blob(source: BinaryIO, sha256: str, target: BinaryIO) -> int:
     digest = hashlib.sha256()
     size = 0
     with source:
-        while chunk := source.read(_CHUNK):
+        while chunk := source.read(CHUNK):
             digest.update(chunk)
             target.write(chunk)
             size += len(chunk)

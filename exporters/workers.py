@@ -17,15 +17,13 @@ import os
 import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.queues import Queue
+from pathlib import Path
 from queue import Empty
 
+from archive.errors import ChatkeeperError, RenderWorkerError
 from exporters.render import RenderContext
 
 Renderer = Callable[[RenderContext], None]
-
-
-class RenderWorkerError(RuntimeError):
-    """A worker failed; the export can be resumed by running it again."""
 
 
 def default_workers() -> int:
@@ -52,8 +50,22 @@ def _work(context: RenderContext, renderer: Renderer, queue: Queue[tuple[str, in
             after_fork()
         renderer(context)
         queue.put(("ok", context.out.skipped))
-    except BaseException:  # the parent reports it and the run stays resumable
-        queue.put((traceback.format_exc(limit=5), 0))
+    except BaseException as exc:  # the parent reports it and the run stays resumable
+        queue.put((_summary(exc), 0))
+
+
+def _summary(exc: BaseException) -> str:
+    """One line naming the failure and where it was raised.
+
+    Only chatkeeper's own errors and OS errors keep their message (written to
+    name settings, ids and paths); any other exception is named by type and
+    place, so no record content can reach the terminal.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    if isinstance(exc, ChatkeeperError | OSError):
+        return f"{type(exc).__name__}{where}: {exc}"
+    return f"{type(exc).__name__}{where}"
 
 
 def _collect(
@@ -93,5 +105,7 @@ def render_in_workers(context: RenderContext, renderer: Renderer, workers: int) 
     context.out.adopt_logged()
     failures = [status for status, _ in outcomes if status != "ok"]
     if failures:
-        raise RenderWorkerError(f"a render worker failed:\n{failures[0]}")
+        raise RenderWorkerError(
+            f"a render worker failed ({failures[0]}); run the export again to resume"
+        )
     context.out.skipped += sum(skipped for _, skipped in outcomes)

@@ -21,6 +21,8 @@ from archive.store.s3 import S3ArchiveStore, make_client
 @pytest.fixture(scope="session")
 def local_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
     """One SeaweedFS process on loopback ephemeral ports for the test session."""
+    # Every test bucket takes a SeaweedFS volume; the automatic cap (free disk / 1 GiB)
+    # is about 70 here, fewer than the suite's buckets.
     server = LocalS3(tmp_path_factory.mktemp("seaweedfs"))
     server.start()
     yield server

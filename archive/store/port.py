@@ -72,5 +72,20 @@ class ArchiveStore(Protocol):
         ...
 
     def delete_version(self, key: str, version_id: str) -> None:
-        """Try to delete one version (Object Lock must refuse this while locked)."""
+        """Try to delete one version (Object Lock must refuse this while locked or held)."""
+        ...
+
+    def legal_hold(self, key: str, version_id: str) -> bool:
+        """Whether Object Lock legal hold is ON for one version."""
+        ...
+
+    def set_legal_hold(self, key: str, version_id: str, on: bool) -> None:
+        """Turn Object Lock legal hold ON or OFF for one version."""
+        ...
+
+    def after_fork(self) -> None:
+        """In a forked child process: drop the connections inherited from the parent.
+
+        Connections are not shared across a fork; later calls open their own.
+        """
         ...

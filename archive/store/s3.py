@@ -1,25 +1,24 @@
 """S3ArchiveStore: the ArchiveStore port on boto3 (AWS S3, SeaweedFS, Ceph RGW, MinIO).
 
-botocore exceptions stop here: connection problems become
-StoreUnavailableError, refusals become StoreError with the S3 error code.
+botocore exceptions stop here (:func:`translate`): connection problems and
+timeouts become StoreUnavailableError, refusals become StoreError with the S3
+error code. Every call has a connect and a read timeout, so a server that
+accepts connections and never answers costs at most ``max_attempts`` times
+the timeouts (plus boto3's backoff) before the caller sees StoreUnavailableError;
+object bodies read later translate their errors the same way.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
 from archive.errors import StoreError, StoreUnavailableError
 from archive.store.port import LockInfo, ObjectVersion, Retention
@@ -28,7 +27,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 T = TypeVar("T")
-_UNAVAILABLE = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)
+_NO_LOCK_CONFIG = {"ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"}
+_NO_LEGAL_HOLD = _NO_LOCK_CONFIG | {"NoSuchObjectLegalHold"}
 
 
 def make_client(
@@ -38,11 +38,12 @@ def make_client(
     region: str = "us-east-1",
     *,
     connect_timeout: float = 5.0,
+    read_timeout: float = 30.0,
     max_attempts: int = 5,
 ) -> S3Client:
     config = Config(
         connect_timeout=connect_timeout,
-        read_timeout=60,
+        read_timeout=read_timeout,
         retries={"max_attempts": max_attempts, "mode": "standard"},
         s3={"addressing_style": "path"},
         request_checksum_calculation="when_required",
@@ -59,6 +60,39 @@ def make_client(
     )
 
 
+def translate(what: str, bucket: str, exc: Exception) -> StoreError:
+    """The chatkeeper error for a botocore exception raised during ``what``."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "?")
+        return StoreError(f"S3 refused {what} on bucket {bucket!r}: {code}")
+    # Connection refused, DNS, connect and read timeouts, connections closed mid-answer.
+    return StoreUnavailableError(f"S3 unavailable during {what}: {exc}")
+
+
+class _Body(io.RawIOBase):
+    """An object body whose read errors are translated like every other S3 call's."""
+
+    def __init__(self, inner: Any, what: str, bucket: str) -> None:
+        self.inner = inner
+        self.what = what
+        self.bucket = bucket
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self.inner.read(len(buffer))
+        except (BotoCoreError, OSError) as exc:
+            raise translate(self.what, self.bucket, exc) from exc
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
 def _b64(sha256_hex: str) -> str:
     return base64.b64encode(bytes.fromhex(sha256_hex)).decode("ascii")
 
@@ -71,13 +105,8 @@ class S3ArchiveStore:
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
             return fn()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailableError(f"S3 unavailable during {what}: {exc}") from exc
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "?")
-            raise StoreError(f"S3 refused {what} on bucket {self.bucket!r}: {code}") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError(f"S3 error during {what}: {exc}") from exc
+        except (BotoCoreError, ClientError) as exc:
+            raise translate(what, self.bucket, exc) from exc
 
     def lock_info(self) -> LockInfo:
         versioning = self._call(
@@ -87,15 +116,11 @@ class S3ArchiveStore:
             config = self.client.get_object_lock_configuration(Bucket=self.bucket)
             lock = config.get("ObjectLockConfiguration", {})
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code not in {
-                "ObjectLockConfigurationNotFoundError",
-                "NoSuchObjectLockConfiguration",
-            }:
-                raise StoreError(f"S3 refused GetObjectLockConfiguration: {code}") from exc
+            if exc.response.get("Error", {}).get("Code", "") not in _NO_LOCK_CONFIG:
+                raise translate("GetObjectLockConfiguration", self.bucket, exc) from exc
             lock = {}
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailableError(f"S3 unavailable: {exc}") from exc
+        except BotoCoreError as exc:
+            raise translate("GetObjectLockConfiguration", self.bucket, exc) from exc
         default = lock.get("Rule", {}).get("DefaultRetention", {})
         days = default.get("Days")
         if days is None and default.get("Years") is not None:
@@ -146,18 +171,21 @@ class S3ArchiveStore:
         return str(version)
 
     def get(self, key: str, version_id: str) -> bytes:
-        body = self.open(key, version_id)
-        try:
-            return self._call(f"GetObject {key}", body.read)
-        finally:
-            body.close()
+        def fetch() -> bytes:
+            body = self.client.get_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+            try:
+                return body["Body"].read()
+            finally:
+                body["Body"].close()
+
+        return self._call(f"GetObject {key}", fetch)
 
     def open(self, key: str, version_id: str) -> BinaryIO:
         response = self._call(
             f"GetObject {key}",
             lambda: self.client.get_object(Bucket=self.bucket, Key=key, VersionId=version_id),
         )
-        return cast(BinaryIO, response["Body"])
+        return cast(BinaryIO, _Body(response["Body"], f"GetObject {key}", self.bucket))
 
     def versions(self, prefix: str) -> Iterator[ObjectVersion]:
         paginator = self.client.get_paginator("list_object_versions")
@@ -189,12 +217,11 @@ class S3ArchiveStore:
                 Bucket=self.bucket, Key=key, VersionId=version_id
             )
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in {"NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError"}:
+            if exc.response.get("Error", {}).get("Code", "") in _NO_LOCK_CONFIG:
                 return None
-            raise StoreError(f"S3 refused GetObjectRetention {key}: {code}") from exc
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailableError(f"S3 unavailable: {exc}") from exc
+            raise translate(f"GetObjectRetention {key}", self.bucket, exc) from exc
+        except BotoCoreError as exc:
+            raise translate(f"GetObjectRetention {key}", self.bucket, exc) from exc
         data = response.get("Retention", {})
         until = data.get("RetainUntilDate")
         if not isinstance(until, datetime) or "Mode" not in data:
@@ -219,4 +246,32 @@ class S3ArchiveStore:
         self._call(
             f"DeleteObject {key}",
             lambda: self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id),
+        )
+
+    def after_fork(self) -> None:
+        # Clears botocore's connection pools; the next call opens fresh connections.
+        self.client.close()
+
+    def legal_hold(self, key: str, version_id: str) -> bool:
+        try:
+            response = self.client.get_object_legal_hold(
+                Bucket=self.bucket, Key=key, VersionId=version_id
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") in _NO_LEGAL_HOLD:
+                return False
+            raise translate(f"GetObjectLegalHold {key}", self.bucket, exc) from exc
+        except BotoCoreError as exc:
+            raise translate(f"GetObjectLegalHold {key}", self.bucket, exc) from exc
+        return bool(response.get("LegalHold", {}).get("Status") == "ON")
+
+    def set_legal_hold(self, key: str, version_id: str, on: bool) -> None:
+        self._call(
+            f"PutObjectLegalHold {key}",
+            lambda: self.client.put_object_legal_hold(
+                Bucket=self.bucket,
+                Key=key,
+                VersionId=version_id,
+                LegalHold={"Status": "ON" if on else "OFF"},
+            ),
         )

@@ -20,8 +20,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from archive.codec import format_time
 from archive.journal import Journal
+from archive.journal.aio import AsyncJournal
 from archive.model import Actor, Platform, Source
-from bots.commands import (
+from bots.admin import (
     CHANGES_MONITORING,
     AdminAttempt,
     Command,
@@ -29,7 +30,7 @@ from bots.commands import (
     parse_words,
     record_attempt,
 )
-from bots.slack.identity import IdentityCache
+from bots.slack.directory import IdentityCache
 
 log = structlog.get_logger("chatkeeper.slack.admin")
 
@@ -71,6 +72,7 @@ class AdminDesk:
         on_backfill: Callable[[str, str, int], Coroutine[Any, Any, object]] | None = None,
     ) -> None:
         self._journal = journal
+        self._aio = AsyncJournal(journal)
         self._client = client
         self._identity = identity
         self._admins = admin_user_ids
@@ -128,9 +130,9 @@ class AdminDesk:
         if parsed.command is Command.OFF:
             return "Capture is now *off* for this conversation. Earlier records stay archived."
         if parsed.command is Command.STATUS:
-            return await asyncio.to_thread(self._status, request)
+            return await self._status(request)
         if parsed.command is Command.LIST:
-            return await asyncio.to_thread(self._list, request.team)
+            return await self._list(request.team)
         return HELP
 
     async def _turn_on(self, request: AdminRequest, kind: str | None, backfill: int | None) -> str:
@@ -153,13 +155,13 @@ class AdminDesk:
             lines.append(f"Fetching the last {backfill} days of history in the background.")
         return "\n".join(lines)
 
-    def _status(self, request: AdminRequest) -> str:
+    async def _status(self, request: AdminRequest) -> str:
         entries = [
             m
-            for m in self._journal.monitoring(Platform.SLACK.value)
+            for m in await self._aio.monitoring(Platform.SLACK.value)
             if m.workspace == request.team and m.conversation == request.channel
         ]
-        stats = self._journal.stats(self._stream)
+        stats = await self._aio.stats(self._stream)
         sealed = stats.last_sealed
         bundle = (
             f"last sealed bundle: #{sealed.number} at {format_time(sealed.created_at)}"
@@ -176,10 +178,10 @@ class AdminDesk:
             head = 'Capture is *on* for every conversation I am in (capture mode "all")'
         return f"{head}; captured: messages, edits, deletes, reactions, pins, membership, files; {bundle}."
 
-    def _list(self, team: str) -> str:
+    async def _list(self, team: str) -> str:
         names = [
             f"- {m.conversation_name or m.conversation} (since {format_time(m.changed_at)})"
-            for m in self._journal.monitoring(Platform.SLACK.value)
+            for m in await self._aio.monitoring(Platform.SLACK.value)
             if m.workspace == team and m.enabled
         ]
         return (

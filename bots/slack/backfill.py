@@ -5,7 +5,7 @@ capture already holds is not stored twice. 429 answers are retried after
 ``Retry-After`` (slack_sdk's rate-limit handler) and calls are paced to the
 method's tier (``slack.backfill_requests_per_minute``; Tier 3 is 50/min).
 
-Reconciliation (``bots/slack/reconciliation.py``) builds on it.
+Reconciliation (``bots/slack/completeness.py``) builds on it.
 """
 
 from __future__ import annotations
@@ -26,18 +26,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from archive.capture import capture
 from archive.clock import Clock, SystemClock
 from archive.codec import canonical_json
-from archive.errors import ChatkeeperError
+from archive.errors import BackfillError
 from archive.journal import Journal
+from archive.journal.aio import AsyncJournal
 from archive.model import Record, Source
-from bots.slack.identity import IdentityCache
+from bots.slack.directory import IdentityCache
 from bots.slack.payload import Delivery, Snapshot
 from bots.slack.translate import message_record
 
 log = structlog.get_logger("chatkeeper.slack.backfill")
-
-
-class BackfillError(ChatkeeperError):
-    """Slack refused the history calls (not a member, bad token, ...)."""
 
 
 def history_client(token: str, base_url: str, max_retries: int = 5) -> AsyncWebClient:
@@ -181,7 +178,7 @@ async def backfill_channel(
     pacer = Pacer(requests_per_minute)
     run = await fetch_history(client, channel, oldest, page_size, pacer, threads)
     records = await _records_for(run, team, identity, clock, recovered)
-    existing = await asyncio.to_thread(journal.contains, [r.key for r in records])
+    existing = await AsyncJournal(journal).contains([r.key for r in records])
     fresh = [r for r in records if r.key not in existing]
     await capture(journal, fresh)
     run.new, run.duplicates = len(fresh), len(records) - len(fresh)

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from archive.capture import capture_sync
 from archive.clock import Clock, SystemClock
 from archive.codec import canonical_json
-from archive.errors import ChatkeeperError
+from archive.errors import SlackExportError
 from archive.journal import Journal
 from archive.model import Actor, Record, Source
+from bots.slack.directory import user_info_from
+from bots.slack.export_history import history_records, original_message, pin_record
 from bots.slack.files import file_task_details
-from bots.slack.identity import user_info_from
 from bots.slack.payload import Delivery, Snapshot
 from bots.slack.translate import message_record
 
@@ -40,12 +40,6 @@ _LISTS = {
 }
 
 
-class ExportError(ChatkeeperError):
-    """The file is not a usable Slack export (not a zip, too large, ...)."""
-
-    exit_code = 1
-
-
 @dataclass
 class ImportSummary:
     conversations: int = 0
@@ -53,6 +47,7 @@ class ImportSummary:
     new: int = 0
     duplicates: int = 0
     refused: list[str] = field(default_factory=list)  # entry name (escaped) + reason
+    skipped: list[str] = field(default_factory=list)  # conversations not imported, and why
 
 
 def safe_entry_name(name: str) -> PurePosixPath | None:
@@ -73,18 +68,18 @@ class _Reader:
 
     def json(self, info: zipfile.ZipInfo) -> Any:
         if info.file_size > self._max_entry:
-            raise ExportError(f"entry {info.filename[:80]!r} is larger than the import limit")
+            raise SlackExportError(f"entry {info.filename[:80]!r} is larger than the import limit")
         with self._zip.open(info) as handle:
             data = handle.read(self._max_entry + 1)
         if len(data) > self._max_entry:
-            raise ExportError(f"entry {info.filename[:80]!r} is larger than the import limit")
+            raise SlackExportError(f"entry {info.filename[:80]!r} is larger than the import limit")
         self._budget -= len(data)
         if self._budget < 0:
-            raise ExportError("export is larger than slack.import_max_total_bytes")
+            raise SlackExportError("export is larger than slack.import_max_total_bytes")
         try:
             return json.loads(data)
         except ValueError as exc:
-            raise ExportError(f"entry {info.filename[:80]!r} is not valid JSON") from exc
+            raise SlackExportError(f"entry {info.filename[:80]!r} is not valid JSON") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +87,7 @@ class _Conversation:
     id: str
     name: str | None
     type: str
+    platform: str = "slack"  # from a chatkeeper export's conversation entry
 
 
 def _conversations(
@@ -108,7 +104,9 @@ def _conversations(
             if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
                 continue
             name = item.get("name") if isinstance(item.get("name"), str) else None
-            conversation = _Conversation(item["id"], name, kind)
+            origin = item.get("chatkeeper")
+            platform = origin.get("platform") if isinstance(origin, Mapping) else None
+            conversation = _Conversation(item["id"], name, kind, str(platform or "slack"))
             found[name or item["id"]] = conversation
             found.setdefault(item["id"], conversation)
     return found
@@ -153,7 +151,7 @@ def import_slack_export(
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise ExportError(f"{path.name}: not a readable zip file ({exc})") from exc
+        raise SlackExportError(f"{path.name}: not a readable zip file ({exc})") from exc
     with archive:
         entries: dict[str, zipfile.ZipInfo] = {}
         for info in archive.infolist():
@@ -167,8 +165,6 @@ def import_slack_export(
         conversations = _conversations(reader, entries)
         actors, users_team = _users(reader, entries)
         workspace = team or users_team
-        if not workspace:
-            raise ExportError("cannot tell the Slack team id: pass --team T...")
         seen: set[str] = set()
         batch: list[Record] = []
         for folder, info in _day_entries(entries):
@@ -176,17 +172,47 @@ def import_slack_export(
             if conversation is None:
                 summary.refused.append(f"{folder[:80]!r}: folder not listed in the export")
                 continue
+            if conversation.platform != "slack":
+                note = (
+                    f"{folder[:80]!r}: a {conversation.platform[:20]} conversation exported by"
+                    " chatkeeper, not a Slack one; not imported"
+                )
+                if note not in summary.skipped:
+                    summary.skipped.append(note)
+                continue
             seen.add(conversation.id)
             messages = reader.json(info)
             for message in messages if isinstance(messages, list) else []:
                 if not isinstance(message, Mapping) or not message.get("ts"):
                     continue
-                batch.append(_record(workspace, conversation, message, actors, clock))
+                summary.messages += 1
+                # chatkeeper writes the capturing workspace as the message's team; Slack's
+                # own exports name the sender's team there (Slack Connect), so only ours count.
+                own = message.get("team") if "chatkeeper" in message else None
+                message_team = own if isinstance(own, str) and own and not team else workspace
+                if not message_team:
+                    raise SlackExportError("cannot tell the Slack team id: pass --team T...")
+                batch.extend(_records(message_team, conversation, message, actors, clock))
                 if len(batch) >= _BATCH:
                     _flush(journal, batch, summary)
         _flush(journal, batch, summary)
         summary.conversations = len(seen)
     return summary
+
+
+def _records(
+    team: str,
+    conversation: _Conversation,
+    message: Mapping[str, Any],
+    actors: Mapping[str, Actor],
+    clock: Clock,
+) -> list[Record]:
+    """The message's record (its text before any edit) and its history's records."""
+    record = _record(team, conversation, message, actors, clock)
+    pin = pin_record(record, message)
+    if pin is not None:
+        return [pin]
+    return [original_message(record, message), *history_records(record, message, actors)]
 
 
 def _record(
@@ -215,9 +241,8 @@ def _flush(journal: Journal, batch: list[Record], summary: ImportSummary) -> Non
     unique = list({r.key: r for r in batch}.values())
     existing = journal.contains([r.key for r in unique])
     fresh = [r for r in unique if r.key not in existing]
-    capture_sync(journal, fresh)
+    journal.append(fresh)
     _queue_files(journal, fresh)
-    summary.messages += len(batch)
     summary.new += len(unique) - len(existing)
     summary.duplicates += len(batch) - (len(unique) - len(existing))
     batch.clear()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -19,14 +20,11 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from archive.attachments import (
-    AttachmentTooLargeError,
-    AttachmentUnavailableError,
-    Downloaded,
-    Sink,
-    task_details,
-)
+from archive.attachments import Downloaded, Sink, task_details
+from archive.capture import FileFetch
+from archive.errors import AttachmentTooLargeError, AttachmentUnavailableError
 from archive.journal import FetchTask
+from archive.model import Record
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _GONE = frozenset({"file_not_found", "file_deleted", "not_in_channel", "channel_not_found"})
@@ -46,6 +44,72 @@ def file_task_details(file: Mapping[str, Any], channel: str, team: str) -> str:
         size=size,
         mime=file.get("mimetype"),
     )
+
+
+def file_fetches(record: Record, event: Mapping[str, Any], queued_at: datetime) -> list[FileFetch]:
+    """The fetches for the files of ``record`` not stored yet, with details from ``event``."""
+    objects = event_files(event)
+    return [
+        FileFetch(
+            record_key=record.key,
+            platform="slack",
+            ref=attachment.ref,
+            name=attachment.name,
+            details=file_task_details(
+                objects.get(attachment.ref, {}), record.conversation, record.workspace
+            ),
+            queued_at=queued_at,
+        )
+        for attachment in record.attachments
+        if attachment.ref and attachment.sha256 is None
+    ]
+
+
+def event_files(event: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """File objects carried by an event (message files, edited message files), by id."""
+    found: dict[str, Mapping[str, Any]] = {}
+    message = event.get("message")
+    candidates = [
+        event.get("files"),
+        message.get("files") if isinstance(message, Mapping) else None,
+    ]
+    for files in candidates:
+        for item in files if isinstance(files, list) else []:
+            if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+                found[item["id"]] = item
+    return found
+
+
+def repair_task_details(record: Record, ref: str) -> str:
+    """Fetch details for file ``ref`` of ``record``, read again from its raw payload.
+
+    The payload is an Events API body, a Socket Mode frame or an export message;
+    when none of them holds the file object, the downloader asks ``files.info``.
+    """
+    try:
+        payload = json.loads(record.raw)
+    except ValueError:
+        payload = None
+    return file_task_details(_find_file(payload, ref) or {}, record.conversation, record.workspace)
+
+
+def _find_file(value: Any, ref: str, depth: int = 0) -> Mapping[str, Any] | None:
+    """The file object with id ``ref`` anywhere in a (shallow) Slack payload."""
+    if depth > 6:
+        return None
+    if isinstance(value, Mapping):
+        if value.get("id") == ref and ("url_private" in value or "url_private_download" in value):
+            return value
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return None
+    for child in children:
+        found = _find_file(child, ref, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 class SlackFileDownloader:

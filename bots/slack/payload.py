@@ -101,9 +101,11 @@ def actor_for(snapshot: Snapshot, user_id: str | None, message: Mapping[str, Any
     if known is not None:
         return known
     is_bot = bool(message.get("bot_id")) or message.get("subtype") == "bot_message"
-    return Actor(
-        id=user_id, name=text_of(mapping_of(message.get("bot_profile")).get("name")), is_bot=is_bot
-    )
+    # A bot message names its bot in bot_profile, or (older integrations) in username.
+    name = text_of(mapping_of(message.get("bot_profile")).get("name"))
+    if name is None and is_bot:
+        name = text_of(message.get("username"))
+    return Actor(id=user_id, name=name, is_bot=is_bot)
 
 
 def details_for(event: Mapping[str, Any], snapshot: Snapshot, **extra: Any) -> dict[str, Any]:

@@ -1,15 +1,4 @@
-"""Pure functions from Slack payloads to records (no I/O).
-
-Key scheme (docs/slack.md): anything that is a message in the channel's
-history is keyed on where it lives, so live capture, backfill and export
-import of the same message collapse into one record:
-
-- message (any subtype that occupies a ``ts``): ``msg|channel|ts``
-- edit (``message_changed``): ``edit|channel|ts|edited.ts`` (``event_ts`` if no ``edited``)
-- delete (``message_deleted``): ``delete|channel|deleted_ts``
-- thread-parent tombstone: ``tombstone|channel|ts``
-- every other event: ``event|event_id``, so retries of one delivery are stored once.
-"""
+"""Pure functions from Slack payloads to records (no I/O); keys from :mod:`bots.slack.keys`."""
 
 from __future__ import annotations
 
@@ -17,9 +6,16 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from archive.model import Attachment, AttachmentState, Kind, Platform, Record, record_key
+from archive.model import Attachment, AttachmentState, Kind, Platform, Record
+from bots.slack.keys import (
+    delete_key,
+    edit_key,
+    event_key,
+    message_key,
+    tombstone_key,
+    untranslated_key,
+)
 from bots.slack.payload import (
-    SLACK,
     Delivery,
     Snapshot,
     actor_for,
@@ -81,7 +77,7 @@ def message_record(
     is_tombstone = subtype == "tombstone"
     user_id = text_of(message.get("user")) or text_of(message.get("bot_id"))
     return Record(
-        key=record_key(SLACK, delivery.team, "tombstone" if is_tombstone else "msg", channel, ts),
+        key=(tombstone_key if is_tombstone else message_key)(delivery.team, channel, ts),
         platform=Platform.SLACK,
         workspace=delivery.team,
         conversation=channel,
@@ -107,6 +103,7 @@ def message_record(
             old_name=text_of(message.get("old_name")),
             inviter=text_of(message.get("inviter")),
             edited_ts=text_of(mapping_of(message.get("edited")).get("ts")),
+            edited_user=text_of(mapping_of(message.get("edited")).get("user")),
         ),
         raw=delivery.raw,
     )
@@ -119,12 +116,12 @@ def _changed_record(event: Mapping[str, Any], delivery: Delivery, snapshot: Snap
     ts = str(new.get("ts") or old.get("ts") or "")
     if new.get("subtype") == "tombstone":  # a thread parent was deleted
         edited_ts = None
-        key = record_key(SLACK, delivery.team, "tombstone", channel, ts)
+        key = tombstone_key(delivery.team, channel, ts)
         kind = Kind.DELETE
     else:
         edited_ts = text_of(mapping_of(new.get("edited")).get("ts"))
         version = edited_ts or str(event.get("event_ts") or event.get("ts") or "")
-        key = record_key(SLACK, delivery.team, "edit", channel, ts, version)
+        key = edit_key(delivery.team, channel, ts, version)
         kind = Kind.EDIT
     thread_ts = text_of(new.get("thread_ts"))
     return Record(
@@ -162,7 +159,7 @@ def _deleted_record(event: Mapping[str, Any], delivery: Delivery, snapshot: Snap
     deleted_ts = str(event.get("deleted_ts") or old.get("ts") or "")
     thread_ts = text_of(old.get("thread_ts"))
     return Record(
-        key=record_key(SLACK, delivery.team, "delete", channel, deleted_ts),
+        key=delete_key(delivery.team, channel, deleted_ts),
         platform=Platform.SLACK,
         workspace=delivery.team,
         conversation=channel,
@@ -198,7 +195,7 @@ def _event_record(event: Mapping[str, Any], delivery: Delivery, snapshot: Snapsh
     identity = delivery.event_id or str(event.get("event_ts") or "")
     user_id = event_actor(event)
     return Record(
-        key=record_key(SLACK, delivery.team, "event", identity, event_type),
+        key=event_key(delivery.team, identity, event_type),
         platform=Platform.SLACK,
         workspace=delivery.team,
         conversation=event_conversation(event),
@@ -250,7 +247,7 @@ def untranslated_record(
     event = mapping_of(envelope.get("event"))
     identity = delivery.event_id or hashlib.sha256(delivery.raw).hexdigest()
     return Record(
-        key=record_key(SLACK, delivery.team, "untranslated", identity),
+        key=untranslated_key(delivery.team, identity),
         platform=Platform.SLACK,
         workspace=delivery.team,
         conversation=event_conversation(event) if isinstance(event.get("channel"), str) else "",

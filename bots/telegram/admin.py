@@ -3,7 +3,7 @@
 Who may use them: user ids in ``capture.admin_user_ids``, anonymous administrators
 (``sender_chat`` is the chat itself), and whoever ``getChatMember`` reports as
 the chat's creator or an administrator. Every attempt becomes an
-``admin_action`` record (shared grammar in :mod:`bots.commands`), keyed by chat
+``admin_action`` record (shared grammar in :mod:`bots.admin`), keyed by chat
 and message id so a redelivered command is recorded once. Edited messages never
 run a command: the handlers accept only new ``message`` and ``channel_post``
 updates.
@@ -24,8 +24,9 @@ from telegram.ext import BaseHandler, CommandHandler, ContextTypes, MessageHandl
 
 from archive.clock import Clock
 from archive.journal import Journal
+from archive.journal.aio import AsyncJournal
 from archive.model import Actor, Platform, Source
-from bots.commands import (
+from bots.admin import (
     TELEGRAM_COMMANDS,
     AdminAttempt,
     Command,
@@ -36,7 +37,7 @@ from bots.commands import (
 
 log = structlog.get_logger("chatkeeper.telegram.admin")
 
-# The exact bytes of the update being processed, set by the ingest before it
+# The exact bytes of the update being processed, set by the capture step before it
 # hands the update to the Application (handlers run inline in that task).
 current_raw: contextvars.ContextVar[bytes] = contextvars.ContextVar("telegram_raw_update")
 current_source: contextvars.ContextVar[Source] = contextvars.ContextVar("telegram_source")
@@ -135,7 +136,7 @@ async def handle_command(policy: AdminPolicy, update: Update, message: Message) 
     )
     # A redelivered command (crash before the acknowledgement) is recorded once and
     # applied again (idempotent), but answered only the first time.
-    seen = bool(policy.journal.contains([admin_action_record(attempt).key]))
+    seen = bool(await AsyncJournal(policy.journal).contains([admin_action_record(attempt).key]))
     await record_attempt(policy.journal, attempt)
     log.info(
         "telegram.admin_command",
@@ -151,7 +152,9 @@ async def _reply(policy: AdminPolicy, message: Message, command: Command, allowe
     if not allowed:
         text = "Only this chat's administrators can use the archive commands."
     else:
-        on = policy.journal.is_monitored("telegram", policy.bot_id, str(message.chat.id))
+        on = await AsyncJournal(policy.journal).is_monitored(
+            "telegram", policy.bot_id, str(message.chat.id)
+        )
         text = f"Archiving is {'on' if on else 'off'} for this chat."
         if on and policy.visibility_note is not None:
             note = await policy.visibility_note(message.chat.id)

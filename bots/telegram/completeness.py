@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from archive.model import Kind, Platform, Record
-from bots.telegram.identity import is_channel_id
+from bots.telegram.keys import is_channel_id
 
 # Records that prove a message with that id existed.
 _MESSAGE_KINDS = {

@@ -8,7 +8,6 @@ else is recorded as ``unavailable`` and never opened.
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,11 +17,11 @@ from typing import Any
 from archive.attachments import store_blob
 from archive.bundle import Layout
 from archive.filenames import safe_filename
+from archive.hashing import file_sha256
 from archive.model import Attachment, AttachmentState
 from archive.store import ArchiveStore, Retention
 
 _FIELDS = ("photo", "file")
-_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -50,16 +49,6 @@ def resolve_inside(root: Path, relative: str) -> Path | None:
     if not target.is_relative_to(base) or not target.is_file():
         return None
     return target
-
-
-def _hash(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def _store(target: BlobTarget, path: Path, sha256: str, size: int, now: datetime) -> None:
@@ -96,7 +85,7 @@ def export_attachments(
             reason = "path is outside the export folder or missing; not read"
             found.append(Attachment(name, AttachmentState.UNAVAILABLE, mime=mime, reason=reason))
             continue
-        sha256, size = _hash(path)
+        sha256, size = file_sha256(path)
         if target is None:
             found.append(
                 Attachment(

@@ -19,18 +19,18 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from archive.clock import Clock
+from archive.clock import Clock, SystemClock
 from archive.codec import canonical_json
-from archive.errors import ChatkeeperError
+from archive.errors import TelegramExportError
 from archive.journal import Journal
-from archive.model import Actor, Kind, Platform, Record, Source
-from bots.telegram.content import timestamp
+from archive.model import Actor, Kind, Platform, Record, Source, record_key
 from bots.telegram.export_files import BlobTarget, export_attachments
-from bots.telegram.identity import export_key, is_channel_id, message_key, supergroup_chat_id
+from bots.telegram.keys import export_key, is_channel_id, message_key, supergroup_chat_id
+from bots.telegram.payload import timestamp
 
 CHANNEL_TYPES = {"private_supergroup", "public_supergroup", "private_channel", "public_channel"}
 ACTIONS = {
@@ -44,10 +44,40 @@ ACTIONS = {
 _BATCH = 500
 
 
-class ExportError(ChatkeeperError):
-    """The path is not a Telegram Desktop JSON export."""
-
-    exit_code = 2
+def reaction_records(record: Record, message: dict[str, Any]) -> list[Record]:
+    """The reactions newer Desktop exports list (``reactions[].recent``: who, when) as
+    ``reaction_added`` records, keyed by message, reaction and person so a re-import adds none."""
+    found: list[Record] = []
+    reactions = message.get("reactions")
+    for reaction in reactions if isinstance(reactions, list) else []:
+        if not isinstance(reaction, dict):
+            continue
+        label = str(reaction.get("emoji") or "") or (
+            f"custom:{reaction['document_id']}" if reaction.get("document_id") else ""
+        )
+        recent = reaction.get("recent")
+        for entry in recent if label and isinstance(recent, list) else []:
+            who = peer_id(entry.get("from_id")) if isinstance(entry, dict) else None
+            if who is None:
+                continue
+            unixtime = entry.get("date_unixtime")
+            at = timestamp(unixtime) if str(unixtime or "").isdigit() else record.occurred_at
+            found.append(
+                replace(
+                    record,
+                    key=record_key(
+                        "telegram", record.workspace, "export_reaction", record.key, label, who
+                    ),
+                    kind=Kind.REACTION_ADDED,
+                    occurred_at=at,
+                    actor=Actor(id=who, name=entry.get("from")),
+                    text=None,
+                    reply_to=None,
+                    attachments=(),
+                    details={"added": [label], "removed": [], "imported_from": "telegram_export"},
+                )
+            )
+    return found
 
 
 @dataclass
@@ -112,15 +142,19 @@ def load_export(path: Path) -> tuple[dict[str, Any], Path]:
     try:
         data = json.loads(target.read_bytes())
     except FileNotFoundError as exc:
-        raise ExportError(f"{target} not found: export as JSON from Telegram Desktop") from exc
+        raise TelegramExportError(
+            f"{target} not found: export as JSON from Telegram Desktop"
+        ) from exc
     except (OSError, ValueError) as exc:
-        raise ExportError(f"{target} is not a readable JSON export: {exc}") from exc
+        raise TelegramExportError(f"{target} is not a readable JSON export: {exc}") from exc
     if not isinstance(data, dict) or not any(True for _ in _chats(data)):
-        raise ExportError(f"{target} has no chats or messages")
+        raise TelegramExportError(f"{target} has no chats or messages")
     return data, folder
 
 
-class ExportImporter:
+class _ExportImport:
+    """One import run over a Telegram Desktop export (blocking: reads, uploads, commits)."""
+
     def __init__(
         self, journal: Journal, blobs: BlobTarget, clock: Clock, *, workspace: str = "export"
     ) -> None:
@@ -143,6 +177,7 @@ class ExportImporter:
                 record = self._record(chat, message, folder, report)
                 if record is not None:
                     batch.append(record)
+                    batch.extend(reaction_records(record, message))
                 if len(batch) >= _BATCH:
                     self._commit(batch, report)
                     batch = []
@@ -224,3 +259,18 @@ class ExportImporter:
             details=details,
             raw=canonical_json(message),
         )
+
+
+def import_telegram_export(
+    journal: Journal,
+    path: Path,
+    *,
+    blobs: BlobTarget,
+    workspace: str = "export",
+    clock: Clock | None = None,
+) -> ImportReport:
+    """Import every chat under ``path`` (a Desktop JSON export); idempotent.
+
+    ``workspace`` is the bot id, so that keys of private chats match live capture.
+    """
+    return _ExportImport(journal, blobs, clock or SystemClock(), workspace=workspace).run(path)

@@ -5,7 +5,7 @@ call, so the offset moves past a batch only after the batch is durable. A
 crash (or a journal failure) before that leaves the batch unconfirmed and
 Telegram delivers it again; the record keys make the second copy a no-op.
 The exact bytes of each update are sliced out of the response
-(:mod:`bots.telegram.payload`), never re-serialized.
+(:mod:`bots.telegram.raw_updates`), never re-serialized.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import structlog
 from telegram import Update
 from telegram.error import TelegramError
 
-from archive.errors import JournalError
+from archive.errors import JournalError, PayloadError
 from archive.model import Source
-from bots.telegram.payload import PayloadError, split_updates
-from bots.telegram.runtime import TelegramRuntime
+from bots.telegram.application import TelegramRuntime
+from bots.telegram.raw_updates import split_updates
 
 log = structlog.get_logger("chatkeeper.telegram.polling")
 _MAX_BACKOFF = 30.0
@@ -56,7 +56,7 @@ class PollingLoop:
         updates = split_updates(request.last_payload)
         if not updates:
             return 0
-        await self.runtime.ingest.ingest(updates, Source.POLLING)
+        await self.runtime.capture.capture_updates(updates, Source.POLLING)
         self.offset = max(u["update_id"] for _, u in updates) + 1
         return len(updates)
 

@@ -1,7 +1,7 @@
 """Pure functions: one Bot API ``Update`` (raw bytes + parsed JSON) -> Records.
 
 Every record keeps the update's exact bytes in ``raw``. Message updates are
-keyed by message identity (see :mod:`bots.telegram.identity`), so a redelivered
+keyed by message identity (see :mod:`bots.telegram.keys`), so a redelivered
 update or the same message seen twice is stored once; other updates are keyed
 by bot id and ``update_id``. Unknown update types become ``other`` records.
 """
@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from archive.model import Kind, Platform, Record, Source
-from bots.telegram import content
-from bots.telegram.content import JSON, chat_name, timestamp, user_actor
-from bots.telegram.identity import message_key, message_scope, update_key
+from bots.telegram import payload
+from bots.telegram.keys import message_key, message_scope, update_key
+from bots.telegram.payload import JSON, chat_name, timestamp, user_actor
 
 MESSAGE_UPDATES = {
     "message": Kind.MESSAGE,
@@ -104,7 +104,7 @@ def _message_record(
     edit_date = int(message.get("edit_date", 0)) if MESSAGE_UPDATES[kind_name] is Kind.EDIT else 0
     fields = _base(raw, update, kind_name, delivery, chat)
     details = fields.pop("details")
-    details.update(content.message_details(message))
+    details.update(payload.message_details(message))
     if business:
         details["business_connection_id"] = business
     if edit_date:
@@ -114,14 +114,14 @@ def _message_record(
     thread = message.get("message_thread_id")
     return Record(
         key=message_key(scope, chat_id, int(message["message_id"]), edit_date),
-        kind=content.message_kind(message, MESSAGE_UPDATES[kind_name]),
+        kind=payload.message_kind(message, MESSAGE_UPDATES[kind_name]),
         occurred_at=timestamp(edit_date or message.get("date", 0)),
         message_id=str(message["message_id"]),
         thread_id=str(thread) if thread is not None else None,
         reply_to=str(reply["message_id"]) if isinstance(reply, Mapping) else None,
-        actor=content.message_actor(message),
-        text=content.message_text(message),
-        attachments=content.pending_attachments(message),
+        actor=payload.message_actor(message),
+        text=payload.message_text(message),
+        attachments=payload.pending_attachments(message),
         details=details,
         **fields,
     )
@@ -146,7 +146,7 @@ def _reaction_record(raw: bytes, update: JSON, body: JSON, delivery: Delivery) -
     if isinstance(body.get("user"), Mapping):
         actor = user_actor(body["user"])
     elif isinstance(body.get("actor_chat"), Mapping):
-        actor = content.chat_actor(body["actor_chat"])
+        actor = payload.chat_actor(body["actor_chat"])
     else:
         actor = None
     return Record(

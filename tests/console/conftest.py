@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 from archive.bundle import Layout
 from archive.clock import FixedClock, SystemClock
 from archive.journal.sqlite import SqliteJournal
-from archive.keys import Signer
+from archive.keys import Signer, load_or_create_signer
 from archive.model import Kind, Record
 from archive.read import read_bundles
 from archive.seal import SealPolicy, seal
@@ -32,7 +32,7 @@ from console.context import Console
 from console.settings import ConsoleSettings
 from search.indexer import update_index
 from search.sqlite_index import SqliteSearchIndex
-from tests.export_fixtures import BLOBS, archive_records
+from tests.exporters.export_fixtures import BLOBS, archive_records
 
 PASSWORD = "correct horse battery staple"
 ADMIN_PASSWORD = "admin password for the tests"
@@ -113,6 +113,7 @@ def deployment(
         view=ArchiveView(reader, policy.layout, keys, "trusted keys (test)"),
         audit=AuditTrail(journal, SystemClock()),
         clock=SystemClock(),
+        export_signer=load_or_create_signer(tmp_path / "keys" / "export"),
         generator="chatkeeper test",
         version="test",
         temp_dir=tmp_path,

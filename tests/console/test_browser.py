@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright
 
 from tests.console.conftest import PASSWORD, Deployment
-from tests.export_fixtures import TERM_SHEET
+from tests.exporters.export_fixtures import TERM_SHEET
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -85,8 +85,8 @@ async def _sign_in(page: Page, base: str, name: str, password: str) -> None:
 async def test_officer_journey_in_chromium(
     browser: Browser, server: TestServer, deployment: Deployment, shots: Path
 ) -> None:
-    """Sign in, search, open a conversation with an edit and a deletion, download, export; each
-    action is sealed, nothing is loaded from elsewhere and the CSP is never violated."""
+    """Sign in, search, open a conversation with an edit and a deletion, download, export,
+    verify; each action is sealed, nothing is loaded from elsewhere, the CSP is never violated."""
     base = f"http://127.0.0.1:{server.port}"
     context = await browser.new_context(
         accept_downloads=True, viewport={"width": 1200, "height": 900}
@@ -127,6 +127,13 @@ async def test_officer_journey_in_chromium(
     with zipfile.ZipFile(io.BytesIO(Path(await export.path()).read_bytes())) as archive:
         assert "export-manifest.json" in archive.namelist()
         assert any(n.endswith(".html") for n in archive.namelist())
+        assert "export-manifest.sig.json" in archive.namelist()
+
+    await page.goto(f"{base}/verify")
+    facts = await page.inner_text("table.facts")
+    assert "INTACT" in await page.inner_text("h1")
+    assert "Newest signed checkpoint\tnumber " in facts
+    await _shot(page, shots, "3b-verify")
 
     assert watch.foreign == []
     assert not [c for c in watch.complaints if "Content Security Policy" in c]
@@ -142,6 +149,7 @@ async def test_officer_journey_in_chromium(
         ("conversation_opened", "olivia"),
         ("download", "olivia"),
         ("export", "olivia"),
+        ("verify_viewed", "olivia"),
     ]
 
 

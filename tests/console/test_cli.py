@@ -14,7 +14,7 @@ from archive.journal.sqlite import SqliteJournal
 from archive.model import Kind
 from archive.store.local_s3 import LocalS3Endpoint
 from chatkeeper.cli import cli
-from chatkeeper.commands_console import serve_console
+from chatkeeper.commands.console import serve_console
 from chatkeeper.settings import load_settings
 from tests.console.conftest import csrf_of
 from tests.factories import slack_message

@@ -8,6 +8,7 @@ import json
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import BinaryIO
 from unittest import mock
 
@@ -18,8 +19,9 @@ from aiohttp.test_utils import TestServer
 from archive.errors import JournalError
 from archive.model import Kind
 from console.app import build_console_app
+from exporters.custody_signature import check_custody_signature
 from tests.console.conftest import ADMIN_PASSWORD, PASSWORD, Deployment, csrf_of, sign_in
-from tests.export_fixtures import TERM_SHEET
+from tests.exporters.export_fixtures import TERM_SHEET
 
 DEALS = "/c/slack/T0001/C0DEALS01"
 TERM_SHA = hashlib.sha256(TERM_SHEET).hexdigest()
@@ -158,9 +160,10 @@ async def test_download_checks_the_blob_hash(
 
 
 async def test_export_of_a_conversation(
-    server: TestServer, http: ClientSession, deployment: Deployment
+    server: TestServer, http: ClientSession, deployment: Deployment, tmp_path: Path
 ) -> None:
-    """The export is a zip of the exporter's output with its custody manifest, and is archived."""
+    """The export is a zip of the exporter's output with its custody manifest, signed with the
+    console's export key, and is archived."""
     assert await sign_in(http, base(server), "olivia", PASSWORD) == 302
     async with http.get(base(server) + DEALS) as page:
         token = csrf_of(await page.text())
@@ -173,6 +176,10 @@ async def test_export_of_a_conversation(
         names = archive.namelist()
         lines = archive.read("records.jsonl").decode().splitlines()
         manifest = json.loads(archive.read("export-manifest.json"))
+        archive.extractall(tmp_path / "export")
+    export_key = deployment.console.export_signer.public
+    signed = check_custody_signature(tmp_path / "export", {export_key.key_id: export_key})
+    assert signed.problems == () and signed.key_id == export_key.key_id
     assert "export-manifest.json" in names
     assert lines and all(json.loads(x)["record"]["conversation"] == "C0DEALS01" for x in lines)
     assert manifest["operator"] == "olivia"
@@ -187,7 +194,7 @@ async def test_verify_page_shows_the_stream_state(server: TestServer, http: Clie
     async with http.get(base(server) + "/verify") as answer:
         page = await answer.text()
     assert "INTACT" in page
-    assert "Last checkpoint" in page and "bundle 3" in page
+    assert "Last sealed manifest" in page and "bundle 3" in page
 
 
 async def test_audit_trail_is_for_admins_and_shows_sealed_actions(

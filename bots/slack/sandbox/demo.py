@@ -22,7 +22,7 @@ from archive.bundle import Layout
 from archive.clock import SystemClock
 from archive.journal import Journal
 from archive.store import ArchiveStore
-from bots.slack.app import SlackBot, web_client
+from bots.slack.bot import SlackBot, web_client
 from bots.slack.files import SlackFileDownloader
 from bots.slack.sandbox.fake_api import FakeFile, FakeSlackState, serve_fake_slack
 from bots.slack.sandbox.sender import SlackSender, envelope

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from slack_sdk.signature import SignatureVerifier
+
+from bots.slack.inbound import request_signature
 
 _counter = itertools.count(1)
 
@@ -47,11 +48,11 @@ class SlackSender:
     def __init__(self, session: aiohttp.ClientSession, base_url: str, signing_secret: str) -> None:
         self._session = session
         self._base_url = base_url.rstrip("/")
-        self._verifier = SignatureVerifier(signing_secret)
+        self._secret = signing_secret
 
     def sign(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
         stamp = str(int(time.time()) if timestamp is None else timestamp)
-        signature = self._verifier.generate_signature(timestamp=stamp, body=body) or ""
+        signature = request_signature(self._secret, stamp, body)
         return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
 
     async def post(

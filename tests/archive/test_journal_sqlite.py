@@ -1,0 +1,56 @@
+"""SQLite-specific behaviour of SqliteJournal (the port contract is in tests/contract/)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archive.errors import JournalError
+from archive.journal.sqlite import SqliteJournal
+from archive.journal.sqlite_schema import MIGRATIONS
+from tests.contract.journals import STREAM
+from tests.factories import slack_message
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
+    with SqliteJournal(tmp_path / "journal.db") as j:
+        yield j
+
+
+class TestSqliteJournal:
+    def test_wal_and_full_sync(self, journal: SqliteJournal) -> None:
+        """The journal runs in WAL mode with synchronous=FULL."""
+        conn = sqlite3.connect(journal.path)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.close()
+        assert journal._writer_conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+    def test_schema_version(self, journal: SqliteJournal) -> None:
+        """Migrations are versioned with user_version."""
+        assert journal.schema_version == len(MIGRATIONS)
+
+    def test_survives_reopen(self, tmp_path: Path) -> None:
+        """Records appended before close are there after reopening."""
+        path = tmp_path / "j.db"
+        with SqliteJournal(path) as j:
+            j.append([slack_message(1)])
+        with SqliteJournal(path) as j:
+            assert j.get(slack_message(1).key) is not None
+            assert j.stats(STREAM).records == 1
+
+    def test_full_disk_fails_loudly(self, tmp_path: Path) -> None:
+        """When the disk is full the append raises and nothing of the batch is kept."""
+        path = tmp_path / "full.db"
+        with SqliteJournal(path) as j:
+            j.append([slack_message(0)])
+            (pages,) = j._writer_conn.execute("PRAGMA page_count").fetchone()
+            j._writer_conn.execute(f"PRAGMA max_page_count={pages + 1}")
+            big = [slack_message(i, text="y" * 4000) for i in range(1, 40)]
+            with pytest.raises(JournalError, match="full"):
+                j.append(big)
+            assert j.contains([r.key for r in big]) == set()
+            assert j.stats(STREAM).records == 1
