@@ -19,6 +19,7 @@
     │   └── AttachmentTooLargeError    (1)  the file is over ``capture.attachment_max_bytes``
     ├── ListenError                 (1)  ``serve`` cannot listen on its address (port in use, ...)
     ├── SearchIndexError            (1)  the search index cannot be read or written
+    ├── AccountError                (2)  console account unknown, duplicate or invalid
     ├── IntegrityError              (3)  verification found tampering or loss
     └── RenderWorkerError           (1)  an export's render worker failed (re-run to resume)
 
@@ -143,6 +144,10 @@ class SearchIndexError(ChatkeeperError):
     """The search index cannot be read or written (rebuild it with ``chatkeeper index``)."""
 
     exit_code = 1
+
+
+class AccountError(ChatkeeperError):
+    exit_code = 2
 
 
 class IntegrityError(ChatkeeperError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from chatkeeper.commands import (
     attachments,
+    console,
     core,
     demo,
     dispose,
@@ -40,6 +41,7 @@ COMMAND_MODULES = (
     attachments,
     demo,
     serve,
+    console,
     review,
     sandbox,
 )

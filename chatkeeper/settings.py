@@ -41,6 +41,7 @@ from archive.errors import ConfigError
 from archive.logs import register_secrets
 from bots.slack.settings import SlackSettings
 from bots.telegram.settings import TelegramSettings
+from console.settings import ConsoleSettings
 from exporters.settings import ExportSettings
 from search.settings import SearchSettings
 from supervision.settings import SupervisionSettings
@@ -68,6 +69,7 @@ class Settings:
     export: ExportSettings = field(default_factory=ExportSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
     def journal_path(self) -> Path:
@@ -77,6 +79,11 @@ class Settings:
     @property
     def search_path(self) -> Path:
         path = Path(self.search.path)
+        return path if path.is_absolute() else self.home / path
+
+    @property
+    def console_db_path(self) -> Path:
+        path = Path(self.console.db_path)
         return path if path.is_absolute() else self.home / path
 
 
