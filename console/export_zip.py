@@ -1,7 +1,9 @@
 """A console export: the exporters' output for a result set, zipped for download.
 
 The export runs in a temporary directory through ``exporters.pipeline.run_export``
-(verified bundles only; its custody manifest inside), then the directory is
+over ``exporters.archive_source.checked_source`` (the stream checks of ``verify``
+first, as the CLI export runs them: a stream with findings is refused; then
+verified bundles only; its custody manifest inside), then the directory is
 zipped into a spooled temporary file for the response.
 """
 
@@ -19,7 +21,7 @@ from typing import IO, Any
 from archive.bundle import Layout
 from archive.keys import PublicKey, Signer
 from archive.store import ArchiveStore
-from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource
+from exporters.archive_source import ArchiveBlobs, checked_source
 from exporters.output import MANIFEST_NAME
 from exporters.pipeline import ExportRequest, run_export
 from exporters.source import BundleSource
@@ -55,7 +57,7 @@ def export_zip(
     with tempfile.TemporaryDirectory(prefix="chatkeeper-console-", dir=temp_dir) as scratch:
         out = Path(scratch) / "export"
         result = run_export(
-            source or ArchiveBundleSource(store, layout, keys),
+            source or checked_source(store, layout, keys),
             ArchiveBlobs(store, layout),
             request,
             out,

@@ -16,7 +16,7 @@ from console.context import Console, client_of, console_of
 from console.export_zip import ZippedExport, export_zip
 from console.pages_archive import OWN_PLATFORM, failure_page, zip_response
 from console.web_security import require_session
-from exporters.archive_source import ArchiveBundleSource
+from exporters.archive_source import checked_source
 from exporters.pipeline import FORMATS, ExportRequest
 from search.port import SearchIndex
 from search.service import Result, search
@@ -113,7 +113,7 @@ async def export_results(request: web.Request) -> web.StreamResponse:
                 "matched_keys_sha256": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
                 "bundles": sorted({h.bundle for h in hits}),
             }
-            source = matching(ArchiveBundleSource(view.store, view.layout, view.keys), hits, held)
+            source = matching(checked_source(view.store, view.layout, view.keys), hits, held)
             return export_zip(
                 view.store,
                 view.layout,

@@ -188,6 +188,36 @@ async def test_export_of_a_conversation(
     assert len(str(export["custody_manifest_sha256"])) == 64
 
 
+async def test_export_over_a_tampered_stream_is_refused(
+    server: TestServer, http: ClientSession, deployment: Deployment
+) -> None:
+    """An extra version beside a sealed manifest (which verify reports) refuses a console export
+    with 409 and no zip, as the CLI export does, and the refusal is archived."""
+    layout = deployment.policy.layout
+    fake = json.dumps({"format": "chatkeeper-bundle/1", "bundle": 2}).encode()
+    current = deployment.archiver.retention(layout.manifest_key(2), _first_version(deployment, 2))
+    assert current is not None
+    deployment.archiver.put(
+        layout.manifest_key(2), fake, sha256_hex=hashlib.sha256(fake).hexdigest(), retention=current
+    )
+    assert await sign_in(http, base(server), "olivia", PASSWORD) == 302
+    async with http.get(base(server) + DEALS) as page:
+        token = csrf_of(await page.text())
+    form = {"csrf": token, "format": "jsonl", "conversation": "slack:T0001:C0DEALS01"}
+    async with http.post(base(server) + "/export", data=form) as answer:
+        assert answer.status == 409
+        assert answer.headers["Content-Type"].startswith("text/html")
+        assert "extra versions written after sealing" in await answer.text()
+    refused = [a for a in actions(deployment) if a["action"] == "export"]
+    assert refused and refused[-1]["outcome"] == "IntegrityError"
+
+
+def _first_version(deployment: Deployment, bundle: int) -> str:
+    key = deployment.policy.layout.manifest_key(bundle)
+    versions = [v for v in deployment.archiver.versions(key) if v.key == key]
+    return versions[0].version_id
+
+
 async def test_verify_page_shows_the_stream_state(server: TestServer, http: ClientSession) -> None:
     """The verify page says INTACT and names the last sealed manifest."""
     assert await sign_in(http, base(server), "olivia", PASSWORD) == 302
