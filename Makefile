@@ -79,6 +79,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/seal.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/export.py
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .ruff_cache .pytest_cache $(RENDERED)

@@ -35,6 +35,7 @@ from archive.errors import AttachmentTooLargeError, AttachmentUnavailableError
 from archive.journal import FetchTask, Journal
 from archive.journal.aio import AsyncJournal
 from archive.model import Attachment, AttachmentState, Kind, Record, record_key
+from archive.observe import observer
 from archive.store import ArchiveStore, Retention
 
 log = structlog.get_logger("chatkeeper.attachments")
@@ -189,7 +190,8 @@ class AttachmentFetcher:
             result = await downloader.download(task, sink)
             if declared is not None and sink.size < declared:
                 raise AttachmentUnavailableError(
-                    f"received {sink.size} of the {declared} bytes the platform declared"
+                    f"received {sink.size} of the {declared} bytes the platform declared",
+                    category="incomplete",
                 )
             spool.seek(0)
             await asyncio.to_thread(self._upload, spool, sink)
@@ -206,6 +208,7 @@ class AttachmentFetcher:
         original = await self.aio.get(task.record_key)
         downloader = self.downloaders.get(task.platform)
         if original is None or downloader is None:
+            observer().fetch_failed(task.platform, "orphaned")
             await self._retry_or_give_up(
                 task, "no original record or no downloader", permanent=original is None
             )
@@ -213,6 +216,7 @@ class AttachmentFetcher:
         try:
             stored = await self.fetch(task, downloader)
         except AttachmentTooLargeError as exc:
+            observer().fetch_failed(task.platform, "too_large")
             await self._settle(
                 task,
                 original,
@@ -226,6 +230,7 @@ class AttachmentFetcher:
             )
             return
         except AttachmentUnavailableError as exc:
+            observer().fetch_failed(task.platform, exc.category)
             await self._retry_or_give_up(
                 task, exc.reason, permanent=exc.permanent, original=original
             )

@@ -27,9 +27,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
+from archive.errors import JournalError
 from archive.journal.aio import AsyncJournal
 from archive.journal.port import Journal
 from archive.model import Record
+from archive.observe import observer
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,12 @@ async def capture(
     The event loop never blocks: the commit is awaited through the group
     commit's future, the queueing runs in a worker thread (one hop for all).
     """
-    seqs = await _commit(journal, records)
+    try:
+        seqs = await _commit(journal, records)
+    except JournalError:
+        observer().journal_error()
+        raise
+    _count(records)
     if fetches:
         await asyncio.to_thread(_enqueue, journal, fetches)
     return seqs
@@ -112,6 +119,16 @@ async def _commit(journal: Journal, records: Sequence[Record]) -> list[int]:
     if bridge is None:
         bridge = _bridges[loop] = _LoopBridge(loop)
     return await bridge.watch(journal.submit(records))
+
+
+def _count(records: Sequence[Record]) -> None:
+    counts: dict[tuple[str, str], int] = {}
+    for r in records:
+        counts[(r.platform.value, r.kind.value)] = (
+            counts.get((r.platform.value, r.kind.value), 0) + 1
+        )
+    for (platform, kind), n in counts.items():
+        observer().captured(platform, kind, n)
 
 
 def _enqueue(journal: Journal, fetches: Sequence[FileFetch]) -> None:

@@ -19,6 +19,7 @@
     │   └── AttachmentTooLargeError    (1)  the file is over ``capture.attachment_max_bytes``
     ├── ListenError                 (1)  ``serve`` cannot listen on its address (port in use, ...)
     ├── SearchIndexError            (1)  the search index cannot be read or written
+    ├── AccountError                (2)  console account unknown, duplicate or invalid
     ├── IntegrityError              (3)  verification found tampering or loss
     └── RenderWorkerError           (1)  an export's render worker failed (re-run to resume)
 
@@ -105,12 +106,19 @@ class AttachmentError(ChatkeeperError):
 
 
 class AttachmentUnavailableError(AttachmentError):
-    """The platform cannot give us the file. ``permanent`` stops the retries."""
+    """The platform cannot give us the file. ``permanent`` stops the retries.
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    ``category`` is the metrics label (``archive.observe.FETCH_REASONS``):
+    ``permanent`` or ``transient`` unless the raiser names another.
+    """
+
+    def __init__(
+        self, reason: str, *, permanent: bool = False, category: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.category = category or ("permanent" if permanent else "transient")
 
 
 class AttachmentTooLargeError(AttachmentError):
@@ -126,10 +134,20 @@ class ListenError(ChatkeeperError):
     exit_code = 1
 
 
+class SandboxError(ChatkeeperError):
+    """``chatkeeper sandbox post`` found no running sandbox, or the sandbox refused."""
+
+    exit_code = 1
+
+
 class SearchIndexError(ChatkeeperError):
     """The search index cannot be read or written (rebuild it with ``chatkeeper index``)."""
 
     exit_code = 1
+
+
+class AccountError(ChatkeeperError):
+    exit_code = 2
 
 
 class IntegrityError(ChatkeeperError):

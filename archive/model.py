@@ -18,7 +18,9 @@ from typing import Any
 class Platform(StrEnum):
     SLACK = "slack"
     TELEGRAM = "telegram"
-    CHATKEEPER = "chatkeeper"  # records about the archive itself (keys, holds, disposition)
+    CHATKEEPER = (
+        "chatkeeper"  # about the archive itself: keys, holds, disposition, review, officer actions
+    )
 
 
 class Kind(StrEnum):
@@ -44,6 +46,8 @@ class Kind(StrEnum):
     HOLD_CHANGED = "hold_changed"  # a legal hold created, an object held or released
     RETENTION_EXTENDED = "retention_extended"
     DISPOSITION = "disposition"  # a disposition certificate
+    REVIEW_DECISION = "review_decision"  # a supervision reviewer's decision (supervision/)
+    OFFICER_ACTION = "officer_action"  # what an officer did in the web console
     OTHER = "other"
 
 
@@ -59,6 +63,7 @@ class Source(StrEnum):
     IMPORT_TELEGRAM_EXPORT = "import_telegram_export"
     ADMIN = "admin"
     CAPTURE_API = "capture_api"
+    CONSOLE = "console"
 
 
 class AttachmentState(StrEnum):

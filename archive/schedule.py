@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from archive.clock import Clock
 from archive.errors import SealError, StoreError, StoreUnavailableError
 from archive.journal import Leases, RecordLog, SealerJournal
 from archive.keys import Signer
+from archive.observe import observer
 from archive.seal import SealPolicy, SealReport, seal
 from archive.store import ArchiveStore
 
@@ -87,7 +89,13 @@ class SealJob:
             try:
                 if self.load_signer is not None:
                     self.signer = self.load_signer()
+                started = time.perf_counter()
                 report = seal(self.journal, self.store, self.signer, self.policy, self.clock)
+                observer().sealed(
+                    time.perf_counter() - started,
+                    len(report.bundles),
+                    sum(b.records_size or 0 for b in report.bundles),
+                )
                 if report.bundles:
                     log.info("seal.done", bundles=len(report.bundles), records=report.records)
                     self._after_seal(report)
@@ -167,7 +175,10 @@ class LoopSealing:
         run = asyncio.ensure_future(asyncio.to_thread(work))
         self._running.add(run)
         run.add_done_callback(self._running.discard)
-        await asyncio.shield(run)  # a scheduler shutdown cancels this wait, never the run
+        try:
+            await asyncio.shield(run)  # a scheduler shutdown cancels this wait, never the run
+        except asyncio.CancelledError:
+            return  # shutting down: stop() awaits the run itself
 
     def start(self) -> None:
         """Start scheduling on the running event loop."""

@@ -41,6 +41,7 @@ from archive.errors import ObjectLockError, SealError, StoreConflictError
 from archive.journal import BundleBook, BundleJournal, BundleRow, BundleState, RecordLog
 from archive.keys import Signer
 from archive.merkle import leaf_hash, root
+from archive.progress import NO_PROGRESS, Progress
 from archive.retention_class import RetentionClass, RetentionRule, classify
 from archive.seal_build import Builder, builder_for, records_of
 from archive.store import ArchiveStore, Retention
@@ -105,12 +106,22 @@ def _retain_until(created_at: datetime, days: int) -> datetime:
 
 
 def seal(
-    journal: BundleJournal, store: ArchiveStore, signer: Signer, policy: SealPolicy, clock: Clock
+    journal: BundleJournal,
+    store: ArchiveStore,
+    signer: Signer,
+    policy: SealPolicy,
+    clock: Clock,
+    progress: Progress = NO_PROGRESS,
 ) -> SealReport:
-    """Seal every unsealed record into bundles; return the bundles sealed by this run."""
+    """Seal every unsealed record into bundles; return the bundles sealed by this run.
+
+    ``progress`` counts records as their bundle is sealed and names each step.
+    """
+    progress.step("checking the bucket")
     check_bucket(store, policy)
     _check_stream_start(journal, store, policy.layout)
     publish_key(store, signer, policy, clock)
+    progress.total(journal.stats(policy.layout.stream).unsealed, "record")
     rows = _bundles_to_seal(journal, policy, clock)
     ahead = list(itertools.islice(rows, 2))  # two bundles or more: worth worker processes
     sealed: list[BundleRow] = []
@@ -120,10 +131,18 @@ def seal(
         )
         try:
             _seal_in_order(
-                journal, store, signer, policy, builder, itertools.chain(ahead, rows), sealed
+                journal,
+                store,
+                signer,
+                policy,
+                builder,
+                itertools.chain(ahead, rows),
+                sealed,
+                progress,
             )
         finally:
             builder.close()
+    progress.step("checkpoint")
     checkpoint = _checkpoint(journal, store, signer, policy, clock, sealed)
     return SealReport(tuple(sealed), checkpoint)
 
@@ -164,6 +183,7 @@ def _seal_in_order(
     builder: Builder,
     rows: Iterator[BundleRow],
     sealed: list[BundleRow],
+    progress: Progress,
 ) -> None:
     """Finish bundles in number order while the builder builds the next ones, each once."""
     pending: deque[tuple[BundleRow, Future[RecordsObject]]] = deque()
@@ -173,7 +193,9 @@ def _seal_in_order(
         if not pending:
             return
         row, built = pending.popleft()
+        progress.step(f"bundle {row.number}")
         sealed.append(_finish_bundle(journal, store, signer, policy, row, records_of(built, row)))
+        progress.advance(row.record_count)
 
 
 def _next_class_run(

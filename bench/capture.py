@@ -5,13 +5,21 @@ platform delivery, as the bots do); group commit shares one fsync among them.
 Baseline, in the same run: one SQLite commit per record (same WAL and
 synchronous=FULL), single writer. Prints records/s and p50/p99 latency.
 
-    .venv/bin/python bench/capture.py [--records 20000]
+``--journal postgres`` runs the same on PostgreSQL (``--dsn``, default
+``CHATKEEPER_JOURNAL_DSN`` or ``CHATKEEPER_TEST_PG_DSN``; a fresh database is
+created for the run and dropped after): a one-commit-per-record baseline,
+then 64 writers in one process, then 64 writers split over two processes on
+the same journal (as two ``serve`` replicas), with their combined throughput
+and p99.
+
+    .venv/bin/python bench/capture.py [--records 20000] [--journal postgres --dsn DSN]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import sys
 import tempfile
@@ -83,7 +91,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--baseline-records", type=int, default=2_000)
+    parser.add_argument("--journal", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--dsn", default=None, help="PostgreSQL server to create the run's db on")
     args = parser.parse_args()
+    if args.journal == "postgres":
+        from bench.capture_postgres import run_postgres
+
+        dsn = (
+            args.dsn
+            or os.environ.get("CHATKEEPER_JOURNAL_DSN")
+            or os.environ.get("CHATKEEPER_TEST_PG_DSN")
+        )
+        if not dsn:
+            parser.error("--journal postgres needs --dsn (or CHATKEEPER_JOURNAL_DSN)")
+        run_postgres(dsn, args.records, args.baseline_records, line)
+        print(f"peak RSS {peak_rss_mb():.0f} MB")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         base_elapsed, base_lat = baseline(Path(tmp) / "baseline.db", args.baseline_records)
         print(f"capture benchmark: {args.records} records per run, durable (WAL, synchronous=FULL)")

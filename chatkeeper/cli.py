@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from chatkeeper.commands import (
     attachments,
+    console,
     core,
     demo,
     dispose,
@@ -17,6 +18,8 @@ from chatkeeper.commands import (
     keys,
     proofs,
     retention,
+    review,
+    sandbox,
     search,
     serve,
     slack,
@@ -38,6 +41,9 @@ COMMAND_MODULES = (
     attachments,
     demo,
     serve,
+    console,
+    review,
+    sandbox,
 )
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]

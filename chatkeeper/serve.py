@@ -13,7 +13,8 @@ APScheduler's asyncio scheduler with the periodic seal and the backlog
 check); each run of the blocking ``SealJob`` goes to a worker thread, so
 nothing blocks the loop and no other thread touches the loop's objects.
 After each seal that produced bundles the job runs its ``after_seal`` hooks
-(the search index update, ``chatkeeper.search_index.seal_hook``).
+(the search index update, ``chatkeeper.search_index.seal_hook``; supervision's
+screening when a policy is configured, ``chatkeeper.screening``).
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ from collections.abc import Callable
 import structlog
 from aiohttp import web
 
+from archive import observe
 from archive.attachments import AttachmentFetcher, Downloader, FetchPolicy
 from archive.clock import SystemClock
 from archive.errors import ListenError
 from archive.schedule import BacklogTrigger, LoopSealing, SealJob
 from bots.bot import Bot
 from chatkeeper import build
+from chatkeeper.metrics import Metrics
+from chatkeeper.screening import after_seal_hooks
 from chatkeeper.search_index import seal_hook
 from chatkeeper.server import build_app
 from chatkeeper.settings import Settings
@@ -51,7 +55,11 @@ async def serve(
     clock = SystemClock()
     policy = build.seal_policy(settings)
     interval = settings.schedule.seal_interval_seconds
-    with build.open_journal(settings) as journal, build.open_store(settings) as store:
+    with (
+        build.open_journal(settings) as journal,
+        build.open_store(settings) as store,
+        after_seal_hooks(settings, store) as screening,
+    ):
         job = SealJob(
             journal,
             store,
@@ -60,10 +68,11 @@ async def serve(
             clock,
             lease_seconds=settings.schedule.lease_seconds,
             load_signer=lambda: build.signer(settings),
-            # Holds first: they seal records of their own, which the index then picks up.
+            # Holds first: they seal records of their own, which the index and screening pick up.
             after_seal=[
                 build.seal_time_holds(settings, journal, store),
                 seal_hook(settings, store),
+                *screening,
             ],
         )
         bots = build.build_bots(settings, journal)
@@ -80,12 +89,20 @@ async def serve(
             ),
             clock,
         )
+        metrics = Metrics()
         app = build_app(
-            journal, settings.archive.stream, job, bots, overdue_after_seconds=2 * interval
+            journal,
+            settings.archive.stream,
+            job,
+            bots,
+            overdue_after_seconds=2 * interval,
+            metrics=metrics,
+            home=settings.home,
         )
         # Unwound in reverse: stop accepting requests, join the worker, stop sealing
         # (a running seal finishes), stop the bots, release the server.
         async with contextlib.AsyncExitStack() as running:
+            running.callback(observe.install, observe.install(metrics))
             runner = web.AppRunner(app)
             await runner.setup()
             running.push_async_callback(runner.cleanup)
@@ -114,6 +131,7 @@ async def serve(
                 host=settings.server.host,
                 port=port,
                 platforms=[bot.name for bot in bots],
+                lease_holder=job.holder,
             )
             if on_ready is not None:
                 on_ready(port)

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Sequence
-from datetime import datetime
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 from archive.clock import Clock, SystemClock
 from archive.errors import JournalError
@@ -28,44 +27,7 @@ from archive.journal import Journal
 from archive.journal.aio import AsyncJournal
 from archive.schedule import SealJob
 from bots.bot import Bot
-
-
-class JournalCollector(Collector):
-    """Prometheus figures read from the journal at scrape time."""
-
-    def __init__(self, journal: Journal, stream: str, job: SealJob | None, clock: Clock) -> None:
-        self.journal = journal
-        self.stream = stream
-        self.job = job
-        self.clock = clock
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        stats = self.journal.stats(self.stream)
-        yield GaugeMetricFamily(
-            "chatkeeper_journal_records", "Records in the journal.", stats.records
-        )
-        yield GaugeMetricFamily(
-            "chatkeeper_backlog_records", "Records not yet sealed.", stats.unsealed
-        )
-        age = backlog_age(stats.oldest_unsealed_captured_at, self.clock)
-        yield GaugeMetricFamily(
-            "chatkeeper_backlog_age_seconds", "Age of the oldest unsealed record.", age
-        )
-        last = stats.last_sealed.number if stats.last_sealed else 0
-        yield GaugeMetricFamily(
-            "chatkeeper_last_sealed_bundle", "Number of the last sealed bundle.", last
-        )
-        if self.job is not None:
-            yield GaugeMetricFamily(
-                "chatkeeper_seal_consecutive_failures",
-                "Sealing attempts failed in a row (0 when healthy).",
-                self.job.failures,
-            )
-
-
-def backlog_age(oldest: datetime | None, clock: Clock) -> float:
-    """Seconds the oldest unsealed record has waited (0 without a backlog)."""
-    return max(0.0, (clock.now() - oldest).total_seconds()) if oldest else 0.0
+from chatkeeper.metrics import JournalCollector, Metrics, VerifyCollector, backlog_age
 
 
 def build_app(
@@ -75,11 +37,17 @@ def build_app(
     bots: Sequence[Bot],
     *,
     overdue_after_seconds: float | None = None,
+    metrics: Metrics | None = None,
+    home: Path | None = None,
 ) -> web.Application:
-    """The server; the clock is the seal job's (a FixedClock in tests)."""
+    """The server; the clock is the seal job's (a FixedClock in tests).
+
+    ``metrics`` are the event metrics ``serve`` installed as the observer;
+    ``home`` is the state directory whose verify result ``/metrics`` publishes.
+    """
     clock: Clock = job.clock if job is not None else SystemClock()
-    registry = CollectorRegistry()
-    registry.register(JournalCollector(journal, stream, job, clock))
+    metrics = metrics or Metrics()
+    registry = metrics_registry(journal, stream, job, clock, metrics, home)
     aio = AsyncJournal(journal)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -100,12 +68,49 @@ def build_app(
         }
         return web.json_response(body, dumps=lambda v: json.dumps(v, sort_keys=True))
 
-    async def metrics(_: web.Request) -> web.Response:
+    async def scrape(_: web.Request) -> web.Response:
         data = await asyncio.to_thread(generate_latest, registry)
         return web.Response(body=data, content_type="text/plain", charset="utf-8")
 
     app = web.Application()
-    app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
+    app.add_routes([web.get("/healthz", healthz), web.get("/metrics", scrape)])
     for bot in bots:
-        app.add_routes(bot.routes())
+        app.add_routes([timed(route, bot.name, metrics) for route in bot.routes()])
     return app
+
+
+def metrics_registry(
+    journal: Journal,
+    stream: str,
+    job: SealJob | None,
+    clock: Clock,
+    metrics: Metrics,
+    home: Path | None,
+) -> CollectorRegistry:
+    """Everything /metrics serves: the event metrics, the journal's figures, the verify result."""
+    registry = metrics.registry
+    registry.register(JournalCollector(journal, stream, job, clock))
+    if home is not None:
+        registry.register(VerifyCollector(home))
+    return registry
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def timed(route: web.RouteDef, platform: str, metrics: Metrics) -> web.RouteDef:
+    """``route`` with its answer time observed in the ack latency histogram.
+
+    The bots answer a delivery only after the journal commit, so the time to
+    the answer is the platform's ack latency (Slack wants it within 3 s).
+    """
+    handler: Handler = route.handler
+
+    async def observed(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            return await handler(request)
+        finally:
+            metrics.acked(platform, time.perf_counter() - started)
+
+    return web.route(route.method, route.path, observed, **route.kwargs)

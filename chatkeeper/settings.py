@@ -41,8 +41,10 @@ from archive.errors import ConfigError
 from archive.logs import register_secrets
 from bots.slack.settings import SlackSettings
 from bots.telegram.settings import TelegramSettings
+from console.settings import ConsoleSettings
 from exporters.settings import ExportSettings
 from search.settings import SearchSettings
+from supervision.settings import SupervisionSettings
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class Settings:
     slack: SlackSettings = field(default_factory=SlackSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
     def journal_path(self) -> Path:
@@ -75,6 +79,11 @@ class Settings:
     @property
     def search_path(self) -> Path:
         path = Path(self.search.path)
+        return path if path.is_absolute() else self.home / path
+
+    @property
+    def console_db_path(self) -> Path:
+        path = Path(self.console.db_path)
         return path if path.is_absolute() else self.home / path
 
 

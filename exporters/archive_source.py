@@ -36,6 +36,24 @@ def check_stream(
     return verify_stream(store, layout, keys, expected_last=expected_last, check_records=False)
 
 
+def checked_source(
+    store: ArchiveStore,
+    layout: Layout,
+    keys: dict[str, PublicKey],
+    *,
+    expected_last: int | None = None,
+) -> ArchiveBundleSource:
+    """The stream checked first (``check_stream``), then its bundles as a verified source.
+
+    The one way every export path (the CLI, search results, the console) reads the archive:
+    a stream with findings refuses to be read unless the export allows unverified bundles,
+    and bundles whose records a sealed certificate disposed of are skipped, not refused.
+    """
+    report = check_stream(store, layout, keys, expected_last=expected_last)
+    disposed = frozenset(d["bundle"] for d in report.disposed if d["version_id"])
+    return ArchiveBundleSource(store, layout, keys, report.findings, disposed)
+
+
 def describe_finding(finding: Finding) -> str:
     """One line naming where and what, as ``chatkeeper verify`` prints it."""
     where = f"bundle {finding.bundle}" if finding.bundle is not None else "stream"

@@ -215,6 +215,10 @@ class FetchQueue(Protocol):
 
     def retry_fetch(self, task_id: int, not_before: datetime, error: str) -> None: ...
 
+    def pending_fetches(self) -> int:
+        """How many fetches are queued and not yet settled (the queue depth)."""
+        ...
+
 
 class Leases(Protocol):
     """Leases for scheduled jobs: one holder at a time across replicas."""

@@ -390,6 +390,9 @@ class SqlJournal:
             (format_time(not_before), error[:500], task_id),
         )
 
+    def pending_fetches(self) -> int:
+        return int(self._query("SELECT count(*) FROM fetch_queue WHERE done = ?", (False,))[0][0])
+
     # -- leases -----------------------------------------------------------------
     def acquire_lease(self, name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
         expires = format_time(now + timedelta(seconds=ttl_seconds))

@@ -30,6 +30,7 @@ from archive.errors import BackfillError
 from archive.journal import Journal
 from archive.journal.aio import AsyncJournal
 from archive.model import Record, Source
+from archive.progress import NO_PROGRESS, Progress
 from bots.slack.directory import IdentityCache
 from bots.slack.payload import Delivery, Snapshot
 from bots.slack.translate import message_record
@@ -103,8 +104,11 @@ async def fetch_history(
     page_size: int,
     pacer: Pacer,
     threads: Iterable[str] = (),
+    progress: Progress = NO_PROGRESS,
 ) -> HistoryRun:
     """Every message since ``oldest``: parents from history, replies from each thread.
+
+    ``progress`` counts messages read and names the page or thread being read.
 
     ``threads`` adds parents older than ``oldest`` whose recent replies are wanted
     (history lists a thread under its parent's time).
@@ -112,16 +116,20 @@ async def fetch_history(
     run = HistoryRun(channel)
     base = {"channel": channel, "oldest": f"{oldest.timestamp():.6f}", "limit": page_size}
     parents: dict[str, None] = {}
+    progress.step(f"{channel}: history")
     async for page in _pages(client, pacer, "conversations.history", base, run):
+        progress.advance(len(page))
         for message in page:
             ts = str(message.get("ts", ""))
             run.seen[ts] = message
             if message.get("reply_count") or message.get("thread_ts") == ts:
                 parents[ts] = None
     parents.update(dict.fromkeys(threads))
-    for parent in parents:
+    for n, parent in enumerate(parents, 1):
+        progress.step(f"{channel}: thread {n} of {len(parents)}")
         params = {"channel": channel, "ts": parent, "limit": page_size}
         async for page in _pages(client, pacer, "conversations.replies", params, run):
+            progress.advance(len(page))
             for message in page:
                 ts = str(message.get("ts", ""))
                 if _after(ts, oldest):
@@ -172,11 +180,13 @@ async def backfill_channel(
     clock: Clock | None = None,
     recovered: bool = False,
     threads: Iterable[str] = (),
+    progress: Progress = NO_PROGRESS,
 ) -> HistoryRun:
     """Store every message of ``channel`` since ``oldest`` that the journal lacks."""
     clock = clock or SystemClock()
     pacer = Pacer(requests_per_minute)
-    run = await fetch_history(client, channel, oldest, page_size, pacer, threads)
+    run = await fetch_history(client, channel, oldest, page_size, pacer, threads, progress)
+    progress.step(f"{channel}: storing")
     records = await _records_for(run, team, identity, clock, recovered)
     existing = await AsyncJournal(journal).contains([r.key for r in records])
     fresh = [r for r in records if r.key not in existing]

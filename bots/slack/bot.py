@@ -41,6 +41,7 @@ from bots.slack.directory import IdentityCache
 from bots.slack.files import SlackFileDownloader
 from bots.slack.inbound import Malformed, RequestSignature, parse_signed
 from bots.slack.payload import slack_time
+from bots.slack.rate_limits import RateLimitCounter
 from bots.slack.settings import SlackSettings, validate_slack
 from bots.slack.socket_mode import RAW_FRAME, RawFrameSocketModeHandler
 from bots.slack.startup import check_bot_token, socket_url
@@ -65,12 +66,15 @@ def raw_body(request: AsyncBoltRequest, body: Mapping[str, Any]) -> bytes:
 
 
 def web_client(settings: SlackSettings) -> AsyncWebClient:
-    """The bot's Web API client; no SDK retries (callers on the ack path have a deadline)."""
+    """The bot's Web API client; no SDK retries (callers on the ack path have a deadline).
+
+    Its one handler only counts Slack's 429 answers for the metrics.
+    """
     return AsyncWebClient(
         token=settings.bot_token,
         base_url=settings.api_base_url,
         timeout=max(1, round(settings.api_timeout_seconds)),
-        retry_handlers=[],
+        retry_handlers=[RateLimitCounter()],
     )
 
 

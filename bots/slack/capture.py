@@ -22,6 +22,7 @@ from archive.clock import Clock
 from archive.journal import Journal
 from archive.journal.aio import AsyncJournal
 from archive.model import Kind, Platform, Record, Source
+from archive.observe import observer
 from bots.slack.directory import IdentityCache
 from bots.slack.files import file_fetches
 from bots.slack.keys import payload_key
@@ -139,6 +140,8 @@ class SlackCapture:
         await capture(self.journal, [record])
         if body.get("type") in ALARMS:  # Slack is dropping events: operators must know
             log.warning("slack.alarm", alarm=body.get("type"), team=team)
+            if body.get("type") == "app_rate_limited":
+                observer().rate_limited("slack", "app_rate_limited")
         return record
 
     def forget_monitoring(self, team: str, channel: str) -> None:

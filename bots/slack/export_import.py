@@ -23,6 +23,7 @@ from archive.codec import canonical_json
 from archive.errors import SlackExportError
 from archive.journal import Journal
 from archive.model import Actor, Record, Source
+from archive.progress import NO_PROGRESS, Progress
 from bots.slack.directory import user_info_from
 from bots.slack.export_history import history_records, original_message, pin_record
 from bots.slack.files import file_task_details
@@ -140,8 +141,11 @@ def import_slack_export(
     max_entry_bytes: int = 256 * 1024 * 1024,
     max_total_bytes: int = 4 * 1024 * 1024 * 1024,
     clock: Clock | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> ImportSummary:
     """Import ``path`` (a Slack export zip); return what was new, duplicate or refused.
+
+    ``progress`` counts the export's day files and names the one being read.
 
     ``team`` is the Slack team id; without it, the ``team_id`` of users.json is
     used (needed so that keys match live capture).
@@ -167,7 +171,11 @@ def import_slack_export(
         workspace = team or users_team
         seen: set[str] = set()
         batch: list[Record] = []
-        for folder, info in _day_entries(entries):
+        days = list(_day_entries(entries))
+        progress.total(len(days), "file")
+        for folder, info in days:
+            progress.step(info.filename)
+            progress.advance()
             conversation = conversations.get(folder)
             if conversation is None:
                 summary.refused.append(f"{folder[:80]!r}: folder not listed in the export")

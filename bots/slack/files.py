@@ -25,6 +25,7 @@ from archive.capture import FileFetch
 from archive.errors import AttachmentTooLargeError, AttachmentUnavailableError
 from archive.journal import FetchTask
 from archive.model import Record
+from archive.observe import observer
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _GONE = frozenset({"file_not_found", "file_deleted", "not_in_channel", "channel_not_found"})
@@ -191,6 +192,8 @@ class SlackFileDownloader:
             raise AttachmentUnavailableError(
                 f"HTTP {response.status}: file is gone", permanent=True
             )
+        if response.status == 429:
+            observer().rate_limited("slack", "http_429")
         if response.status == 429 or response.status >= 500:
             raise AttachmentUnavailableError(f"HTTP {response.status} from Slack")
         if response.status != 200:

@@ -19,6 +19,8 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from archive.observe import observer
+
 RAW_FRAME = "chatkeeper_raw_frame"
 
 
@@ -27,10 +29,16 @@ class RawFrameSocketModeHandler(AsyncSocketModeHandler):
         super().__init__(app, app_token, web_client=web_client)
         self.client.socket_mode_request_listeners.clear()
         self.client.message_listeners.append(self._on_frame)
+        self.client.on_close_listeners.append(self._on_close)
+
+    async def _on_close(self, *_: object) -> None:
+        observer().connection("slack", False)
 
     async def _on_frame(
         self, client: AsyncBaseSocketModeClient, message: dict[str, Any], raw_message: str | None
     ) -> None:
+        if message.get("type") == "hello":  # Slack greets every new connection
+            observer().connection("slack", True)
         request = SocketModeRequest.from_dict(message)
         if request is None:  # hello, disconnect warnings, ...
             return
@@ -43,3 +51,5 @@ class RawFrameSocketModeHandler(AsyncSocketModeHandler):
         )
         response = await self.app.async_dispatch(bolt_request)
         await send_async_response(client, request, response, started)
+        if response.status == 200:  # acked: after the journal commit
+            observer().acked("slack", time.time() - started)

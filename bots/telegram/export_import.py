@@ -28,6 +28,7 @@ from archive.codec import canonical_json
 from archive.errors import TelegramExportError
 from archive.journal import Journal
 from archive.model import Actor, Kind, Platform, Record, Source, record_key
+from archive.progress import NO_PROGRESS, Progress
 from bots.telegram.export_files import BlobTarget, export_attachments
 from bots.telegram.keys import export_key, is_channel_id, message_key, supergroup_chat_id
 from bots.telegram.payload import timestamp
@@ -156,21 +157,35 @@ class _ExportImport:
     """One import run over a Telegram Desktop export (blocking: reads, uploads, commits)."""
 
     def __init__(
-        self, journal: Journal, blobs: BlobTarget, clock: Clock, *, workspace: str = "export"
+        self,
+        journal: Journal,
+        blobs: BlobTarget,
+        clock: Clock,
+        *,
+        workspace: str = "export",
+        progress: Progress = NO_PROGRESS,
     ) -> None:
         self.journal = journal
         self.blobs = blobs
         self.clock = clock
         self.workspace = workspace
+        self.progress = progress
 
     def run(self, path: Path) -> ImportReport:
         """Import every chat under ``path``; idempotent (blocking: reads, uploads, commits)."""
+        self.progress.step("reading the export")
         data, folder = load_export(path)
         report = ImportReport()
-        for chat in _chats(data):
+        chats = list(_chats(data))
+        self.progress.total(
+            sum(len(c["messages"]) for c in chats if isinstance(c.get("messages"), list)), "message"
+        )
+        for chat in chats:
             report.chats += 1
+            self.progress.step(f"chat {chat.get('id', '?')}")
             batch: list[Record] = []
             for message in chat.get("messages", []):
+                self.progress.advance()
                 if not isinstance(message, dict):
                     continue
                 report.messages += 1
@@ -268,9 +283,13 @@ def import_telegram_export(
     blobs: BlobTarget,
     workspace: str = "export",
     clock: Clock | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> ImportReport:
     """Import every chat under ``path`` (a Desktop JSON export); idempotent.
 
-    ``workspace`` is the bot id, so that keys of private chats match live capture.
+    ``workspace`` is the bot id, so that keys of private chats match live capture;
+    ``progress`` counts messages and names the chat being read.
     """
-    return _ExportImport(journal, blobs, clock or SystemClock(), workspace=workspace).run(path)
+    return _ExportImport(
+        journal, blobs, clock or SystemClock(), workspace=workspace, progress=progress
+    ).run(path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import structlog
 from telegram import Update
@@ -19,6 +20,7 @@ from telegram.error import TelegramError
 
 from archive.errors import JournalError, PayloadError
 from archive.model import Source
+from archive.observe import observer
 from bots.telegram.application import TelegramRuntime
 from bots.telegram.raw_updates import split_updates
 
@@ -56,8 +58,10 @@ class PollingLoop:
         updates = split_updates(request.last_payload)
         if not updates:
             return 0
+        received = time.perf_counter()
         await self.runtime.capture.capture_updates(updates, Source.POLLING)
-        self.offset = max(u["update_id"] for _, u in updates) + 1
+        self.offset = max(u["update_id"] for _, u in updates) + 1  # confirmed by the next poll
+        observer().acked("telegram", time.perf_counter() - received)
         return len(updates)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -66,12 +70,20 @@ class PollingLoop:
         while not stop.is_set():
             try:
                 await self.poll_once()
+                observer().connection("telegram", True)
                 backoff = 0.5
-            except (TelegramError, JournalError, PayloadError) as exc:
+            except TelegramError as exc:
+                observer().connection("telegram", False)
                 log.warning("telegram.poll_failed", error=type(exc).__name__, retry_in=backoff)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF)
+            except (JournalError, PayloadError) as exc:
+                log.warning("telegram.poll_failed", error=type(exc).__name__, retry_in=backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+        observer().connection("telegram", False)
         await self.confirm()
 
     async def confirm(self) -> None:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from archive.clock import SystemClock
 from archive.codec import format_time
-from archive.errors import ConfigError, IntegrityError
+from archive.errors import IntegrityError
 from archive.keys import load_or_create_signer, trusted_keys
 from archive.schedule import sealing_lease
 from archive.seal import seal
@@ -29,8 +29,12 @@ from archive.verify_state import read_state, write_state
 from bots.telegram.visibility import visibility_warnings
 from chatkeeper import build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
+from chatkeeper.durations import parse_age
+from chatkeeper.progress import progress_bar
+from chatkeeper.screening import after_seal_hooks
 from chatkeeper.search_index import index_after_seal
 from chatkeeper.settings import Settings
+from chatkeeper.verify_state import record_verify_result
 
 
 @cli.command("seal")
@@ -42,11 +46,17 @@ def seal_command(ctx: click.Context) -> None:
     with (
         build.open_journal(settings) as journal,
         build.open_store(settings) as store,
+        after_seal_hooks(settings, store) as screening,
         sealing_lease(journal, clock, settings.schedule.lease_seconds),
+        progress_bar(unit="record") as progress,
     ):
-        report = seal(journal, store, build.signer(settings), build.seal_policy(settings), clock)
+        report = seal(
+            journal, store, build.signer(settings), build.seal_policy(settings), clock, progress
+        )
         held = build.hold_after_seal(settings, journal, store, report.bundles)
         index_after_seal(settings, store, report)  # after the holds: it indexes their records too
+        for screen in screening:  # after the index; never raises for a store or integrity error
+            screen(report)
     if not report.bundles:
         click.echo("nothing to seal")
     for row in report.bundles:
@@ -98,21 +108,6 @@ def _print_report(report: VerifyReport) -> None:
         click.echo(f"  ! {where} [{finding.check}] {finding.message}")
 
 
-def parse_age(text: str) -> timedelta:
-    """``7200``, ``7200s``, ``90m``, ``2h`` or ``1d`` as a duration; ConfigError otherwise."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
-    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
-    try:
-        seconds = float(number) * units[unit]
-    except ValueError:
-        seconds = -1.0
-    if seconds <= 0:
-        raise ConfigError(
-            f"--max-age {text!r}: give a positive duration such as 7200, 90m, 2h or 1d"
-        )
-    return timedelta(seconds=seconds)
-
-
 @cli.command("verify")
 @click.option("--deep", is_flag=True, help="Also download and hash every referenced blob.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -158,6 +153,39 @@ def verify_command(
         if max_age is not None
         else timedelta(seconds=2 * settings.schedule.checkpoint_interval_seconds)
     )
+    try:
+        report = _verify(
+            settings, deep, as_json, public_keys, fingerprints, age, incremental, state_path
+        )
+    except IntegrityError:  # no trust anchor, a forged key: the archive is not shown intact
+        record_verify_result(settings.home, ok=False, at=datetime.now(UTC), bundles=0, deep=deep)
+        raise
+    record_verify_result(
+        settings.home, ok=report.ok, at=datetime.now(UTC), bundles=report.bundles, deep=deep
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_report(report)
+    if not report.ok:
+        raise IntegrityError()  # the report above says why
+
+
+def _verify(
+    settings: Settings,
+    deep: bool,
+    as_json: bool,
+    public_keys: tuple[Path, ...],
+    fingerprints: tuple[str, ...],
+    age: timedelta,
+    incremental: bool = False,
+    state_path: Path | None = None,
+) -> VerifyReport:
+    """One verify run; the caller records its result for /metrics (chatkeeper/verify_state.py).
+
+    With ``incremental``, a run from a verified state checks only the bundles
+    after it (``archive.verify_incremental``); an intact run keeps a new state.
+    """
     expected_last = build.last_sealed_bundle(settings)
     with build.open_store(settings, role="auditor") as store:
         keys, trust = trusted_keys(
@@ -190,37 +218,26 @@ def verify_command(
                     f"incremental: bundles after {before.last_bundle}, verified intact "
                     f"{format_time(before.verified_at)} (checkpoints: full verify only)"
                 )
-            _finish_verify(report, as_json)
-            state = state_after(report, before, SystemClock().now())
-            if state is not None:
-                write_state(path, state, verifier)
-            return
-        bar = tqdm(total=expected_last, unit="bundle", disable=as_json or not sys.stderr.isatty())
-        report = verify_stream(
-            store,
-            build.layout(settings),
-            keys,
-            trust=trust,
-            deep=deep,
-            expected_last=expected_last,
-            progress=lambda _: _tick(bar),
-            max_age=age,
-        )
-        bar.close()
+        else:
+            bar = tqdm(
+                total=expected_last, unit="bundle", disable=as_json or not sys.stderr.isatty()
+            )
+            report = verify_stream(
+                store,
+                build.layout(settings),
+                keys,
+                trust=trust,
+                deep=deep,
+                expected_last=expected_last,
+                progress=lambda _: _tick(bar),
+                max_age=age,
+            )
+            bar.close()
     if incremental:
-        state = state_after(report, None, SystemClock().now())
+        state = state_after(report, before, SystemClock().now())
         if state is not None:
             write_state(path, state, verifier)
-    _finish_verify(report, as_json)
-
-
-def _finish_verify(report: VerifyReport, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
-    else:
-        _print_report(report)
-    if not report.ok:
-        raise IntegrityError()  # the report above says why
+    return report
 
 
 def status_data(settings: Settings) -> dict[str, Any]:

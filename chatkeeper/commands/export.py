@@ -32,7 +32,7 @@ from archive.proof import Prover
 from chatkeeper import __version__, build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.settings import Settings
-from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource, check_stream
+from exporters.archive_source import ArchiveBlobs, checked_source
 from exporters.custody import ExportCheck, verify_export
 from exporters.custody_signature import PUBLIC_KEY_NAME
 from exporters.filters import Filters, parse_bundle_range, parse_moment, parse_slice
@@ -142,10 +142,7 @@ def export_command(
             key_files=public_keys,
             configured=settings.archive.trusted_keys,
         )
-        report = check_stream(store, layout, keys, expected_last=expected_last)
-        reader_keys = keys  # the keys the bundle reader trusts, once the stream is checked
-        disposed = frozenset(d["bundle"] for d in report.disposed if d["version_id"])
-        source = ArchiveBundleSource(store, layout, reader_keys, report.findings, disposed)
+        source = checked_source(store, layout, keys, expected_last=expected_last)
         _refuse_unless_allowed(source.stream_problems, allow_unverified)
         bar: tqdm[Any] = tqdm(unit="record", disable=not sys.stderr.isatty(), file=sys.stderr)
         try:

@@ -35,7 +35,7 @@ from chatkeeper.settings import Settings
 
 # The demo prints its own story; log lines below warning would bury it.
 _LOG_LEVEL_OF_COMMAND = {"demo": "warning"}
-_PACKAGES = ("archive", "bots", "chatkeeper", "exporters", "search")
+_PACKAGES = ("archive", "bots", "chatkeeper", "console", "exporters", "search", "supervision")
 FC = TypeVar("FC", bound=Callable[..., Any])
 
 

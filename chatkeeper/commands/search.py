@@ -26,7 +26,7 @@ from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.search_export import MatchingRecords, search_description
 from chatkeeper.search_index import index_keys, open_index
 from chatkeeper.settings import Settings
-from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource, check_stream
+from exporters.archive_source import ArchiveBlobs, checked_source
 from exporters.pipeline import FORMATS, ExportRequest, run_export
 from exporters.workers import default_workers
 from search.indexer import update_index
@@ -191,8 +191,7 @@ def _export(
         keys, trust = index_keys(settings, store, public_keys, fingerprints)
         layout = build.layout(settings)
         # The stream checks of `chatkeeper export` first: any finding refuses (exit 3).
-        report = check_stream(store, layout, keys, expected_last=expected_last)
-        archive = ArchiveBundleSource(store, layout, keys, report.findings)
+        archive = checked_source(store, layout, keys, expected_last=expected_last)
         source = MatchingRecords(archive, hits, held)
         result = run_export(
             source,

@@ -20,6 +20,7 @@ from bots.slack.export_import import import_slack_export
 from bots.slack.settings import SlackSettings
 from chatkeeper.build import open_journal
 from chatkeeper.commands.group import backfill_group, completeness_group, import_group, settings_of
+from chatkeeper.progress import progress_bar
 from chatkeeper.settings import Settings
 
 FC = TypeVar("FC", bound=Callable[..., Any])
@@ -120,13 +121,14 @@ def _history_options(channels: str, *, required: bool, days: str) -> Callable[[F
 def import_slack(ctx: click.Context, path: Path, team: str | None) -> None:
     """Import a Slack workspace export zip (idempotent; safe against zip-slip)."""
     settings = settings_of(ctx)
-    with _journal(settings) as journal:
+    with _journal(settings) as journal, progress_bar(unit="file") as progress:
         summary = import_slack_export(
             journal,
             path,
             team=team,
             max_entry_bytes=settings.slack.import_max_entry_bytes,
             max_total_bytes=settings.slack.import_max_total_bytes,
+            progress=progress,
         )
     click.echo(
         f"imported {summary.messages} messages from {summary.conversations} conversations: "
@@ -153,11 +155,19 @@ def backfill_slack(
             team,
             channels,
             lambda workspace, channel: backfill_channel(
-                journal, client, team=workspace, channel=channel, oldest=oldest, **_pace(slack)
+                journal,
+                client,
+                team=workspace,
+                channel=channel,
+                oldest=oldest,
+                progress=progress,
+                **_pace(slack),
             ),
         )
 
-    for run_ in _read_history(settings, read):
+    with progress_bar(unit="message") as progress:
+        runs = _read_history(settings, read)
+    for run_ in runs:
         click.echo(
             f"{run_.channel}: {run_.fetched} messages fetched, {run_.new} new, {run_.duplicates} already archived"
         )

@@ -13,6 +13,7 @@ from bots.telegram.completeness import journal_gaps
 from bots.telegram.export_files import BlobTarget
 from chatkeeper import build
 from chatkeeper.commands.group import completeness_group, import_group, settings_of
+from chatkeeper.progress import progress_bar
 
 
 @import_group.command("telegram-export")
@@ -21,7 +22,11 @@ from chatkeeper.commands.group import completeness_group, import_group, settings
 def import_telegram_export(ctx: click.Context, path: Path) -> None:
     """Import a Telegram Desktop JSON export (folder with result.json and media)."""
     settings = settings_of(ctx)
-    with build.open_journal(settings) as journal, build.open_store(settings) as store:
+    with (
+        build.open_journal(settings) as journal,
+        build.open_store(settings) as store,
+        progress_bar(unit="message") as progress,
+    ):
         blobs = BlobTarget(
             store,
             build.layout(settings),
@@ -30,7 +35,7 @@ def import_telegram_export(ctx: click.Context, path: Path) -> None:
         )
         workspace = settings.telegram.bot_id or "export"
         report = export_import.import_telegram_export(
-            journal, path, blobs=blobs, workspace=workspace
+            journal, path, blobs=blobs, workspace=workspace, progress=progress
         )
     click.echo(
         f"chats: {report.chats}  messages: {report.messages}  new: {report.new}  "

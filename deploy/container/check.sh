@@ -19,7 +19,8 @@ ROOT="$(pwd)"
 CACHE="${CHATKEEPER_CONTAINER_CACHE:-$ROOT/.cache/container}"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 SUITE=bookworm
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# DEBIAN_MIRROR: a mirror URL for debootstrap; unset, debootstrap uses its own default.
+MIRROR="${DEBIAN_MIRROR:-}"
 IMAGE=localhost/chatkeeper:check
 mkdir -p "$CACHE"
 declare -a SUMMARY=()
@@ -63,10 +64,10 @@ if [ ! -x "$ROOTFS/usr/bin/python3" ]; then
     report base SKIPPED "debootstrap missing"; report wheels SKIPPED "no base"
     report build SKIPPED "no base"; report run SKIPPED "no base"; finish
   fi
-  echo "debootstrap $SUITE from $MIRROR into $ROOTFS (minutes) ..."
+  echo "debootstrap $SUITE from ${MIRROR:-the default mirror} into $ROOTFS (minutes) ..."
   rm -rf "$ROOTFS.tmp"
   if debootstrap --variant=minbase --include=python3,ca-certificates,tzdata \
-       "$SUITE" "$ROOTFS.tmp" "$MIRROR" > "$CACHE/debootstrap.log" 2>&1; then
+       "$SUITE" "$ROOTFS.tmp" ${MIRROR:+"$MIRROR"} > "$CACHE/debootstrap.log" 2>&1; then
     mv "$ROOTFS.tmp" "$ROOTFS"
   else
     report base FAILED "debootstrap failed, see $CACHE/debootstrap.log"; finish

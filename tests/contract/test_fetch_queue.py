@@ -21,3 +21,15 @@ class TestFetchQueueContract:
         assert again.attempts == 1
         journal.finish_fetch(again.id)
         assert journal.claim_fetches(BASE_TIME + timedelta(hours=1), 10) == []
+
+    def test_pending_fetches_counts_unsettled_tasks(self, journal: FetchQueue) -> None:
+        """The queue depth counts queued, claimed and retried tasks, not finished ones."""
+        assert journal.pending_fetches() == 0
+        journal.enqueue_fetch("k" * 64, "slack", "F1", "a.pdf", "{}", BASE_TIME)
+        journal.enqueue_fetch("k" * 64, "slack", "F2", "b.pdf", "{}", BASE_TIME)
+        journal.enqueue_fetch("k" * 64, "slack", "F2", "b.pdf", "{}", BASE_TIME)
+        first, second = journal.claim_fetches(BASE_TIME, 10)
+        journal.retry_fetch(second.id, BASE_TIME + timedelta(minutes=1), "HTTP 503")
+        assert journal.pending_fetches() == 2
+        journal.finish_fetch(first.id)
+        assert journal.pending_fetches() == 1

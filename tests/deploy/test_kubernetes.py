@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
+
+from chatkeeper.cli import cli
+from chatkeeper.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 KUSTOMIZE = ROOT / "deploy" / "kubernetes"
@@ -142,3 +146,44 @@ def test_renderer_agrees_with_kubectl_kustomize(overlay: str) -> None:
     )
     theirs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(done.stdout)}
     assert rendered(overlay) == theirs
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_console_deployment_runs_the_console_command_on_its_probed_port(
+    overlay: str, tmp_path: Path
+) -> None:
+    """`chatkeeper console` with the pod's environment listens on the port probes and Service
+    use, journals into PostgreSQL, pins an archive key, and keeps accounts on a volume."""
+    docs = rendered(overlay)
+    spec = pod(docs[("Deployment", "chatkeeper-console")])
+    main = spec["containers"][0]
+    assert main["args"] == ["console"]
+    assert CliRunner().invoke(cli, [*main["args"], "--help"]).exit_code == 0
+    env = dict(docs[("ConfigMap", "chatkeeper-config")]["data"])
+    for entry in main["env"]:
+        value = entry["value"]
+        if entry["name"].endswith("_FILE"):  # a Secret file: a stand-in with a value
+            stand_in = tmp_path / Path(value).name
+            stand_in.write_text("postgresql://chatkeeper@db.invalid/chatkeeper\n")
+            value = str(stand_in)
+        env[entry["name"]] = value
+    env["CHATKEEPER_HOME"] = str(tmp_path / "home")
+    settings = load_settings(None, env=env)
+    port = next(p for p in main["ports"] if p["name"] == "http")["containerPort"]
+    assert settings.console.host == "0.0.0.0"  # noqa: S104 (the pod's address, probed)
+    assert settings.console.port == port
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert main[probe]["httpGet"]["port"] == "http"
+    service = docs[("Service", "chatkeeper-console")]["spec"]["ports"][0]
+    assert service["targetPort"] == "http"
+    assert settings.journal.dsn.startswith("postgresql://")
+    assert settings.search.backend == "postgres"
+    assert settings.archive.trusted_keys  # no signing key in the pod: a pinned anchor
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    claim = volumes["state"]["persistentVolumeClaim"]["claimName"]
+    assert ("PersistentVolumeClaim", claim) in docs
+    deployment = docs[("Deployment", "chatkeeper-console")]["spec"]
+    assert deployment["replicas"] == 1 and deployment["strategy"]["type"] == "Recreate"
+    policy = docs[("NetworkPolicy", "chatkeeper-console")]["spec"]
+    egress_ports = {p["port"] for rule in policy["egress"] for p in rule.get("ports", [])}
+    assert 5432 in egress_ports  # the journal and the search index
