@@ -86,7 +86,11 @@ class S3Settings:
 @dataclass(frozen=True)
 class ArchiveSettings:
     CHOICES: ClassVar[Choices] = {"retention_mode": ("COMPLIANCE", "GOVERNANCE")}
-    BOUNDS: ClassVar[Bounds] = {"retention_days": COUNT, "zstd_level": Bound(at_most=22)}
+    BOUNDS: ClassVar[Bounds] = {
+        "retention_days": COUNT,
+        "zstd_level": Bound(at_most=22),
+        "seal_workers": COUNT,
+    }
     stream: str = "main"
     retention_mode: str = "COMPLIANCE"
     retention_days: int = 2557
@@ -94,6 +98,7 @@ class ArchiveSettings:
     bundle_max_records: int = 100_000
     bundle_max_bytes: int = 64 * 1024 * 1024
     zstd_level: int = 3
+    seal_workers: int = 2  # processes building records objects when a run seals several bundles
     trusted_keys: tuple[str, ...] = ()  # pinned signing keys: fingerprints and/or .pub.json paths
     retention_rules: tuple[str, ...] = ()  # PATTERN=PERIOD, e.g. "slack:T0123:C0456=10y"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,11 +62,16 @@ def read_bundles(
     first: int = 1,
     last: int | None = None,
     allow_unverified: bool = False,
+    select: Callable[[dict[str, Any]], bool] | None = None,
     disposed: frozenset[int] = frozenset(),
 ) -> Iterator[tuple[SealedBundle, Iterator[Record]]]:
     """Yield (bundle, its records in seq order) for bundles ``first..last``.
 
-    Consume each records iterator before advancing to the next bundle. Bundles in
+    ``select`` sees each verified manifest (time range, conversations, ...)
+    before its records object is downloaded; a bundle it declines is yielded
+    with no records, its records object never read (its manifest still links
+    the chain, and the export still names it as searched). Consume
+    each records iterator before advancing to the next bundle. Bundles in
     ``disposed`` (records object removed under a disposition certificate, as
     ``verify`` established) yield their checked manifest and no records.
     """
@@ -105,6 +110,9 @@ def read_bundles(
             yield SealedBundle(number, doc, previous_sha, tuple(problems)), iter(())
             continue
         doc = resolved
+        if select is not None and not problems and not select(doc):
+            yield SealedBundle(number, doc, previous_sha, ()), iter(())  # ruled out unread
+            continue
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
             result = check_records(store, doc, copy_to=spool)  # type: ignore[arg-type]
             problems += result.problems

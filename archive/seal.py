@@ -19,7 +19,10 @@ StoreConflictError: we never write a second, different version of an archive key
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import Future, ThreadPoolExecutor
+import itertools
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -29,7 +32,6 @@ from archive.bundle import (
     Layout,
     RecordsObject,
     build_manifest,
-    build_records_object,
     iter_lines,
     sign_manifest,
 )
@@ -41,6 +43,7 @@ from archive.keys import Signer
 from archive.merkle import leaf_hash, root
 from archive.progress import NO_PROGRESS, Progress
 from archive.retention_class import RetentionClass, RetentionRule, classify
+from archive.seal_build import Builder, builder_for, records_of
 from archive.store import ArchiveStore, Retention
 
 log = structlog.get_logger("chatkeeper.seal")
@@ -56,6 +59,9 @@ class SealPolicy:
     max_bytes: int = 64 * 1024 * 1024
     zstd_level: int = 3
     checkpoint_interval_seconds: float = 3600.0
+    # >1: records objects are built in that many worker processes when a run has
+    # more than one bundle (``archive.seal_build``); 1: on one thread.
+    build_workers: int = 1
     retention_rules: tuple[RetentionRule, ...] = ()  # none: every bundle gets retention_days
 
     def retention_class(self, conversation_key: str) -> RetentionClass:
@@ -113,47 +119,83 @@ def seal(
     """
     progress.step("checking the bucket")
     check_bucket(store, policy)
-    stream = policy.layout.stream
     _check_stream_start(journal, store, policy.layout)
     publish_key(store, signer, policy, clock)
-    progress.total(journal.stats(stream).unsealed, "record")
+    progress.total(journal.stats(policy.layout.stream).unsealed, "record")
+    rows = _bundles_to_seal(journal, policy, clock)
+    ahead = list(itertools.islice(rows, 2))  # two bundles or more: worth worker processes
     sealed: list[BundleRow] = []
-    # Bundle N is uploaded and signed on a worker thread while N+1 is read and
-    # compressed here. One worker keeps manifests in order along the chain.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-upload") as uploads:
-        finishing: Future[BundleRow] | None = None
-        resume = journal.unfinished_bundles(stream)  # a crashed run's work comes first
-        last_sealed = journal.stats(stream).last_sealed if policy.retention_rules else None
-        watermark = max([r.seq_last for r in resume] + [last_sealed.seq_last if last_sealed else 0])
-        while True:
-            row = resume.pop(0) if resume else None
-            if row is None:
-                created = clock.now().replace(microsecond=0)
-                count, period = _next_class_run(journal, policy, watermark)
-                row = journal.open_bundle(
-                    stream,
-                    max_records=count,
-                    max_bytes=policy.max_bytes,
-                    created_at=created,
-                    retain_until=(created + period).replace(microsecond=0),
-                )
-            if row is None:
-                break
-            progress.step(f"bundle {row.number}")
-            watermark = max(watermark, row.seq_last)
-            records = build_records_object(
-                journal.bundle_rows(stream, row.number), policy.zstd_level
+    if ahead:
+        builder = builder_for(
+            journal.row_source(), policy.zstd_level, policy.build_workers, len(ahead)
+        )
+        try:
+            _seal_in_order(
+                journal,
+                store,
+                signer,
+                policy,
+                builder,
+                itertools.chain(ahead, rows),
+                sealed,
+                progress,
             )
-            if finishing is not None:
-                sealed.append(finishing.result())
-                progress.advance(sealed[-1].record_count)
-            finishing = uploads.submit(_finish_bundle, journal, store, signer, policy, row, records)
-        if finishing is not None:
-            sealed.append(finishing.result())
-            progress.advance(sealed[-1].record_count)
+        finally:
+            builder.close()
     progress.step("checkpoint")
     checkpoint = _checkpoint(journal, store, signer, policy, clock, sealed)
     return SealReport(tuple(sealed), checkpoint)
+
+
+def _bundles_to_seal(
+    journal: BundleJournal, policy: SealPolicy, clock: Clock
+) -> Iterator[BundleRow]:
+    """A crashed run's unfinished bundles first, then new bundles, opened one at a time.
+
+    With retention rules, a new bundle ends where the retention class changes.
+    """
+    stream = policy.layout.stream
+    resume = journal.unfinished_bundles(stream)
+    last_sealed = journal.stats(stream).last_sealed if policy.retention_rules else None
+    watermark = max([r.seq_last for r in resume] + [last_sealed.seq_last if last_sealed else 0])
+    yield from resume
+    while True:
+        created = clock.now().replace(microsecond=0)
+        count, period = _next_class_run(journal, policy, watermark)
+        row = journal.open_bundle(
+            stream,
+            max_records=count,
+            max_bytes=policy.max_bytes,
+            created_at=created,
+            retain_until=(created + period).replace(microsecond=0),
+        )
+        if row is None:
+            return
+        watermark = max(watermark, row.seq_last)
+        yield row
+
+
+def _seal_in_order(
+    journal: BundleBook,
+    store: ArchiveStore,
+    signer: Signer,
+    policy: SealPolicy,
+    builder: Builder,
+    rows: Iterator[BundleRow],
+    sealed: list[BundleRow],
+    progress: Progress,
+) -> None:
+    """Finish bundles in number order while the builder builds the next ones, each once."""
+    pending: deque[tuple[BundleRow, Future[RecordsObject]]] = deque()
+    while True:
+        while len(pending) < builder.depth and (row := next(rows, None)) is not None:
+            pending.append((row, builder.submit(row)))
+        if not pending:
+            return
+        row, built = pending.popleft()
+        progress.step(f"bundle {row.number}")
+        sealed.append(_finish_bundle(journal, store, signer, policy, row, records_of(built, row)))
+        progress.advance(row.record_count)
 
 
 def _next_class_run(
@@ -296,9 +338,6 @@ def _finish_bundle(
             raise SealError(f"bundle {row.number - 1} is not sealed; cannot chain {row.number}")
         previous_sha = previous.manifest_sha256
     retention = Retention(policy.retention_mode, row.retain_until)
-    records = build_records_object(
-        journal.bundle_rows(layout.stream, row.number), policy.zstd_level
-    )
     records_key = layout.records_key(row.number)
     if row.state is BundleState.OPEN:
         version = _store_records(store, records_key, records, retention)

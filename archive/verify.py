@@ -45,7 +45,7 @@ from archive.store import ArchiveStore, ObjectVersion
 from archive.trust import Finding as Finding  # re-exported: verify's findings
 from archive.trust import TrustWalk
 from archive.trust import published_keys as published_keys
-from archive.verify_checkpoints import check_checkpoints
+from archive.verify_checkpoints import KeyWindows, check_checkpoints
 
 
 @dataclass
@@ -61,6 +61,10 @@ class VerifyReport:
     rotations: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: int = 0
     newest_checkpoint: dict[str, Any] | None = None
+    # where the walk ended, for a verified state (``archive.verify_state``)
+    last_manifest_sha256: str | None = None
+    last_seq: int = 0
+    windows: KeyWindows = field(default_factory=KeyWindows)
     held_objects: int = 0  # objects checked for the legal hold of an open matter
     disposed: list[dict[str, Any]] = field(default_factory=list)  # absent, and certified
     events: list[dict[str, Any]] = field(default_factory=list)  # archive_events, bundle order
@@ -402,51 +406,94 @@ def verify_stream(
         report.findings.append(
             Finding(None, "gap", f"bundles {last + 1}..{expected_last} are missing from the store")
         )
-    previous_sha: str | None = None
-    previous_seq = 0
-    manifest_shas: dict[int, str] = {}
     sizes = DeclaredSizeCheck(store, layout) if deep else None
-    absent: list[tuple[int, str, str]] = []
+    bundles = BundleWalk(store, layout, report, walk, deep, check_records, sizes)
     for number in range(1, last + 1):
-        objects = by_bundle.get(number, {})
+        bundles.visit(number, by_bundle.get(number, {}))
+        if progress is not None:
+            progress(number)
+    manifest_shas, absent = bundles.manifest_shas, bundles.absent
+    if sizes is not None:
+        report.findings += [Finding(n, "blob-size", m) for n, m in sizes.problems()]
+    checkpoints = check_checkpoints(
+        store, layout, walk.keys, walk.windows, manifest_shas, last, now=now, max_age=max_age
+    )
+    report.findings += [Finding(None, "checkpoint", p) for p in checkpoints.problems]
+    report.disposed, absent_findings = settle_absent(report.events, absent)
+    report.findings += absent_findings
+    report.held_objects, hold_problems = check_holds(store, report.events)
+    report.findings += [Finding(None, "hold", p) for p in hold_problems]
+    report.checkpoints, report.newest_checkpoint = checkpoints.count, checkpoints.newest
+    report.keys = walk.keys
+    report.windows = walk.windows
+    if last and bundles.manifest_shas.get(last):
+        report.last_manifest_sha256 = bundles.manifest_shas[last]
+        report.last_seq = bundles.previous_seq
+    return report
+
+
+@dataclass
+class BundleWalk:
+    """Bundles checked in number order along the chain, into ``report``.
+
+    Starts at the beginning of the stream, or (incremental verification) after
+    a verified bundle whose manifest hash and last seq are ``previous_sha`` and
+    ``previous_seq``. ``absent`` collects records objects missing from the
+    store, for the caller to settle against disposition certificates.
+    """
+
+    store: ArchiveStore
+    layout: Layout
+    report: VerifyReport
+    walk: TrustWalk
+    deep: bool = False
+    records: bool = True
+    sizes: DeclaredSizeCheck | None = None
+    previous_sha: str | None = None
+    previous_seq: int = 0
+    manifest_shas: dict[int, str] = field(default_factory=dict)
+    absent: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def visit(self, number: int, objects: dict[str, list[ObjectVersion]]) -> None:
+        report, walk, store = self.report, self.walk, self.store
         manifest_version = original_version(objects.get("manifest.json", []))
         if manifest_version is None:
             report.findings.append(Finding(number, "gap", f"bundle {number} is missing"))
-            previous_sha = None
-            continue
+            self.previous_sha = None
+            return
         try:
             data = store.get(manifest_version.key, manifest_version.version_id)
         except StoreError as exc:
             message = f"manifest: {_read_failure(store, exc)}"
             report.findings.append(Finding(number, "read", message))
-            previous_sha = None
+            self.previous_sha = None
             report.bundles += 1
-            continue
+            return
         doc, findings = _verify_bundle(
             store,
-            layout,
+            self.layout,
             walk.keys,
             number,
             objects,
             data,
-            previous_sha,
-            deep,
-            check_records,
-            absent,
+            self.previous_sha,
+            self.deep,
+            self.records,
+            self.absent,
         )
-        previous_sha = hashlib.sha256(data).hexdigest()
-        manifest_shas[number] = previous_sha
-        if sizes is not None and doc is not None:
-            sizes.add_bundle(number, doc)
+        self.previous_sha = hashlib.sha256(data).hexdigest()
+        self.manifest_shas[number] = self.previous_sha
+        if self.sizes is not None and doc is not None:
+            self.sizes.add_bundle(number, doc)
         if doc is not None:
-            if doc["seq_first"] <= previous_seq:
+            if doc["seq_first"] <= self.previous_seq:
                 findings.append(
                     Finding(number, "records", "seq range overlaps the previous bundle")
                 )
             problem = walk.signer_problem(number, doc)
             if problem:
                 findings.append(Finding(number, "manifest", problem))
-            previous_seq = doc["seq_last"]
+            self.previous_seq = doc["seq_last"]
             report.events += doc.get("archive_events", [])
             report.records += doc["record_count"]
             report.bytes += doc["records"]["size"] + len(data)
@@ -463,18 +510,3 @@ def verify_stream(
                     )
         report.findings += findings
         report.bundles += 1
-        if progress is not None:
-            progress(number)
-    if sizes is not None:
-        report.findings += [Finding(n, "blob-size", m) for n, m in sizes.problems()]
-    checkpoints = check_checkpoints(
-        store, layout, walk.keys, walk.windows, manifest_shas, last, now=now, max_age=max_age
-    )
-    report.findings += [Finding(None, "checkpoint", p) for p in checkpoints.problems]
-    report.disposed, absent_findings = settle_absent(report.events, absent)
-    report.findings += absent_findings
-    report.held_objects, hold_problems = check_holds(store, report.events)
-    report.findings += [Finding(None, "hold", p) for p in hold_problems]
-    report.checkpoints, report.newest_checkpoint = checkpoints.count, checkpoints.newest
-    report.keys = walk.keys
-    return report

@@ -113,7 +113,11 @@ class SealedFiles:
         self.paths = paths
 
     def read_bundles(
-        self, first: int | None, last: int | None, allow_unverified: bool
+        self,
+        first: int | None,
+        last: int | None,
+        allow_unverified: bool,
+        select: object = None,
     ) -> Iterator[BundleRecords]:
         for number, path in enumerate(self.paths, 1):
             data = path.read_bytes()

@@ -1,11 +1,16 @@
-"""Seal a large journal to the local SeaweedFS; compare with a raw boto3 upload.
+"""Seal a large journal to the local SeaweedFS beside the minimal honest pipeline.
 
 1. Fill a SQLite journal with N realistic records (~1 KB raw each).
-2. In a fresh subprocess (so peak RSS is sealing's own), seal them all.
-3. Baseline in the same run: upload the same compressed records objects with a
-   plain boto3 put_object, one after another.
+2. In a fresh subprocess (so peak RSS is sealing's own), seal them all with
+   ``--workers`` build processes (``archive.seal_workers``, default 2).
+3. Baseline, same journal, same run, same bundle boundaries, each in a fresh
+   subprocess: the minimal pipeline (read the rows in seq order, SHA-256 each
+   sealed line, zstd at the same level, SHA-256 the object, upload it with the
+   same Object Lock headers and checksum), in one process and in two processes
+   that split the bundles between them.
 
-Prints records/s, MB/s of record bodies, peak RSS, and the ratio to the baseline.
+Prints records/s, MB/s of record bodies, peak RSS, and sealing time over the
+one-process minimal pipeline (the goal is at most 1.5x).
 
     .venv/bin/python bench/seal.py [--records 1000000]
 """
@@ -13,15 +18,22 @@ Prints records/s, MB/s of record bodies, peak RSS, and the ratio to the baseline
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import os
+import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import zstandard
 
 from archive.bundle import Layout
 from archive.clock import SystemClock
@@ -35,29 +47,102 @@ from bench.records import fill_journal, peak_rss_mb
 BUCKET = "bench-seal"
 
 
-def seal_phase(args: argparse.Namespace) -> None:
-    """Runs in the subprocess: seal and report as JSON."""
-    client = make_client(
-        args.endpoint, os.environ["BENCH_ACCESS_KEY"], os.environ["BENCH_SECRET_KEY"]
+def _client(endpoint: str) -> object:
+    return make_client(endpoint, os.environ["BENCH_ACCESS_KEY"], os.environ["BENCH_SECRET_KEY"])
+
+
+def seal_phase(args: argparse.Namespace) -> dict[str, float]:
+    """Runs in the subprocess: seal everything."""
+    store = S3ArchiveStore(_client(args.endpoint), BUCKET)  # type: ignore[arg-type]
+    policy = SealPolicy(
+        layout=Layout("bench"),
+        retention_days=1,
+        min_retention_days=1,
+        build_workers=args.workers,
     )
-    store = S3ArchiveStore(client, BUCKET)
-    policy = SealPolicy(layout=Layout("bench"), retention_days=1, min_retention_days=1)
     with SqliteJournal(Path(args.journal)) as journal:
         signer = load_or_create_signer(Path(args.journal).parent / "keys")
         started = time.perf_counter()
         report = seal(journal, store, signer, policy, SystemClock())
         elapsed = time.perf_counter() - started
-    print(
-        json.dumps(
-            {
-                "seconds": elapsed,
-                "records": report.records,
-                "bundles": len(report.bundles),
-                "compressed_bytes": sum(b.records_size or 0 for b in report.bundles),
-                "peak_rss_mb": peak_rss_mb(),
-            }
+    return {
+        "seconds": elapsed,
+        "records": report.records,
+        "bundles": len(report.bundles),
+        "compressed_bytes": sum(b.records_size or 0 for b in report.bundles),
+        "peak_rss_mb": peak_rss_mb(),
+        "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+def minimal_phase(args: argparse.Namespace) -> dict[str, float]:
+    """Runs in the subprocess: the minimal pipeline over bundles ``part`` of ``parts``."""
+    client = _client(args.endpoint)
+    conn = sqlite3.connect(args.journal)
+    bounds = conn.execute("SELECT number, seq_first, seq_last FROM bundles ORDER BY number")
+    mine = [b for b in bounds.fetchall() if b[0] % args.parts == args.part]
+    retain = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    records = 0
+    started = time.perf_counter()
+    for number, first, last in mine:
+        compressor = zstandard.ZstdCompressor(level=3, write_checksum=True, threads=-1)
+        chunks = []
+        cursor = conn.execute(
+            "SELECT seq, body FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq", (first, last)
         )
+        writer = compressor.chunker(chunk_size=1 << 20)
+        for seq, body in cursor:
+            line = b'{"record":' + body + b',"seq":' + str(seq).encode() + b"}\n"
+            hashlib.sha256(line).digest()
+            chunks.extend(writer.compress(line))
+            records += 1
+        chunks.extend(writer.finish())
+        data = b"".join(chunks)
+        digest = hashlib.sha256(data).digest()
+        client.put_object(  # type: ignore[attr-defined]
+            Bucket=BUCKET,
+            Key=f"baseline/{args.parts}/{number}",
+            Body=data,
+            ChecksumSHA256=base64.b64encode(digest).decode(),
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=retain,
+        )
+    return {
+        "seconds": time.perf_counter() - started,
+        "records": records,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def run_phase(phase: str, journal: Path, endpoint: object, *extra: str) -> subprocess.Popen[str]:
+    creds = endpoint.archiver  # type: ignore[attr-defined]
+    return subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--phase",
+            phase,
+            "--journal",
+            str(journal),
+            "--endpoint",
+            endpoint.url,  # type: ignore[attr-defined]
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            "BENCH_ACCESS_KEY": creds.access_key,
+            "BENCH_SECRET_KEY": creds.secret_key,
+        },
     )
+
+
+def result_of(process: subprocess.Popen[str]) -> dict[str, float]:
+    out, _ = process.communicate()
+    if process.returncode:
+        raise SystemExit(f"benchmark phase failed with exit code {process.returncode}")
+    return dict(json.loads(out.strip().splitlines()[-1]))
 
 
 def main() -> None:
@@ -66,9 +151,15 @@ def main() -> None:
     parser.add_argument("--phase", default="all")
     parser.add_argument("--journal")
     parser.add_argument("--endpoint")
+    parser.add_argument("--part", type=int, default=0)
+    parser.add_argument("--parts", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="archive.seal_workers")
     args = parser.parse_args()
     if args.phase == "seal":
-        seal_phase(args)
+        print(json.dumps(seal_phase(args)))
+        return
+    if args.phase == "minimal":
+        print(json.dumps(minimal_phase(args)))
         return
     with tempfile.TemporaryDirectory() as tmp, LocalS3(Path(tmp) / "s3") as endpoint:
         server = LocalS3(Path(tmp) / "s3")
@@ -83,39 +174,15 @@ def main() -> None:
             f"filled journal: {args.records:,} records, {raw_bytes / 1e6:,.0f} MB raw payloads, "
             f"{body_bytes / 1e6:,.0f} MB record bodies ({time.perf_counter() - started:.0f} s)"
         )
-        creds = endpoint.archiver
-        out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--phase",
-                "seal",
-                "--journal",
-                str(journal_path),
-                "--endpoint",
-                endpoint.url,
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            env={
-                **os.environ,
-                "BENCH_ACCESS_KEY": creds.access_key,
-                "BENCH_SECRET_KEY": creds.secret_key,
-            },
+        result = result_of(
+            run_phase("seal", journal_path, endpoint, "--workers", str(args.workers))
         )
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        # Baseline: the same compressed bytes, uploaded with a plain put_object.
-        client = make_client(endpoint.url, creds.access_key, creds.secret_key)
-        store = S3ArchiveStore(client, BUCKET)
-        with SqliteJournal(journal_path) as journal:
-            bundles = journal.bundles("bench")
-        upload_seconds = 0.0
-        for row in bundles:
-            data = store.get(Layout("bench").records_key(row.number), row.records_version or "")
-            started = time.perf_counter()
-            client.put_object(Bucket=BUCKET, Key=f"baseline/{row.number}", Body=data)
-            upload_seconds += time.perf_counter() - started
+        one = result_of(run_phase("minimal", journal_path, endpoint))
+        pair = [
+            run_phase("minimal", journal_path, endpoint, "--part", str(p), "--parts", "2")
+            for p in (0, 1)
+        ]
+        two = [result_of(p) for p in pair]
     seconds = result["seconds"]
     print(
         f"sealed {result['records']:,} records into {result['bundles']} bundles "
@@ -123,10 +190,20 @@ def main() -> None:
     )
     print(
         f"  {result['records'] / seconds:,.0f} records/s, {body_bytes / 1e6 / seconds:,.0f} MB/s of "
-        f"record bodies, peak RSS {result['peak_rss_mb']:.0f} MB"
+        f"record bodies, peak RSS {result['peak_rss_mb']:.0f} MB "
+        f"(each of {args.workers} build workers at most {result['worker_peak_rss_mb']:.0f} MB)"
     )
-    print(f"baseline raw boto3 upload of the same compressed bytes: {upload_seconds:.1f} s")
-    print(f"  sealing time / baseline = {seconds / upload_seconds:.2f}x")
+    print(
+        f"minimal pipeline, 1 process: {one['seconds']:.1f} s, "
+        f"{one['records'] / one['seconds']:,.0f} records/s, peak RSS {one['peak_rss_mb']:.0f} MB"
+    )
+    two_seconds = max(t["seconds"] for t in two)
+    print(
+        f"minimal pipeline, 2 processes: {two_seconds:.1f} s, "
+        f"{sum(t['records'] for t in two) / two_seconds:,.0f} records/s"
+    )
+    print(f"  sealing time / minimal pipeline (1 process) = {seconds / one['seconds']:.2f}x")
+    print(f"  sealing time / minimal pipeline (2 processes) = {seconds / two_seconds:.2f}x")
 
 
 if __name__ == "__main__":

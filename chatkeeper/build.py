@@ -53,6 +53,7 @@ def seal_policy(settings: Settings) -> SealPolicy:
         max_records=a.bundle_max_records,
         max_bytes=a.bundle_max_bytes,
         zstd_level=a.zstd_level,
+        build_workers=a.seal_workers,
         checkpoint_interval_seconds=settings.schedule.checkpoint_interval_seconds,
         retention_rules=tuple(parse_rule(t) for t in a.retention_rules),
     )

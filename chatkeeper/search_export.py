@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from archive.errors import IntegrityError
-from exporters.source import BundleRecords, BundleSource
+from exporters.source import BundleRecords, BundleSelect, BundleSource
 from search.port import Hit, IndexedBundle
 
 
@@ -42,10 +42,14 @@ class MatchingRecords:
         self.manifests = {b.number: b.manifest_sha256 for b in held}
 
     def read_bundles(
-        self, first: int | None, last: int | None, allow_unverified: bool
+        self,
+        first: int | None,
+        last: int | None,
+        allow_unverified: bool,
+        select: BundleSelect | None = None,
     ) -> Iterator[BundleRecords]:
         for low, high in _ranges(sorted(self.keys)):
-            for bundle in self.archive.read_bundles(low, high, allow_unverified):
+            for bundle in self.archive.read_bundles(low, high, allow_unverified, select):
                 number = bundle.info.number
                 wanted = self.keys.get(number, set())
                 if not wanted:

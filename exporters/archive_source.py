@@ -22,7 +22,7 @@ from archive.keys import PublicKey
 from archive.read import read_bundles
 from archive.store import ArchiveStore
 from archive.verify import Finding, VerifyReport, original_version, verify_stream
-from exporters.source import BundleInfo, BundleRecords
+from exporters.source import BundleInfo, BundleRecords, BundleSelect
 
 
 def check_stream(
@@ -83,7 +83,11 @@ class ArchiveBundleSource:
         return tuple(describe_finding(f) for f in self.stream_findings)
 
     def read_bundles(
-        self, first: int | None, last: int | None, allow_unverified: bool
+        self,
+        first: int | None,
+        last: int | None,
+        allow_unverified: bool,
+        select: BundleSelect | None = None,
     ) -> Iterator[BundleRecords]:
         if self.stream_findings and not allow_unverified:
             raise IntegrityError(
@@ -96,6 +100,7 @@ class ArchiveBundleSource:
             first=first or 1,
             last=last,
             allow_unverified=allow_unverified,
+            select=select,
             disposed=self.disposed,
         ):
             spec = bundle.manifest.get("records", {})

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from archive.codec import parse_time
 from archive.model import Actor, Record
 from exporters.fold import Item
 
@@ -36,6 +37,35 @@ class Filters:
         if self.conversations and record.conversation not in self.conversations:
             return False
         return self.start is None or record.occurred_at >= self.start
+
+    def keep_bundle(self, manifest: dict[str, Any], *, whole_range: bool) -> bool:
+        """Whether a sealed bundle can hold a record this export keeps, from its manifest.
+
+        Platform, conversations and ``--from`` drop records as they are read, so a
+        bundle without a matching conversation, or whose newest record is older
+        than ``--from``, holds nothing kept. ``--to`` bounds bundles only when
+        the range applies to each record (``whole_range``, jsonl): folding
+        formats keep an in-range message's later edits and reactions.
+        """
+        if self.platform is not None or self.conversations:
+            names = [str(c).split(":", 2) for c in manifest.get("conversations", [])]
+            if not any(
+                len(parts) == 3
+                and (self.platform is None or parts[0] == self.platform)
+                and (not self.conversations or parts[2] in self.conversations)
+                for parts in names
+            ):
+                return False
+        last = manifest.get("last_occurred_at")
+        if self.start is not None and last is not None and parse_time(last) < self.start:
+            return False
+        first = manifest.get("first_occurred_at")
+        return not (
+            whole_range
+            and self.end is not None
+            and first is not None
+            and parse_time(first) >= self.end
+        )
 
     def keep_item(self, item: Item) -> bool:
         """Filter on folded messages and events (time range, participant)."""

@@ -209,8 +209,13 @@ def _records(
     progress: Progress | None,
 ) -> Iterator[tuple[Record, BundleInfo]]:
     filters = request.filters
+    whole_range = request.format == "jsonl"
+
+    def select(manifest: dict[str, Any]) -> bool:
+        return filters.keep_bundle(manifest, whole_range=whole_range)
+
     for bundle in source.read_bundles(
-        filters.first_bundle, filters.last_bundle, request.allow_unverified
+        filters.first_bundle, filters.last_bundle, request.allow_unverified, select
     ):
         bundles.append(bundle.info)
         count = 0

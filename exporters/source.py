@@ -10,9 +10,9 @@ lists of records.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from archive.errors import IntegrityError
 from archive.hashing import CHUNK
@@ -39,6 +39,10 @@ class BundleRecords:
     records: Iterable[Record]
 
 
+BundleSelect = Callable[[dict[str, Any]], bool]
+"""Whether a bundle is wanted, from its manifest (``first_occurred_at``, ``conversations``...)."""
+
+
 class BundleSource(Protocol):
     """Sealed bundles, verified against their manifests as they are read.
 
@@ -48,8 +52,15 @@ class BundleSource(Protocol):
     """
 
     def read_bundles(
-        self, first: int | None, last: int | None, allow_unverified: bool
-    ) -> Iterator[BundleRecords]: ...
+        self,
+        first: int | None,
+        last: int | None,
+        allow_unverified: bool,
+        select: BundleSelect | None = None,
+    ) -> Iterator[BundleRecords]:
+        """``select`` sees each verified manifest first; a bundle it declines has no records
+        (its records object is not read)."""
+        ...
 
 
 class BlobSource(Protocol):

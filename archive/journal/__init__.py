@@ -14,6 +14,7 @@ from archive.journal.port import (
     Leases,
     Monitored,
     RecordLog,
+    RowSource,
     SealerJournal,
     SealRow,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Leases",
     "Monitored",
     "RecordLog",
+    "RowSource",
     "SealRow",
     "SealerJournal",
 ]

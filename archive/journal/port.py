@@ -17,14 +17,14 @@ on :meth:`RecordLog.submit` without blocking the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from archive.model import Record
+from archive.model import Kind, Record
 
 
 class BundleState(StrEnum):
@@ -54,6 +54,17 @@ class BundleRow:
 
 SealRow = tuple[int, bytes, str, str, str]
 """One journal row for sealing: (seq, canonical body, occurred_at, "platform:workspace:conversation", blob hashes separated by spaces)."""
+
+
+class RowSource(Protocol):
+    """Reads a seq range of journal rows for sealing; picklable, so a worker process can read.
+
+    Each call opens its own connection: a source holds only where the journal is.
+    """
+
+    def rows(self, first: int, last: int) -> Iterator[SealRow]:
+        """Rows with ``first <= seq <= last`` in seq order, streamed."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +125,24 @@ class RecordLog(Protocol):
         """Records in seq order (for status, reconciliation, tests)."""
         ...
 
+    def find_records(
+        self,
+        platform: str,
+        *,
+        workspace: str | None = None,
+        conversation: str | None = None,
+        kinds: Collection[Kind] = (),
+        since: datetime | None = None,
+    ) -> Iterator[Record]:
+        """Records of ``platform`` matching every filter given, in seq order, streamed.
+
+        ``since`` keeps records that occurred at or after it. An index on
+        (platform, conversation, kind, occurred_at) finds them, and only the
+        matching rows are read and decoded: the cost follows the matches, not
+        the journal's size.
+        """
+        ...
+
     def stats(self, stream: str) -> JournalStats: ...
 
 
@@ -144,6 +173,10 @@ class BundleBook(Protocol):
 
     def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
         """The bundle's records in seq order, streamed."""
+        ...
+
+    def row_source(self) -> RowSource:
+        """A picklable reader of seq ranges (what sealing worker processes read with)."""
         ...
 
     def update_bundle(self, row: BundleRow) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -21,13 +22,44 @@ from archive.errors import JournalError
 from archive.journal.group_commit import GroupCommitter
 from archive.journal.port import SealRow
 from archive.journal.postgres_schema import MIGRATIONS
-from archive.journal.sql_base import INSERT_RECORD, Execute, SqlJournal
+from archive.journal.sql_base import Execute, SqlJournal
 
 _LOCKS = {"append": 7_294_001, "bundles": 7_294_002, "migrate": 7_294_003}
 
 
+_INSERT_MANY = (
+    "INSERT INTO records (key, platform, workspace, conversation, kind, occurred_at,"
+    " captured_at, blobs, size, body)"
+    " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+    " %s::text[], %s::text[], %s::text[], %s::integer[], %s::bytea[])"
+    " ON CONFLICT (key) DO NOTHING RETURNING key, seq"
+)
+
+
 def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
+
+
+@dataclass(frozen=True)
+class PostgresRows:
+    """Seq ranges of one PostgreSQL journal, read on a connection of their own."""
+
+    dsn: str = field(repr=False)  # may hold a password
+
+    def rows(self, first: int, last: int) -> Iterator[SealRow]:
+        try:
+            with psycopg.connect(self.dsn) as conn, conn.cursor(name="bundle_rows") as cursor:
+                cursor.itersize = 2000
+                cursor.execute(
+                    "SELECT seq, body, occurred_at,"
+                    " platform || ':' || workspace || ':' || conversation, blobs"
+                    " FROM records WHERE seq BETWEEN %s AND %s ORDER BY seq",
+                    (first, last),
+                )
+                for seq, body, occurred_at, conversation, blobs in cursor:
+                    yield seq, bytes(body), occurred_at, conversation, blobs
+        except psycopg.Error as exc:
+            raise JournalError(f"cannot read journal rows {first}..{last}: {exc}") from exc
 
 
 class PostgresJournal(SqlJournal):
@@ -84,39 +116,51 @@ class PostgresJournal(SqlJournal):
 
     # -- group commit -------------------------------------------------------------
     def _commit(self, batch: list[list[tuple[Any, ...]]]) -> list[list[int]]:
+        """One transaction and two statements for the whole batch, under the append lock.
+
+        The rows go in as arrays (one INSERT ... SELECT FROM unnest); keys already
+        stored, or repeated in the batch, resolve to their seq with one SELECT.
+        """
         conn = self._writer_conn
-        insert = _pg(INSERT_RECORD) + " ON CONFLICT (key) DO NOTHING RETURNING seq"
-        results: list[list[int]] = []
+        unique: dict[str, tuple[Any, ...]] = {}
+        for rows in batch:
+            for row in rows:
+                unique.setdefault(row[0], row)
+        if not unique:
+            return [[] for _ in batch]
+        columns = list(zip(*unique.values(), strict=True))
         try:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCKS["append"],))
-                for rows in batch:
-                    seqs = []
-                    for row in rows:
-                        found = conn.execute(insert, row).fetchone()
-                        if found is None:  # a duplicate: its existing seq
-                            found = conn.execute(
-                                "SELECT seq FROM records WHERE key = %s", (row[0],)
-                            ).fetchone()
-                        assert found is not None
-                        seqs.append(int(found[0]))
-                    results.append(seqs)
+                seq_of: dict[str, int] = dict(
+                    conn.execute(_INSERT_MANY, [list(c) for c in columns]).fetchall()
+                )
+                missing = [key for key in unique if key not in seq_of]
+                if missing:
+                    seq_of.update(
+                        conn.execute(
+                            "SELECT key, seq FROM records WHERE key = ANY(%s)", (missing,)
+                        ).fetchall()
+                    )
         except psycopg.Error as exc:
             raise JournalError(f"journal append failed, nothing was stored: {exc}") from exc
-        return results
+        return [[int(seq_of[row[0]]) for row in rows] for rows in batch]
+
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+        try:
+            with psycopg.connect(self.dsn) as conn, conn.cursor(name="find_records") as cursor:
+                cursor.itersize = 500
+                cursor.execute(_pg(sql), params)
+                yield from cursor
+        except psycopg.Error as exc:
+            raise JournalError(f"journal query failed: {exc}") from exc
 
     # -- sealing reads ------------------------------------------------------------
     def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
-        first, last = self._bundle_bounds(stream, number)
-        with psycopg.connect(self.dsn) as conn, conn.cursor(name="bundle_rows") as cursor:
-            cursor.itersize = 2000
-            cursor.execute(
-                "SELECT seq, body, occurred_at, platform || ':' || workspace || ':' || conversation,"
-                " blobs FROM records WHERE seq BETWEEN %s AND %s ORDER BY seq",
-                (first, last),
-            )
-            for seq, body, occurred_at, conversation, blobs in cursor:
-                yield seq, bytes(body), occurred_at, conversation, blobs
+        return self.row_source().rows(*self._bundle_bounds(stream, number))
+
+    def row_source(self) -> PostgresRows:
+        return PostgresRows(self.dsn)
 
     def close(self) -> None:
         self._committer.close()

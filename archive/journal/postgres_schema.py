@@ -66,4 +66,42 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at  TEXT NOT NULL
     );
     """,
+    # 2: counters kept by triggers in the transaction of every insert, whichever version
+    # of chatkeeper inserts (status, metrics and the backlog trigger read them in O(1)):
+    # ``records`` counts records, in shards by backend so concurrent appends do not wait
+    # on one row; ``bundled`` the records assigned to bundles. The triggers exist (and
+    # lock the tables) before the existing rows are counted, so no insert is missed.
+    # Indexes for the conversation queries of the completeness checks and for the
+    # sealed watermark.
+    """
+    CREATE TABLE counters (
+        name  TEXT    NOT NULL,
+        shard INTEGER NOT NULL,
+        value BIGINT  NOT NULL,
+        PRIMARY KEY (name, shard)
+    );
+    CREATE FUNCTION chatkeeper_count_records() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO counters (name, shard, value)
+            SELECT 'records', pg_backend_pid() % 64, count(*) FROM new_rows HAVING count(*) > 0
+        ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER records_counted AFTER INSERT ON records
+        REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION chatkeeper_count_records();
+    CREATE FUNCTION chatkeeper_count_bundled() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO counters (name, shard, value) VALUES ('bundled', 0, NEW.record_count)
+        ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER bundles_counted AFTER INSERT ON bundles
+        FOR EACH ROW EXECUTE FUNCTION chatkeeper_count_bundled();
+    INSERT INTO counters (name, shard, value) SELECT 'records', 64, count(*) FROM records;
+    INSERT INTO counters (name, shard, value)
+        SELECT 'bundled', 1, coalesce(sum(record_count), 0) FROM bundles;
+    CREATE INDEX bundles_seq_last ON bundles(seq_last);
+    CREATE INDEX records_conversation ON records(platform, conversation, kind, occurred_at);
+    """,
 )

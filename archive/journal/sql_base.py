@@ -8,7 +8,7 @@ lock), and ``_commit`` for the group-commit writer; plus their schema.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -18,7 +18,7 @@ from archive.codec import canonical_json, decode_body, format_time, parse_time, 
 from archive.errors import JournalError, SealError
 from archive.journal.group_commit import GroupCommitter
 from archive.journal.port import BundleRow, BundleState, FetchTask, JournalStats, Monitored
-from archive.model import Record
+from archive.model import Kind, Record
 
 Execute = Callable[[str, Sequence[Any]], Any]
 CLAIM_SECONDS = 300
@@ -96,6 +96,8 @@ class SqlJournal:
     lock_rows = ""
     #: index hint for the (seq, size) index where the planner needs one
     seq_size_hint = ""
+    #: index hint for the (platform, conversation, kind, occurred_at) index
+    conversation_hint = ""
     _committer: GroupCommitter
 
     # -- what adapters provide -------------------------------------------------
@@ -156,12 +158,50 @@ class SqlJournal:
             if remaining is not None:
                 remaining -= len(rows)
 
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+        """Rows of one query, streamed on a connection of their own."""
+        raise NotImplementedError
+
+    def find_records(
+        self,
+        platform: str,
+        *,
+        workspace: str | None = None,
+        conversation: str | None = None,
+        kinds: Collection[Kind] = (),
+        since: datetime | None = None,
+    ) -> Iterator[Record]:
+        where = ["platform = ?"]
+        params: list[Any] = [platform]
+        if conversation is not None:
+            where.append("conversation = ?")
+            params.append(conversation)
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            params += sorted(kind.value for kind in kinds)
+        if since is not None:
+            where.append("occurred_at >= ?")
+            params.append(format_time(since))
+        if workspace is not None:
+            where.append("workspace = ?")
+            params.append(workspace)
+        sql = (
+            f"SELECT seq, body FROM records{self.conversation_hint}"
+            f" WHERE {' AND '.join(where)} ORDER BY seq"
+        )
+        for seq, body in self._stream(sql, params):
+            yield decode_body(bytes(body), seq)
+
     def stats(self, stream: str) -> JournalStats:
-        (total,) = self._query("SELECT count(*) FROM records")[0]
-        watermark = self._sealed_through()
-        (unsealed,) = self._query("SELECT count(*) FROM records WHERE seq > ?", (watermark,))[0]
+        # Triggers keep the counters in the transaction of each insert (schema migration 2).
+        counts = {
+            name: int(value)
+            for name, value in self._query("SELECT name, sum(value) FROM counters GROUP BY name")
+        }
+        total = counts.get("records", 0)
         first = self._query(
-            "SELECT captured_at FROM records WHERE seq > ? ORDER BY seq LIMIT 1", (watermark,)
+            "SELECT captured_at FROM records WHERE seq > ? ORDER BY seq LIMIT 1",
+            (self._sealed_through(),),
         )
         sealed = self._query(
             f"SELECT {BUNDLE_COLUMNS} FROM bundles WHERE stream = ? AND state = ?"
@@ -170,7 +210,7 @@ class SqlJournal:
         )
         return JournalStats(
             records=total,
-            unsealed=unsealed,
+            unsealed=total - counts.get("bundled", 0),
             oldest_unsealed_captured_at=parse_time(first[0][0]) if first else None,
             last_sealed=bundle_from_row(sealed[0]) if sealed else None,
         )

@@ -15,6 +15,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,34 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+@dataclass(frozen=True)
+class SqliteRows:
+    """Seq ranges of one SQLite journal file, read on a connection of their own."""
+
+    path: str
+
+    def rows(self, first: int, last: int) -> Iterator[SealRow]:
+        conn = _connect(Path(self.path))
+        try:
+            cursor = conn.execute(
+                "SELECT seq, body, occurred_at, platform || ':' || workspace || ':' || conversation,"
+                " blobs FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                (first, last),
+            )
+            cursor.arraysize = 2000
+            while rows := cursor.fetchmany():
+                yield from rows
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read journal rows {first}..{last}: {exc}") from exc
+        finally:
+            conn.close()
+
+
 class SqliteJournal(SqlJournal):
     """The Journal port on one SQLite file."""
 
     seq_size_hint = " INDEXED BY records_seq_size"
+    conversation_hint = " INDEXED BY records_conversation"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -147,21 +172,24 @@ class SqliteJournal(SqlJournal):
             with contextlib.suppress(sqlite3.Error):  # busy: the next round catches up
                 self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    # -- sealing reads ------------------------------------------------------------
-    def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
-        first, last = self._bundle_bounds(stream, number)
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
         conn = _connect(self.path)
         try:
-            cursor = conn.execute(
-                "SELECT seq, body, occurred_at, platform || ':' || workspace || ':' || conversation,"
-                " blobs FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",
-                (first, last),
-            )
-            cursor.arraysize = 2000
+            cursor = conn.execute(sql, params)
+            cursor.arraysize = 500
             while rows := cursor.fetchmany():
                 yield from rows
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal query failed: {exc}") from exc
         finally:
             conn.close()
+
+    # -- sealing reads ------------------------------------------------------------
+    def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
+        return self.row_source().rows(*self._bundle_bounds(stream, number))
+
+    def row_source(self) -> SqliteRows:
+        return SqliteRows(str(self.path))
 
     def close(self) -> None:
         if self._closed:

@@ -67,4 +67,27 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at  TEXT NOT NULL
     );
     """,
+    # 2: counters kept by triggers in the transaction of every insert (status, metrics and
+    # the backlog trigger read them in O(1)): ``records`` counts records, ``bundled`` the
+    # records assigned to bundles; indexes for the conversation queries of the
+    # completeness checks and for the sealed watermark
+    """
+    CREATE TABLE counters (
+        name  TEXT    NOT NULL,
+        shard INTEGER NOT NULL,
+        value INTEGER NOT NULL,
+        PRIMARY KEY (name, shard)
+    );
+    INSERT INTO counters (name, shard, value) SELECT 'records', 0, count(*) FROM records;
+    INSERT INTO counters (name, shard, value)
+        SELECT 'bundled', 0, coalesce(sum(record_count), 0) FROM bundles;
+    CREATE TRIGGER records_counted AFTER INSERT ON records BEGIN
+        UPDATE counters SET value = value + 1 WHERE name = 'records' AND shard = 0;
+    END;
+    CREATE TRIGGER bundles_counted AFTER INSERT ON bundles BEGIN
+        UPDATE counters SET value = value + NEW.record_count WHERE name = 'bundled' AND shard = 0;
+    END;
+    CREATE INDEX bundles_seq_last ON bundles(seq_last);
+    CREATE INDEX records_conversation ON records(platform, conversation, kind, occurred_at);
+    """,
 )

@@ -125,14 +125,10 @@ def _journaled_messages(
     journal: Journal, team: str, channel: str, since: datetime
 ) -> dict[str, Record]:
     found: dict[str, Record] = {}
-    for record in journal.iter_records():
-        if (
-            record.workspace == team
-            and record.conversation == channel
-            and record.kind is Kind.MESSAGE
-            and record.message_id
-            and record.occurred_at >= since
-        ):
+    for record in journal.find_records(
+        SLACK, workspace=team, conversation=channel, kinds=(Kind.MESSAGE,), since=since
+    ):
+        if record.message_id:
             found.setdefault(record.message_id, record)
     return found
 
@@ -140,8 +136,7 @@ def _journaled_messages(
 def _deleted_ts(journal: Journal, channel: str) -> set[str | None]:
     return {
         r.message_id
-        for r in journal.iter_records()
-        if r.conversation == channel and r.kind is Kind.DELETE
+        for r in journal.find_records(SLACK, conversation=channel, kinds=(Kind.DELETE,))
     }
 
 

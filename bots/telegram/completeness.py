@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from archive.journal import RecordLog
 from archive.model import Kind, Platform, Record
 from bots.telegram.keys import is_channel_id
 
@@ -55,6 +56,11 @@ def _ranges(ids: list[int]) -> list[tuple[int, int]]:
         if after - before > 1:
             gaps.append((before + 1, after - 1))
     return gaps
+
+
+def journal_gaps(journal: RecordLog) -> list[ChatGaps]:
+    """Gaps per supergroup/channel in the journal, reading only its Telegram message records."""
+    return message_gaps(journal.find_records(Platform.TELEGRAM.value, kinds=_MESSAGE_KINDS))
 
 
 def message_gaps(records: Iterable[Record]) -> list[ChatGaps]:

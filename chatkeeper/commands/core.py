@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,13 @@ from tqdm import tqdm
 from archive.clock import SystemClock
 from archive.codec import format_time
 from archive.errors import IntegrityError
-from archive.keys import trusted_keys
+from archive.keys import load_or_create_signer, trusted_keys
 from archive.schedule import sealing_lease
 from archive.seal import seal
 from archive.store.local_s3 import LocalS3
 from archive.verify import VerifyReport, verify_stream
+from archive.verify_incremental import state_after, verify_since
+from archive.verify_state import read_state, write_state
 from bots.telegram.visibility import visibility_warnings
 from chatkeeper import build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
@@ -120,6 +123,18 @@ def _print_report(report: VerifyReport) -> None:
     help="Report possible truncation when the newest checkpoint is older than this "
     "(7200, 90m, 2h, 1d). Default: twice schedule.checkpoint_interval_seconds.",
 )
+@click.option(
+    "--incremental",
+    is_flag=True,
+    help="Check only the bundles sealed since the last intact --incremental run (a state "
+    "signed by this machine's verify key); the first run checks everything.",
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The verified state file of --incremental. Default: <home>/verify/<stream>.state.json.",
+)
 @click.pass_context
 def verify_command(
     ctx: click.Context,
@@ -128,6 +143,8 @@ def verify_command(
     public_keys: tuple[Path, ...],
     fingerprints: tuple[str, ...],
     max_age: str | None,
+    incremental: bool,
+    state_path: Path | None,
 ) -> None:
     """Verify the sealed stream end to end. Exit 0 intact, 3 integrity failure, 4 store unavailable."""
     settings = settings_of(ctx)
@@ -137,7 +154,9 @@ def verify_command(
         else timedelta(seconds=2 * settings.schedule.checkpoint_interval_seconds)
     )
     try:
-        report = _verify(settings, deep, as_json, public_keys, fingerprints, age)
+        report = _verify(
+            settings, deep, as_json, public_keys, fingerprints, age, incremental, state_path
+        )
     except IntegrityError:  # no trust anchor, a forged key: the archive is not shown intact
         record_verify_result(settings.home, ok=False, at=datetime.now(UTC), bundles=0, deep=deep)
         raise
@@ -159,8 +178,14 @@ def _verify(
     public_keys: tuple[Path, ...],
     fingerprints: tuple[str, ...],
     age: timedelta,
+    incremental: bool = False,
+    state_path: Path | None = None,
 ) -> VerifyReport:
-    """One verify run; the caller records its result for /metrics (chatkeeper/verify_state.py)."""
+    """One verify run; the caller records its result for /metrics (chatkeeper/verify_state.py).
+
+    With ``incremental``, a run from a verified state checks only the bundles
+    after it (``archive.verify_incremental``); an intact run keeps a new state.
+    """
     expected_last = build.last_sealed_bundle(settings)
     with build.open_store(settings, role="auditor") as store:
         keys, trust = trusted_keys(
@@ -171,18 +196,47 @@ def _verify(
             fingerprints=fingerprints,
             configured=settings.archive.trusted_keys,
         )
-        bar = tqdm(total=expected_last, unit="bundle", disable=as_json or not sys.stderr.isatty())
-        report = verify_stream(
-            store,
-            build.layout(settings),
-            keys,
-            trust=trust,
-            deep=deep,
-            expected_last=expected_last,
-            progress=lambda _: _tick(bar),
-            max_age=age,
+        layout = build.layout(settings)
+        verifier = load_or_create_signer(settings.home / "keys" / "verify")
+        path = state_path or settings.home / "verify" / f"{layout.stream}.state.json"
+        before = (
+            read_state(path, verifier.public, layout.stream)
+            if incremental and path.exists()
+            else None
         )
-        bar.close()
+        if before is not None:
+            report = verify_since(
+                store,
+                layout,
+                replace(before, keys={**before.keys, **keys}),
+                trust=trust,
+                deep=deep,
+                expected_last=expected_last,
+            )
+            if not as_json:
+                click.echo(
+                    f"incremental: bundles after {before.last_bundle}, verified intact "
+                    f"{format_time(before.verified_at)} (checkpoints: full verify only)"
+                )
+        else:
+            bar = tqdm(
+                total=expected_last, unit="bundle", disable=as_json or not sys.stderr.isatty()
+            )
+            report = verify_stream(
+                store,
+                build.layout(settings),
+                keys,
+                trust=trust,
+                deep=deep,
+                expected_last=expected_last,
+                progress=lambda _: _tick(bar),
+                max_age=age,
+            )
+            bar.close()
+    if incremental:
+        state = state_after(report, before, SystemClock().now())
+        if state is not None:
+            write_state(path, state, verifier)
     return report
 
 

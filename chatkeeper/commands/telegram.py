@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from bots.telegram import export_import
-from bots.telegram.completeness import message_gaps
+from bots.telegram.completeness import journal_gaps
 from bots.telegram.export_files import BlobTarget
 from chatkeeper import build
 from chatkeeper.commands.group import completeness_group, import_group, settings_of
@@ -53,7 +53,7 @@ def completeness_telegram(ctx: click.Context, as_json: bool) -> None:
     """Report message_id gaps (messages never seen) in supergroups and channels."""
     settings = settings_of(ctx)
     with build.open_journal(settings) as journal:
-        gaps = message_gaps(journal.iter_records())
+        gaps = journal_gaps(journal)
     if as_json:
         click.echo(json.dumps([asdict(g) for g in gaps], indent=2))
         return

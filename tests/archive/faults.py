@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any, BinaryIO
 
-from archive.journal import BundleJournal, BundleRow, JournalStats, SealRow
+from archive.journal import BundleJournal, BundleRow, JournalStats, RowSource, SealRow
 from archive.model import Record
 from archive.store import ArchiveStore, LockInfo, ObjectVersion, Retention
 
@@ -93,6 +93,9 @@ class FaultyBundleJournal:
     def iter_records(self, after_seq: int = 0, limit: int | None = None) -> Iterator[Record]:
         return self.inner.iter_records(after_seq, limit)
 
+    def find_records(self, platform: str, **filters: Any) -> Iterator[Record]:
+        return self.inner.find_records(platform, **filters)
+
     def stats(self, stream: str) -> JournalStats:
         return self.inner.stats(stream)
 
@@ -105,6 +108,9 @@ class FaultyBundleJournal:
     def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
         return self.inner.bundle_rows(stream, number)
 
+    def row_source(self) -> RowSource:
+        return self.inner.row_source()
+
     def update_bundle(self, row: BundleRow) -> None:
         self.fail(row)
         self.inner.update_bundle(row)
@@ -114,3 +120,31 @@ class FaultyBundleJournal:
 
     def bundle(self, stream: str, number: int) -> BundleRow | None:
         return self.inner.bundle(stream, number)
+
+
+class CountingRows:
+    """A ``RowSource`` that counts each seq range it is asked for (in this process)."""
+
+    def __init__(self, inner: RowSource) -> None:
+        self.inner = inner
+        self.reads: list[tuple[int, int]] = []
+
+    def rows(self, first: int, last: int) -> Iterator[SealRow]:
+        self.reads.append((first, last))
+        return self.inner.rows(first, last)
+
+
+class CountingBundleJournal(FaultyBundleJournal):
+    """A ``BundleJournal`` that counts every read of a bundle's rows, by either method."""
+
+    def __init__(self, inner: BundleJournal) -> None:
+        super().__init__(inner)
+        self.source = CountingRows(inner.row_source())
+
+    def bundle_rows(self, stream: str, number: int) -> Iterator[SealRow]:
+        row = self.inner.bundle(stream, number)
+        assert row is not None
+        return self.source.rows(row.seq_first, row.seq_last)
+
+    def row_source(self) -> RowSource:
+        return self.source

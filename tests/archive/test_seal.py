@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -18,7 +19,8 @@ from archive.seal import SealPolicy, seal
 from archive.store.local_s3 import LocalS3, LocalS3Endpoint
 from archive.store.port import Retention
 from archive.store.s3 import S3ArchiveStore, make_client
-from tests.archive.faults import FaultyBundleJournal, FaultyStore
+from archive.verify import verify_stream
+from tests.archive.faults import CountingBundleJournal, FaultyBundleJournal, FaultyStore
 from tests.factories import slack_message, stored_attachment
 
 
@@ -99,8 +101,6 @@ def test_refuses_retention_below_minimum(
     policy: SealPolicy,
 ) -> None:
     """A configured retention shorter than the minimum is refused before anything is written."""
-    from dataclasses import replace
-
     short = replace(policy, retention_days=1, min_retention_days=7)
     journal.append([slack_message(1)])
     with pytest.raises(ObjectLockError, match="below the minimum"):
@@ -115,11 +115,50 @@ def test_unreachable_store_keeps_records() -> None:
         S3ArchiveStore(client, "x").lock_info()
 
 
+def test_each_bundle_is_read_from_the_journal_once(
+    journal: SqliteJournal,
+    store: S3ArchiveStore,
+    signer: Signer,
+    policy: SealPolicy,
+    clock: FixedClock,
+) -> None:
+    """Sealing reads each bundle's rows once: the records object is built once and uploaded."""
+    journal.append([slack_message(i) for i in range(120)])
+    counting = CountingBundleJournal(journal)
+    report = seal(counting, store, signer, policy, clock)
+    assert sorted(counting.source.reads) == [(b.seq_first, b.seq_last) for b in report.bundles]
+
+
+def test_worker_processes_seal_the_same_chain(
+    journal: SqliteJournal,
+    store: S3ArchiveStore,
+    signer: Signer,
+    policy: SealPolicy,
+    clock: FixedClock,
+) -> None:
+    """Records objects built in worker processes seal a verifiable chain holding every record."""
+    records = [slack_message(i) for i in range(170)]
+    journal.append(records)
+    report = seal(journal, store, signer, replace(policy, build_workers=2), clock)
+    assert [b.record_count for b in report.bundles] == [50, 50, 50, 20]
+    keys = {signer.public.key_id: signer.public}
+    verified = verify_stream(store, policy.layout, keys)
+    assert verified.ok, verified.findings
+    assert verified.records == 170
+    sealed = []
+    for row in report.bundles:
+        body = store.open(policy.layout.records_key(row.number), row.records_version or "")
+        sealed += [decode_line(line).key for line in iter_lines(body)]
+    assert sealed == [r.key for r in records]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize(
     "crash_at", ["records_put", "after_records", "manifest_put", "after_manifest"]
 )
 def test_resume_after_crash(
     crash_at: str,
+    workers: int,
     journal: SqliteJournal,
     store: S3ArchiveStore,
     signer: Signer,
@@ -127,6 +166,7 @@ def test_resume_after_crash(
     clock: FixedClock,
 ) -> None:
     """A crash at any step is finished by the next run: no record lost or sealed twice."""
+    policy = replace(policy, build_workers=workers)
     records = [slack_message(i) for i in range(60)]
     journal.append(records)
 

@@ -280,3 +280,26 @@ def test_seal_refuses_while_another_sealer_holds_the_lease(env: dict[str, str]) 
     done = CliRunner().invoke(cli, ["seal"], env=env)
     assert done.exit_code == 0, done.output
     assert "sealed bundle 1" in done.output
+
+
+def test_verify_incremental_checks_only_what_was_sealed_since(env: dict[str, str]) -> None:
+    """The first --incremental run checks all and keeps a signed state; the next only new bundles."""
+    _sealed(env)
+    first = CliRunner().invoke(cli, ["verify", "--incremental"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "bundles checked: 2" in first.output
+    state = Path(env["CHATKEEPER_HOME"]) / "verify" / "main.state.json"
+    assert json.loads(state.read_bytes())["last_bundle"] == 2
+    with SqliteJournal(Path(env["CHATKEEPER_HOME"]) / "journal.db") as journal:
+        journal.append([slack_message(i) for i in range(100, 130)])
+    assert CliRunner().invoke(cli, ["seal"], env=env).exit_code == 0
+    second = CliRunner().invoke(cli, ["verify", "--incremental"], env=env)
+    assert second.exit_code == 0, second.output
+    assert "incremental: bundles after 2" in second.output
+    assert "bundles checked: 1 (last 3)" in second.output
+    assert "records checked: 30" in second.output
+    assert json.loads(state.read_bytes())["last_bundle"] == 3
+    state.write_bytes(state.read_bytes().replace(b'"last_bundle":3', b'"last_bundle":2'))
+    refused = CliRunner().invoke(cli, ["verify", "--incremental"], env=env)
+    assert refused.exit_code == 3, refused.output
+    assert "not trusted" in refused.output

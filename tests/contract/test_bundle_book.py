@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import replace
 from datetime import timedelta
 
@@ -38,6 +39,17 @@ class TestBundleBookContract:
         assert rows[0][3] == "slack:T0001:C0123ABCD"
         second = open_next(journal)
         assert second is not None and second.number == 2 and second.record_count == 6
+
+    def test_row_source_reads_a_seq_range_after_pickling(self, journal: BundleJournal) -> None:
+        """The row source survives pickling (for worker processes) and reads what bundle_rows does."""
+        journal.append([slack_message(i) for i in range(10)])
+        row = open_next(journal, max_records=6)
+        assert row is not None
+        source = pickle.loads(pickle.dumps(journal.row_source()))  # noqa: S301 (our own bytes)
+        assert list(source.rows(row.seq_first, row.seq_last)) == list(
+            journal.bundle_rows(STREAM, row.number)
+        )
+        assert len(list(source.rows(row.seq_first + 1, row.seq_last))) == 5
 
     def test_open_bundle_respects_byte_limit(self, journal: BundleJournal) -> None:
         """The byte limit splits bundles, but a single huge record still gets sealed."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from archive.journal import RecordLog
+from archive.model import Kind
 from tests.contract.journals import STREAM
 from tests.factories import slack_message
 
@@ -61,9 +63,54 @@ class TestRecordLogContract:
         unknown = slack_message(2).key
         assert journal.contains([known, unknown]) == {known}
 
+    def test_find_records_filters_in_seq_order(self, journal: RecordLog) -> None:
+        """find_records keeps platform, workspace, conversation, kinds and since, in seq order."""
+        records = [
+            slack_message(1),
+            slack_message(2, channel="C0OTHER"),
+            slack_message(3, kind=Kind.DELETE),
+            slack_message(4, team="T0002"),
+            slack_message(5),
+            slack_message(6, kind=Kind.EDIT),
+        ]
+        journal.append(records)
+
+        def keys(**filters: Any) -> list[str]:
+            return [r.key for r in journal.find_records("slack", **filters)]
+
+        assert keys() == [r.key for r in records]
+        assert keys(conversation="C0123ABCD", workspace="T0001", kinds={Kind.MESSAGE}) == [
+            records[0].key,
+            records[4].key,
+        ]
+        assert keys(conversation="C0123ABCD", kinds={Kind.DELETE, Kind.EDIT}) == [
+            records[2].key,
+            records[5].key,
+        ]
+        assert keys(conversation="C0123ABCD", since=records[4].occurred_at) == [
+            records[4].key,
+            records[5].key,
+        ]
+        assert list(journal.find_records("telegram")) == []
+        (found,) = journal.find_records("slack", conversation="C0OTHER")
+        assert found.raw == records[1].raw and found.seq is not None
+
     def test_stats_oldest_unsealed(self, journal: RecordLog) -> None:
         """Stats report the backlog and the capture time of its oldest record."""
         journal.append([slack_message(3), slack_message(4)])
         stats = journal.stats(STREAM)
         assert stats.unsealed == 2
         assert stats.oldest_unsealed_captured_at == slack_message(3).captured_at
+
+    def test_empty_append_and_mixed_batches(self, journal: RecordLog) -> None:
+        """An empty append stores nothing; batches mixing new, known and repeated keys resolve."""
+        assert journal.append([]) == []
+        known = journal.append([slack_message(1)])
+        futures = [
+            journal.submit([slack_message(1), slack_message(2), slack_message(2)]),
+            journal.submit([slack_message(3), slack_message(1)]),
+        ]
+        first, second = (f.result() for f in futures)
+        assert first[0] == second[1] == known[0]
+        assert first[1] == first[2] != second[0]
+        assert journal.stats(STREAM).records == 3

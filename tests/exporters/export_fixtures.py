@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from archive.codec import format_time
 from archive.errors import IntegrityError
 from archive.keys import PublicKey, Signer, key_id_of
 from archive.model import (
@@ -31,7 +32,7 @@ from archive.model import (
     Source,
     record_key,
 )
-from exporters.source import BundleInfo, BundleRecords
+from exporters.source import BundleInfo, BundleRecords, BundleSelect
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 TEAM = "T0001"
@@ -373,6 +374,17 @@ def bundles_of(records: Sequence[Record], size: int = 10) -> list[list[Record]]:
     return [list(records[i : i + size]) for i in range(0, len(records), size)]
 
 
+def summary_of(records: Sequence[Record]) -> dict[str, Any]:
+    """The manifest fields that select bundles, as sealing writes them."""
+    return {
+        "first_occurred_at": format_time(min(r.occurred_at for r in records)),
+        "last_occurred_at": format_time(max(r.occurred_at for r in records)),
+        "conversations": sorted(
+            {f"{r.platform.value}:{r.workspace}:{r.conversation}" for r in records}
+        ),
+    }
+
+
 def manifest_hash(records: Sequence[Record]) -> str:
     from archive.codec import encode_body
 
@@ -397,10 +409,17 @@ class ListBundleSource:
         self.bundles[bundle - 1][index] = replace(self.bundles[bundle - 1][index], text=text)
 
     def read_bundles(
-        self, first: int | None, last: int | None, allow_unverified: bool
+        self,
+        first: int | None,
+        last: int | None,
+        allow_unverified: bool,
+        select: BundleSelect | None = None,
     ) -> Iterator[BundleRecords]:
         for number, records in enumerate(self.bundles, 1):
             if (first is not None and number < first) or (last is not None and number > last):
+                continue
+            if select is not None and not select(summary_of(records)):
+                yield BundleRecords(BundleInfo(number, self.expected[number - 1]), [])
                 continue
             actual = manifest_hash(records)
             ok = actual == self.expected[number - 1]
