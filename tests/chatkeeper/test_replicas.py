@@ -115,6 +115,7 @@ def _env(
     keep = {k: v for k, v in os.environ.items() if not k.startswith("CHATKEEPER_")}
     return {
         **keep,
+        "PYTHONUNBUFFERED": "1",  # a kill -9 must not take written log lines with it
         "CHATKEEPER_HOME": str(home),
         "CHATKEEPER_JOURNAL_DSN": dsn,
         "CHATKEEPER_ARCHIVE_STREAM": STREAM,
@@ -268,7 +269,11 @@ async def test_two_replicas_capture_one_seals_and_the_survivor_takes_over_after_
     report = json.loads(result.output)
     assert report["records"] == len(records) and report["bundles"] == len(rows)
     sealed_by = Counter(n for r in (a, b) for n in _sealed_bundles(r.log))
-    assert sorted(sealed_by) == [row.number for row in rows] and set(sealed_by.values()) == {1}
+    assert set(sealed_by.values()) == {1}  # no bundle sealed by both replicas
+    unlogged = {row.number for row in rows} - set(sealed_by)
+    assert set(sealed_by) <= {row.number for row in rows}
+    # The victim can die between its bundle's commit and its log line: at most that one bundle.
+    assert len(unlogged) <= 1, unlogged
 
 
 def _sealed_bundles(log: Path) -> list[int]:
