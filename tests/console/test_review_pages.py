@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
@@ -120,8 +121,17 @@ async def test_decision_forms_refuse_a_missing_or_forged_csrf_token(
                     f"{base}{path}", data={**form, **token}, allow_redirects=False
                 ) as answer:
                     assert answer.status == 403, (path, token)
-    assert review_queue.query("SELECT count(*) FROM decisions")[0][0] == 0
-    assert _pending(deployment, Kind.REVIEW_DECISION) == []
+        assert review_queue.query("SELECT count(*) FROM decisions")[0][0] == 0
+        assert _pending(deployment, Kind.REVIEW_DECISION) == []
+        async with http.get(f"{base}/review/item/{item}") as page:
+            token = csrf_of(await page.text())
+        async with http.post(
+            f"{base}/review/item/{item}/assign",
+            data={"csrf": token, "assignee": "adam"},
+            allow_redirects=False,
+        ) as answer:
+            assert answer.status == 302  # the same form with the session's token is taken
+    assert [d["assignee"] for d in _pending(deployment, Kind.REVIEW_DECISION)] == ["adam"]
 
 
 async def test_decision_is_recorded_then_sealed_as_review_decision(
@@ -287,14 +297,23 @@ async def test_report_page_per_policy_and_period(
     assert "No screened messages in that period." in empty
 
 
-async def test_review_pages_absent_without_a_queue(
-    server: TestServer, deployment: Deployment
+async def test_review_pages_only_with_a_queue(
+    server: TestServer, deployment: Deployment, tmp_path: Path
 ) -> None:
-    """With no supervision configured the review pages are 404 and not in the menu."""
+    """With no supervision configured the review pages are 404 and not in the menu; with a
+    queue they are there for officers."""
     base = f"http://127.0.0.1:{server.port}"
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as http:
         await sign_in(http, base, "olivia", PASSWORD)
         async with http.get(f"{base}/") as page:
-            assert "/review" not in await page.text()
+            assert 'href="/review"' not in await page.text()
         async with http.get(f"{base}/review") as page:
             assert page.status == 404
+        with QueueStore(tmp_path / "empty.db") as queue:
+            deployment.console.queue = queue
+            async with http.get(f"{base}/") as page:
+                assert 'href="/review"' in await page.text()
+            async with http.get(f"{base}/review") as page:
+                assert page.status == 200
+                assert "0 items" in await page.text()
+            deployment.console.queue = None
