@@ -313,6 +313,13 @@ async def bulk_clear(request: web.Request) -> web.StreamResponse:
 
         items = await asyncio.to_thread(read)
     except ConfigError as exc:
+        await console.audit.record(
+            "review_cleared",
+            require_session(request).user.name,
+            outcome=type(exc).__name__,
+            client=client_of(request),
+            items=ids[:MAX_BULK],
+        )
         return failure_page(request, exc)
     outcome = await _record(
         request, items, action="review_cleared", comment=reason, decision=CLEARED

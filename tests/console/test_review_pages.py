@@ -261,6 +261,11 @@ async def test_bulk_clear_selected_with_a_reason(
     assert "Cleared 2 item(s)" in html and not _ITEM.findall(html)
     cleared = _pending(deployment, Kind.REVIEW_DECISION)
     assert sorted(d["item"] for d in cleared) == sorted(ids)
+    actions = [
+        d for d in _pending(deployment, Kind.OFFICER_ACTION) if d["action"] == "review_cleared"
+    ]
+    assert [a["outcome"] for a in actions] == ["ConfigError", "ConfigError", "ok"]
+    assert sorted(actions[-1]["items"]) == sorted(ids)  # type: ignore[arg-type]
     assert {d["decision"] for d in cleared} == {"cleared"}
 
 
