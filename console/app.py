@@ -13,7 +13,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from console import pages_admin, pages_archive, pages_auth, pages_search
+from console import pages_admin, pages_archive, pages_auth, pages_review, pages_search
 from console.context import CONSOLE_KEY, Console
 from console.templating import install_filters
 from console.web_security import SECURE_KEY, SESSION_KEY, security_headers, security_middleware
@@ -22,7 +22,11 @@ HERE = Path(__file__).parent
 
 
 async def _search_enabled(request: web.Request) -> dict[str, object]:
-    return {"search_enabled": request.app[CONSOLE_KEY].search is not None}
+    console = request.app[CONSOLE_KEY]
+    return {
+        "search_enabled": console.search is not None,
+        "review_enabled": console.queue is not None,
+    }
 
 
 def build_console_app(console: Console) -> web.Application:
@@ -48,4 +52,5 @@ def build_console_app(console: Console) -> web.Application:
     pages_archive.add_routes(app)
     pages_admin.add_routes(app)
     pages_search.add_routes(app)
+    pages_review.add_routes(app)
     return app

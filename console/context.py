@@ -17,6 +17,7 @@ from console.oidc import OidcClient
 from console.settings import ConsoleSettings
 from exporters.source import BundleSource
 from search.port import Hit, IndexedBundle, SearchIndex
+from supervision.queue import QueueStore
 
 MatchingFactory = Callable[[BundleSource, list[Hit], list[IndexedBundle]], BundleSource]
 
@@ -40,6 +41,8 @@ class Console:
     #: Narrows a bundle source to the records of search hits (chatkeeper.search_export).
     matching: MatchingFactory | None = None
     temp_dir: Path | None = None
+    #: The supervision review queue (chatkeeper.screening.open_queue); None: no review pages.
+    queue: QueueStore | None = None
 
 
 CONSOLE_KEY = web.AppKey("console", Console)

@@ -24,6 +24,7 @@ from archive.keys import load_or_create_signer
 from chatkeeper import __version__, build
 from chatkeeper.commands.export import export_key_dir
 from chatkeeper.commands.group import cli, settings_of
+from chatkeeper.screening import open_queue, queue_path
 from chatkeeper.search_export import MatchingRecords
 from chatkeeper.search_index import index_keys, open_index
 from chatkeeper.settings import Settings
@@ -34,6 +35,7 @@ from console.context import Console
 from console.oidc import OidcClient
 from console.server import run_console
 from console.settings import ROLES
+from supervision.queue import QueueStore
 
 
 def open_accounts(settings: Settings) -> AccountStore:
@@ -62,8 +64,19 @@ def public_url(settings: Settings, port: int) -> str:
 
 
 @contextlib.contextmanager
+def open_review_queue(settings: Settings) -> Iterator[QueueStore | None]:
+    """The review queue as ``chatkeeper review`` opens it, when supervision is in use here."""
+    if not settings.supervision.policy_files and not queue_path(settings).exists():
+        yield None
+        return
+    with open_queue(settings) as queue:
+        yield queue
+
+
+@contextlib.contextmanager
 def open_console(settings: Settings, port: int) -> Iterator[Console]:
-    """The console's parts: accounts, journal (for officer actions), verified archive view."""
+    """The console's parts: accounts, journal (officer actions, review decisions), verified
+    archive view, search index, review queue."""
     c = settings.console
     clock = SystemClock()
     with (
@@ -71,6 +84,7 @@ def open_console(settings: Settings, port: int) -> Iterator[Console]:
         build.open_journal(settings) as journal,
         build.open_store(reader_settings(settings), role="auditor") as store,
         open_index(settings) as index,
+        open_review_queue(settings) as queue,
     ):
         keys, trust = index_keys(settings, store)  # pinned anchors, as verify
         oidc = None
@@ -102,6 +116,7 @@ def open_console(settings: Settings, port: int) -> Iterator[Console]:
             search=index,
             search_backend=settings.search.backend,
             matching=MatchingRecords,
+            queue=queue,
         )
 
 

@@ -32,7 +32,12 @@ from console.context import Console
 from console.settings import ConsoleSettings
 from search.indexer import update_index
 from search.sqlite_index import SqliteSearchIndex
+from supervision.policy import parse_policy
+from supervision.queue import QueueStore
+from supervision.runner import screen_sealed
+from supervision.screen import Screener
 from tests.exporters.export_fixtures import BLOBS, archive_records
+from tests.factories import slack_message
 
 PASSWORD = "correct horse battery staple"
 ADMIN_PASSWORD = "admin password for the tests"
@@ -57,11 +62,63 @@ class Deployment:
 
     def sealed_actions(self) -> list[Record]:
         """The officer_action records in the sealed, verified bundles."""
+        return self.sealed(Kind.OFFICER_ACTION)
+
+    def sealed(self, kind: Kind) -> list[Record]:
+        """The records of one kind in the sealed, verified bundles."""
         keys = {self.signer.public.key_id: self.signer.public}
         found = []
         for _, records in read_bundles(self.reader, self.policy.layout, keys):
-            found += [r for r in records if r.kind is Kind.OFFICER_ACTION]
+            found += [r for r in records if r.kind is kind]
         return found
+
+    def screen(self, queue: QueueStore) -> None:
+        """Screen the sealed bundles not screened yet into the review queue (as serve does)."""
+        keys = {self.signer.public.key_id: self.signer.public}
+        screen_sealed(self.reader, self.policy.layout, keys, queue, REVIEW_SCREENER)
+
+
+#: Two conversations under supervision; the flagged message carries markup to escape.
+REVIEW_CHANNEL, OTHER_CHANNEL = "C0REVIEW01", "C0REVIEW02"
+HOSTILE = "<script>alert(1)</script> let's move this to WhatsApp, <b>easier</b>"
+REVIEW_MESSAGES = [
+    (REVIEW_CHANNEL, "Morning, the allocation file is in the shared drive"),
+    (REVIEW_CHANNEL, "Client wants an answer today"),
+    (REVIEW_CHANNEL, HOSTILE),  # flagged: off_channel/whatsapp
+    (REVIEW_CHANNEL, "noted, talk later"),
+    (OTHER_CHANNEL, "Guaranteed returns, zero risk"),  # flagged: promissory
+]
+REVIEW_SCREENER = Screener(
+    [
+        parse_policy(
+            {
+                "name": "desk",
+                "version": "1",
+                "lexicons": ["off_channel", "promissory"],
+                "sampling": {"rate": 0.0, "seed": "s"},
+                "review_within_days": 1,
+                "scope": {"conversations": [REVIEW_CHANNEL, OTHER_CHANNEL]},
+            }
+        )
+    ]
+)
+
+
+@pytest.fixture
+def review_queue(deployment: Deployment, tmp_path: Path) -> Iterator[QueueStore]:
+    """The review messages sealed and screened into a queue the console reviews."""
+    deployment.journal.append(
+        [
+            slack_message(9000 + n, channel=channel, text=text)
+            for n, (channel, text) in enumerate(REVIEW_MESSAGES)
+        ]
+    )
+    deployment.seal()
+    queue = QueueStore(tmp_path / "supervision.db")
+    deployment.screen(queue)
+    deployment.console.queue = queue
+    yield queue
+    queue.close()
 
 
 @pytest.fixture(scope="session")

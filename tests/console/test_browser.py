@@ -17,7 +17,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.console.conftest import PASSWORD, Deployment
+from archive.model import Kind
+from supervision.queue import QueueStore
+from tests.console.conftest import HOSTILE, PASSWORD, Deployment
 from tests.exporters.export_fixtures import TERM_SHEET
 
 CHROMIUM_ARGS = [
@@ -188,3 +190,52 @@ async def test_wrong_passwords_lock_out_in_chromium(
     deployment.seal()
     outcomes = [r.details["outcome"] for r in deployment.sealed_actions()]
     assert outcomes == ["wrong_password", "wrong_password", "locked", "locked"]
+
+
+async def test_reviewer_works_the_queue_in_chromium(
+    browser: Browser,
+    server: TestServer,
+    deployment: Deployment,
+    review_queue: QueueStore,
+    shots: Path,
+) -> None:
+    """Sign in, filter the queue, open an item with its hit highlighted, escalate it with a
+    comment and see it in the history; sealed as a review_decision, no CSP complaint."""
+    base = f"http://127.0.0.1:{server.port}"
+    page = await browser.new_page(viewport={"width": 1200, "height": 900})
+    watch = Watch(page, base)
+    await _sign_in(page, base, "olivia", PASSWORD)
+    await page.wait_for_url(f"{base}/")
+    await page.click("nav >> text=Review queue")
+    await page.wait_for_url(f"{base}/review")
+    assert await page.locator("table.queue tbody tr").count() == 2
+
+    await page.fill("form.search input[name=rule]", "whatsapp")
+    await page.click("form.search button[type=submit]")
+    await page.wait_for_url(f"{base}/review?*rule=whatsapp*")
+    assert await page.locator("table.queue tbody tr").count() == 1
+    await _shot(page, shots, "6-review-queue")
+
+    await page.locator("table.queue tbody tr a").first.click()
+    await page.wait_for_url(f"{base}/review/item/*")
+    assert await page.locator("div.reviewed mark").all_inner_texts() == ["WhatsApp"]
+    text = await page.inner_text("div.reviewed p.text")
+    assert text == HOSTILE  # the markup shown as text, never run
+    assert "Client wants an answer today" in await page.inner_text("section.transcript")
+
+    await page.select_option("form.decide select[name=decision]", "escalated")
+    await page.fill("form.decide textarea[name=comment]", "Asked to move to WhatsApp: escalate")
+    await page.click("form.decide button[type=submit]")
+    await page.wait_for_load_state()
+    assert await page.inner_text("strong.status") == "escalated"
+    history = await page.inner_text("table.history")
+    assert "olivia\tescalated\tAsked to move to WhatsApp: escalate\tnot sealed yet" in history
+    await _shot(page, shots, "7-review-item")
+
+    assert watch.foreign == []
+    assert not [c for c in watch.complaints if "Content Security Policy" in c]
+    await page.close()
+    deployment.seal()
+    (sealed,) = deployment.sealed(Kind.REVIEW_DECISION)
+    assert sealed.details["decision"] == "escalated"
+    assert sealed.actor is not None and sealed.actor.id == "olivia"

@@ -14,8 +14,10 @@ from archive.journal.sqlite import SqliteJournal
 from archive.model import Kind
 from archive.store.local_s3 import LocalS3Endpoint
 from chatkeeper.cli import cli
-from chatkeeper.commands.console import serve_console
+from chatkeeper.commands.console import open_console, serve_console
+from chatkeeper.screening import queue_path
 from chatkeeper.settings import load_settings
+from supervision.review import ItemFilter, list_items
 from tests.console.conftest import csrf_of
 from tests.factories import slack_message
 
@@ -127,3 +129,34 @@ async def _sign_in_and_list(port: int) -> str:
         ) as answer:
             assert answer.status == 200
             return await answer.text()
+
+
+POLICY = """
+[[policy]]
+name = "desk"
+version = "1"
+lexicons = ["off_channel"]
+"""
+
+
+def test_console_gets_the_review_queue_the_cli_screens(env: dict[str, str], tmp_path: Path) -> None:
+    """With a policy configured, the composition root gives the console the queue that
+    ``chatkeeper seal`` screened into; without one (and no queue file) there is none."""
+    home = Path(env["CHATKEEPER_HOME"])
+    with SqliteJournal(home / "journal.db") as journal:
+        journal.append([slack_message(0, text="send me the deck")])
+    assert CliRunner().invoke(cli, ["seal"], env=env).exit_code == 0
+    without = load_settings(None, None, env)
+    with open_console(without, 0) as console:
+        assert console.queue is None
+    (tmp_path / "policies.toml").write_text(POLICY, encoding="utf-8")
+    env = env | {"CHATKEEPER_SUPERVISION_POLICY_FILES": str(tmp_path / "policies.toml")}
+    with SqliteJournal(home / "journal.db") as journal:
+        journal.append([slack_message(1, text="Let's move this to WhatsApp")])
+    assert CliRunner().invoke(cli, ["seal"], env=env).exit_code == 0  # screens after the seal
+    settings = load_settings(None, None, env)
+    with open_console(settings, 0) as console:
+        assert console.queue is not None
+        assert console.queue.path == queue_path(settings)
+        (item,) = list_items(console.queue, ItemFilter(), console.clock.now())
+        assert item["policy"] == "desk"
