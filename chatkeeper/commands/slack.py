@@ -198,7 +198,10 @@ def completeness_slack(
             ),
         )
 
-    for report in _read_history(settings, read):
+    reports = _read_history(settings, read)
+    if not reports:
+        click.echo("no Slack conversation has capture turned on: nothing to reconcile")
+    for report in reports:
         click.echo(
             f"{report.channel}: {report.checked} messages in history since {report.since:%Y-%m-%d}"
         )

@@ -101,3 +101,14 @@ def test_backfill_and_completeness_commands(tmp_path: Path, fake_thread: Running
     assert "recovered now (missed live): 0" in report.output
     assert "deleted while not capturing (not in history): 0" in report.output
     assert [c.method for c in fake_thread.state.calls].count("auth.test") == 1
+
+
+def test_completeness_with_no_captured_conversation_says_so(
+    tmp_path: Path, fake_thread: RunningFakeSlack
+) -> None:
+    """`completeness slack` with capture on nowhere says there is nothing to reconcile."""
+    settings = Settings(home=tmp_path / "home", slack=slack_settings(fake_thread))
+    report = CliRunner().invoke(_cli(settings), ["completeness", "slack"])
+    assert report.exit_code == 0, report.output
+    assert "no Slack conversation has capture turned on: nothing to reconcile" in report.output
+    assert "conversations.history" not in [c.method for c in fake_thread.state.calls]
