@@ -16,19 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from archive.errors import IntegrityError
+from archive.read import consecutive_runs
 from exporters.source import BundleRecords, BundleSelect, BundleSource
 from search.port import Hit, IndexedBundle
-
-
-def _ranges(numbers: list[int]) -> list[tuple[int, int]]:
-    """Consecutive runs: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
-    runs: list[tuple[int, int]] = []
-    for n in numbers:
-        if runs and runs[-1][1] == n - 1:
-            runs[-1] = (runs[-1][0], n)
-        else:
-            runs.append((n, n))
-    return runs
 
 
 class MatchingRecords:
@@ -48,7 +38,7 @@ class MatchingRecords:
         allow_unverified: bool,
         select: BundleSelect | None = None,
     ) -> Iterator[BundleRecords]:
-        for low, high in _ranges(sorted(self.keys)):
+        for low, high in consecutive_runs(self.keys):
             for bundle in self.archive.read_bundles(low, high, allow_unverified, select):
                 number = bundle.info.number
                 wanted = self.keys.get(number, set())

@@ -14,7 +14,7 @@ import hashlib
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -22,7 +22,7 @@ from archive.bundle import Layout
 from archive.errors import IntegrityError
 from archive.keys import PublicKey
 from archive.model import Attachment, AttachmentState, Kind, Record
-from archive.read import read_bundles
+from archive.read import consecutive_runs, read_bundles
 from archive.store import ArchiveStore
 from archive.verify import VerifyReport, check_manifest, original_version, verify_stream
 from exporters.fold import Event, Item, Message, Row, fold_items, target_of
@@ -83,17 +83,6 @@ class ConversationView:
                 if attachment.sha256 == sha256 and attachment.state is AttachmentState.STORED:
                     return attachment
         return None
-
-
-def ranges(numbers: Iterable[int]) -> list[tuple[int, int]]:
-    """Consecutive runs: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
-    runs: list[tuple[int, int]] = []
-    for n in sorted(numbers):
-        if runs and runs[-1][1] == n - 1:
-            runs[-1] = (runs[-1][0], n)
-        else:
-            runs.append((n, n))
-    return runs
 
 
 class ArchiveView:
@@ -166,7 +155,7 @@ class ArchiveView:
         if numbers is None:
             name = str(wanted)
             numbers = [b.number for b in self.bundles() if name in b.conversations]
-        for low, high in ranges(numbers):
+        for low, high in consecutive_runs(numbers):
             for bundle, records in read_bundles(
                 self.store, self.layout, self.keys, first=low, last=high
             ):

@@ -26,7 +26,7 @@ import structlog
 from archive.bundle import Layout
 from archive.errors import SearchIndexError
 from archive.keys import PublicKey
-from archive.read import bundle_numbers, read_bundles
+from archive.read import bundle_numbers, consecutive_runs, read_bundles
 from archive.store import ArchiveStore
 from search.document import SearchDocument, document_for
 from search.port import IndexedBundle, RefusedBundle, SearchIndex
@@ -67,7 +67,7 @@ def update_index(
     if workers > 1 and len(missing) > 1:
         outcomes = _parallel(store, layout, keys, missing, workers)
     else:
-        outcomes = _read(store, layout, keys, _runs(missing))
+        outcomes = _read(store, layout, keys, consecutive_runs(missing))
     for outcome in outcomes:
         if isinstance(outcome, RefusedBundle):
             index.refuse_bundle(outcome)
@@ -82,17 +82,6 @@ def update_index(
     if report.indexed:
         log.info("search.indexed", bundles=len(report.indexed), records=report.records)
     return report
-
-
-def _runs(numbers: list[int]) -> list[tuple[int, int]]:
-    """Consecutive runs: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
-    runs: list[tuple[int, int]] = []
-    for n in sorted(numbers):
-        if runs and runs[-1][1] == n - 1:
-            runs[-1] = (runs[-1][0], n)
-        else:
-            runs.append((n, n))
-    return runs
 
 
 def _read(
@@ -139,7 +128,7 @@ def _parallel(
 ) -> Iterator[Outcome]:
     workers = min(workers, len(missing))
     size = -(-len(missing) // workers)
-    slices = [_runs(missing[i : i + size]) for i in range(0, len(missing), size)]
+    slices = [consecutive_runs(missing[i : i + size]) for i in range(0, len(missing), size)]
     context = multiprocessing.get_context("fork")
     results = context.Queue(maxsize=_QUEUE_PER_WORKER * len(slices))
     processes = [
