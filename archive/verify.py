@@ -10,41 +10,34 @@ reported as tampering (the locked original is what we verify).
 
 Trust starts from the pinned keys and follows key rotations forward (see
 ``archive.rotation``); the signed checkpoints (``archive.verify_checkpoints``)
-show a removed tail. A store that refuses or fails to read one bundle's object
-makes that bundle an integrity finding; only a store unreachable as a whole
-raises StoreUnavailableError.
+show a removed tail. The checks of one bundle and the walk along the chain
+are in ``archive.verify_bundles``. A store that refuses or fails to read one
+bundle's object makes that bundle an integrity finding; only a store
+unreachable as a whole raises StoreUnavailableError.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any
 
-from archive import merkle
 from archive.blob_check import DeclaredSizeCheck
-from archive.bundle import (
-    HashingReader,
-    Layout,
-    check_signature,
-    iter_lines,
-    line_seq,
-    parse_manifest,
-    rotation_payload,
-)
+from archive.bundle import Layout
 from archive.certificates import settle_absent
-from archive.codec import parse_time
-from archive.errors import StoreError, StoreUnavailableError
-from archive.hashing import stream_sha256
 from archive.hold_check import check_holds
 from archive.keys import PublicKey
 from archive.store import ArchiveStore, ObjectVersion
 from archive.trust import Finding as Finding  # re-exported: verify's findings
 from archive.trust import TrustWalk
 from archive.trust import published_keys as published_keys
+from archive.verify_bundles import BundleWalk
+from archive.verify_bundles import check_manifest as check_manifest  # re-exported
+from archive.verify_bundles import check_records as check_records  # re-exported
+from archive.verify_bundles import original_version as original_version  # re-exported
+from archive.verify_bundles import resolve_records as resolve_records  # re-exported
 from archive.verify_checkpoints import KeyWindows, check_checkpoints
 
 
@@ -92,284 +85,6 @@ class VerifyReport:
             "disposed": self.disposed,
             "findings": [f.__dict__ for f in self.findings],
         }
-
-
-@dataclass(frozen=True)
-class RecordsCheck:
-    problems: tuple[str, ...]
-    records: int
-    size: int
-    rotations: tuple[dict[str, Any], ...] = ()
-
-
-def original_version(versions: list[ObjectVersion]) -> ObjectVersion | None:
-    """The first real version of a key: the one sealed, whatever came after."""
-    real = [v for v in versions if not v.is_delete_marker]
-    return real[0] if real else None
-
-
-def version_problems(name: str, versions: list[ObjectVersion]) -> list[str]:
-    problems = []
-    if any(v.is_delete_marker for v in versions):
-        problems.append(f"{name} has a delete marker (someone tried to delete it)")
-    if len([v for v in versions if not v.is_delete_marker]) > 1:
-        problems.append(f"{name} has extra versions written after sealing")
-    return problems
-
-
-_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "bundle": int,
-    "stream": str,
-    "seq_first": int,
-    "seq_last": int,
-    "record_count": int,
-    "records": dict,
-    "blobs": list,
-    "retention": dict,
-    "signature": dict,
-}
-_RECORDS_FIELDS: dict[str, type] = {
-    "key": str,
-    "version_id": str,
-    "sha256": str,
-    "size": int,
-    "merkle_root": str,
-}
-
-
-def _shape_problems(doc: dict[str, Any]) -> list[str]:
-    wrong = [name for name, kind in _FIELDS.items() if not isinstance(doc.get(name), kind)]
-    if not wrong:
-        records = doc["records"]
-        wrong = [
-            f"records.{n}"
-            for n, kind in _RECORDS_FIELDS.items()
-            if not isinstance(records.get(n), kind)
-        ]
-        retention = doc["retention"]
-        if not isinstance(retention.get("mode"), str) or not isinstance(
-            retention.get("retain_until"), str
-        ):
-            wrong.append("retention")
-    return [f"manifest fields missing or malformed: {', '.join(wrong)}"] if wrong else []
-
-
-def check_manifest(
-    data: bytes, number: int, stream: str, previous_sha: str | None, keys: dict[str, PublicKey]
-) -> tuple[dict[str, Any] | None, list[str]]:
-    """Parse and check one manifest: format, identity, signature, chain link."""
-    try:
-        doc = parse_manifest(data)
-    except ValueError as exc:
-        return None, [f"manifest is not valid JSON of the bundle format: {exc}"]
-    missing = _shape_problems(doc)
-    if missing:
-        return None, missing
-    problems = []
-    if doc.get("bundle") != number or doc.get("stream") != stream:
-        problems.append(f"manifest claims bundle {doc.get('bundle')} of {doc.get('stream')!r}")
-    signature_problem = check_signature(doc, keys)
-    if signature_problem:
-        problems.append(signature_problem)
-    if doc.get("previous_manifest_sha256") != previous_sha:
-        problems.append(
-            "chain broken: previous_manifest_sha256 does not match the previous manifest"
-        )
-    return doc, problems
-
-
-def check_records(
-    store: ArchiveStore, doc: dict[str, Any], copy_to: BinaryIO | None = None
-) -> RecordsCheck:
-    """Stream the pinned records object: hash, size, count, seq order, Merkle root."""
-    spec = doc["records"]
-    body = store.open(spec["key"], spec["version_id"])
-    hashing = HashingReader(body)
-    source: Any = hashing
-    if copy_to is not None:
-        source = _Tee(hashing, copy_to)
-    leaves: list[bytes] = []
-    problems: list[str] = []
-    rotations: list[dict[str, Any]] = []
-    last_seq = 0
-    try:
-        for line in iter_lines(source):
-            leaves.append(merkle.leaf_hash(line))
-            if b'"kind":"key_rotated"' in line:
-                payload = rotation_payload(line[len(b'{"record":') : line.rfind(b',"seq":')])
-                if payload is not None:
-                    rotations.append(payload)
-            try:
-                seq = line_seq(line)
-            except ValueError:
-                problems.append(f"record {len(leaves)} is not a sealed line")
-                continue
-            if seq <= last_seq or not doc["seq_first"] <= seq <= doc["seq_last"]:
-                problems.append(f"record {len(leaves)} has seq {seq} out of order or range")
-            last_seq = seq
-    except Exception as exc:
-        problems.append(f"records object cannot be decompressed: {exc}")
-    finally:
-        body.close()
-    if hashing.digest.hexdigest() != spec["sha256"]:
-        problems.append("records object SHA-256 does not match the manifest")
-    if hashing.size != spec["size"]:
-        problems.append(f"records object is {hashing.size} bytes, manifest says {spec['size']}")
-    if len(leaves) != doc["record_count"]:
-        problems.append(f"{len(leaves)} records, manifest says {doc['record_count']}")
-    if merkle.root(leaves).hex() != spec["merkle_root"]:
-        problems.append("Merkle root of the records does not match the manifest")
-    return RecordsCheck(tuple(problems), len(leaves), hashing.size, tuple(rotations))
-
-
-class _Tee:
-    def __init__(self, inner: Any, sink: BinaryIO) -> None:
-        self.inner, self.sink = inner, sink
-
-    def read(self, size: int = -1) -> bytes:
-        data: bytes = self.inner.read(size)
-        self.sink.write(data)
-        return data
-
-
-def resolve_records(
-    doc: dict[str, Any], versions: list[ObjectVersion], layout: Layout, number: int
-) -> tuple[dict[str, Any] | None, list[str]]:
-    """Point ``doc`` at the records object to check: the pinned version if present.
-
-    A copy of the bucket (not a replica) has new version ids: that is reported,
-    and the original version at the expected key is checked instead.
-    """
-    key = layout.records_key(number)
-    problems = []
-    if doc["records"].get("key") != key:
-        problems.append(f"manifest names records object {doc['records'].get('key')!r}")
-    original = original_version(versions)
-    if original is None:
-        return None, [*problems, "records object is missing"]
-    pinned = doc["records"].get("version_id")
-    if pinned not in {v.version_id for v in versions}:
-        problems.append("pinned records version is missing")
-        pinned = original.version_id
-    return {**doc, "records": {**doc["records"], "key": key, "version_id": pinned}}, problems
-
-
-def check_lock(store: ArchiveStore, key: str, version: str, doc: dict[str, Any]) -> list[str]:
-    wanted = doc["retention"]
-    current = store.retention(key, version)
-    if current is None:
-        return [f"{key} is not locked"]
-    problems = []
-    if current.mode != wanted["mode"]:
-        problems.append(f"{key} is locked in {current.mode}, manifest says {wanted['mode']}")
-    if current.retain_until < parse_time(wanted["retain_until"]):
-        problems.append(f"{key} is locked only until {current.retain_until.isoformat()}")
-    return problems
-
-
-def check_blob(store: ArchiveStore, blob: dict[str, str], doc: dict[str, Any]) -> list[str]:
-    versions = list(store.versions(blob["key"]))
-    original = original_version(versions)
-    if original is None:
-        return [f"blob {blob['sha256']} is missing"]
-    problems = version_problems(blob["key"], versions)
-    with store.open(blob["key"], original.version_id) as body:
-        sha256, _ = stream_sha256(body)
-    if sha256 != blob["sha256"]:
-        problems.append(f"blob {blob['sha256']} content does not match its hash")
-    return problems + check_lock(store, blob["key"], original.version_id, doc)
-
-
-def _read_failure(store: ArchiveStore, exc: StoreError) -> str:
-    """The finding for an object the store would not serve; re-raise if the store is gone."""
-    if isinstance(exc, StoreUnavailableError):
-        try:
-            store.lock_info()
-        except StoreUnavailableError:
-            raise exc from None
-    return f"the store failed to read it: {exc}"
-
-
-def _verify_bundle(
-    store: ArchiveStore,
-    layout: Layout,
-    keys: dict[str, PublicKey],
-    number: int,
-    objects: dict[str, list[ObjectVersion]],
-    data: bytes,
-    previous_sha: str | None,
-    deep: bool,
-    records: bool = True,
-    absent: list[tuple[int, str, str]] | None = None,
-) -> tuple[dict[str, Any] | None, list[Finding]]:
-    """Every check of one bundle whose manifest bytes are ``data``.
-
-    A records object or blob with no version at all goes to ``absent``
-    (bundle, key, pinned version or "" for a blob): disposed or tampered,
-    which only the certificates sealed later can tell.
-    """
-    absent = [] if absent is None else absent
-    found = [
-        Finding(number, "versions", p)
-        for name, versions in sorted(objects.items())
-        for p in version_problems(name, versions)
-    ]
-    doc, problems = check_manifest(data, number, layout.stream, previous_sha, keys)
-    found += [Finding(number, "manifest", p) for p in problems]
-    if doc is None:
-        return None, found
-    records_versions = objects.get("records.jsonl.zst", [])
-    if original_version(records_versions) is None and doc["records"]["key"] == layout.records_key(
-        number
-    ):
-        absent.append((number, doc["records"]["key"], doc["records"]["version_id"]))
-        manifest_version = original_version(objects["manifest.json"])
-        assert manifest_version is not None
-        found += [
-            Finding(number, "lock", p)
-            for p in check_lock(store, manifest_version.key, manifest_version.version_id, doc)
-        ]
-        resolved, problems = None, []
-    else:
-        resolved, problems = resolve_records(doc, records_versions, layout, number)
-    found += [Finding(number, "records", p) for p in problems]
-    if resolved is not None:
-        manifest_version = original_version(objects["manifest.json"])
-        assert manifest_version is not None
-        pinned = [(manifest_version.key, manifest_version.version_id)]
-        if records:
-            pinned.append((resolved["records"]["key"], resolved["records"]["version_id"]))
-            try:
-                result = check_records(store, resolved)
-            except StoreError as exc:
-                found.append(
-                    Finding(number, "read", f"records object: {_read_failure(store, exc)}")
-                )
-            else:
-                found += [Finding(number, "records", p) for p in result.problems]
-                if list(result.rotations) != list(doc.get("key_rotations", [])):
-                    found.append(
-                        Finding(number, "keys", "key_rotated records differ from the manifest's")
-                    )
-        for key, version in pinned:
-            try:
-                found += [Finding(number, "lock", p) for p in check_lock(store, key, version, doc)]
-            except StoreError as exc:
-                found.append(
-                    Finding(number, "read", f"{key} retention: {_read_failure(store, exc)}")
-                )
-    if deep:
-        for blob in doc["blobs"]:
-            versions = [v for v in store.versions(blob["key"]) if v.key == blob["key"]]
-            if not versions:
-                absent.append((number, blob["key"], ""))
-                continue
-            try:
-                found += [Finding(number, "blob", p) for p in check_blob(store, blob, doc)]
-            except StoreError as exc:
-                message = f"blob {blob['sha256']}: {_read_failure(store, exc)}"
-                found.append(Finding(number, "blob", message))
-    return doc, found
 
 
 def verify_stream(
@@ -430,83 +145,3 @@ def verify_stream(
         report.last_manifest_sha256 = bundles.manifest_shas[last]
         report.last_seq = bundles.previous_seq
     return report
-
-
-@dataclass
-class BundleWalk:
-    """Bundles checked in number order along the chain, into ``report``.
-
-    Starts at the beginning of the stream, or (incremental verification) after
-    a verified bundle whose manifest hash and last seq are ``previous_sha`` and
-    ``previous_seq``. ``absent`` collects records objects missing from the
-    store, for the caller to settle against disposition certificates.
-    """
-
-    store: ArchiveStore
-    layout: Layout
-    report: VerifyReport
-    walk: TrustWalk
-    deep: bool = False
-    records: bool = True
-    sizes: DeclaredSizeCheck | None = None
-    previous_sha: str | None = None
-    previous_seq: int = 0
-    manifest_shas: dict[int, str] = field(default_factory=dict)
-    absent: list[tuple[int, str, str]] = field(default_factory=list)
-
-    def visit(self, number: int, objects: dict[str, list[ObjectVersion]]) -> None:
-        report, walk, store = self.report, self.walk, self.store
-        manifest_version = original_version(objects.get("manifest.json", []))
-        if manifest_version is None:
-            report.findings.append(Finding(number, "gap", f"bundle {number} is missing"))
-            self.previous_sha = None
-            return
-        try:
-            data = store.get(manifest_version.key, manifest_version.version_id)
-        except StoreError as exc:
-            message = f"manifest: {_read_failure(store, exc)}"
-            report.findings.append(Finding(number, "read", message))
-            self.previous_sha = None
-            report.bundles += 1
-            return
-        doc, findings = _verify_bundle(
-            store,
-            self.layout,
-            walk.keys,
-            number,
-            objects,
-            data,
-            self.previous_sha,
-            self.deep,
-            self.records,
-            self.absent,
-        )
-        self.previous_sha = hashlib.sha256(data).hexdigest()
-        self.manifest_shas[number] = self.previous_sha
-        if self.sizes is not None and doc is not None:
-            self.sizes.add_bundle(number, doc)
-        if doc is not None:
-            if doc["seq_first"] <= self.previous_seq:
-                findings.append(
-                    Finding(number, "records", "seq range overlaps the previous bundle")
-                )
-            problem = walk.signer_problem(number, doc)
-            if problem:
-                findings.append(Finding(number, "manifest", problem))
-            self.previous_seq = doc["seq_last"]
-            report.events += doc.get("archive_events", [])
-            report.records += doc["record_count"]
-            report.bytes += doc["records"]["size"] + len(data)
-            refused = walk.follow(number, doc, clean=not findings)
-            findings += refused
-            if doc.get("key_rotations") and not refused:
-                for entry in doc["key_rotations"]:
-                    report.rotations.append(
-                        {
-                            "bundle": number,
-                            "old": entry["old_key_id"],
-                            "new": entry["new_key"]["key_id"],
-                        }
-                    )
-        report.findings += findings
-        report.bundles += 1

@@ -27,13 +27,8 @@ from archive.certificates import settle_absent
 from archive.errors import StoreError
 from archive.store import ArchiveStore, ObjectVersion
 from archive.trust import TrustWalk
-from archive.verify import (
-    BundleWalk,
-    Finding,
-    VerifyReport,
-    original_version,
-    version_problems,
-)
+from archive.verify import Finding, VerifyReport
+from archive.verify_bundles import BundleWalk, original_version, version_problems
 from archive.verify_checkpoints import KeyWindows
 from archive.verify_state import VerifiedState
 
