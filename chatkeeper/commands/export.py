@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,18 @@ from typing import Any
 import click
 from tqdm import tqdm
 
+from archive.bundle import Layout
 from archive.errors import ConfigError, IntegrityError
 from archive.keys import (
     PublicKey,
+    Signer,
     load_or_create_signer,
     load_public_keys,
     local_public_keys,
     trusted_keys,
 )
 from archive.proof import Prover
+from archive.store import ArchiveStore
 from chatkeeper import __version__, build
 from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.settings import Settings
@@ -36,7 +40,15 @@ from exporters.archive_source import ArchiveBlobs, checked_source
 from exporters.custody import ExportCheck, verify_export
 from exporters.custody_signature import PUBLIC_KEY_NAME
 from exporters.filters import Filters, parse_bundle_range, parse_moment, parse_slice
-from exporters.pipeline import FORMATS, ExportRequest, ExportResult, run_export
+from exporters.pipeline import (
+    FORMATS,
+    ExportRequest,
+    ExportResult,
+    Progress,
+    ProofSource,
+    run_export,
+)
+from exporters.source import BundleSource
 from exporters.workers import default_workers
 
 
@@ -44,6 +56,39 @@ def export_key_dir(settings: Settings) -> Path:
     """Where the export signing key lives: apart from the archive's keys, so it is never
     trusted for bundle manifests."""
     return settings.home / "keys" / "export"
+
+
+def export_from_store(
+    settings: Settings,
+    store: ArchiveStore,
+    layout: Layout,
+    source: BundleSource,
+    request: ExportRequest,
+    out: Path,
+    signer: Signer,
+    *,
+    stream_problems: Sequence[str],
+    progress: Progress | None = None,
+    proofs: ProofSource | None = None,
+) -> ExportResult:
+    """``run_export`` as ``chatkeeper export`` and ``chatkeeper search --export`` run it:
+    blobs from the store, this version, the configured operator, temp dir and workers."""
+    return run_export(
+        source,
+        ArchiveBlobs(store, layout),
+        request,
+        out,
+        generator=f"chatkeeper {__version__}",
+        tool_version=__version__,
+        operator=operator_name(settings.export.operator),
+        now=lambda: datetime.now(UTC),
+        signer=signer,
+        stream_problems=stream_problems,
+        progress=progress,
+        temp_dir=Path(settings.export.temp_dir) if settings.export.temp_dir else None,
+        workers=settings.export.workers or default_workers(),
+        proofs=proofs,
+    )
 
 
 def operator_name(configured: str) -> str:
@@ -130,7 +175,6 @@ def export_command(
     request = build_request(
         fmt, platform, conversations, start, end, participant, bundles, slice_text, allow_unverified
     )
-    temp_dir = Path(settings.export.temp_dir) if settings.export.temp_dir else None
     signer = load_or_create_signer(export_key_dir(settings))
     expected_last = build.last_sealed_bundle(settings)
     with build.open_store(settings, role="auditor") as store:
@@ -146,20 +190,16 @@ def export_command(
         _refuse_unless_allowed(source.stream_problems, allow_unverified)
         bar: tqdm[Any] = tqdm(unit="record", disable=not sys.stderr.isatty(), file=sys.stderr)
         try:
-            result = run_export(
+            result = export_from_store(
+                settings,
+                store,
+                layout,
                 source,
-                ArchiveBlobs(store, layout),
                 request,
                 out,
-                generator=f"chatkeeper {__version__}",
-                tool_version=__version__,
-                operator=operator_name(settings.export.operator),
-                now=lambda: datetime.now(UTC),
-                signer=signer,
+                signer,
                 stream_problems=source.stream_problems,
                 progress=lambda count: _advance(bar, count),
-                temp_dir=temp_dir,
-                workers=settings.export.workers or default_workers(),
                 proofs=Prover(store, layout).proof_files if with_proofs else None,
             )
         finally:

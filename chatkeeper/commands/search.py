@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,14 @@ from tqdm import tqdm
 from archive.codec import format_time
 from archive.errors import ConfigError, IntegrityError
 from archive.keys import load_or_create_signer
-from chatkeeper import __version__, build
-from chatkeeper.commands.export import export_key_dir, operator_name
+from chatkeeper import build
+from chatkeeper.commands.export import export_from_store, export_key_dir
 from chatkeeper.commands.group import cli, public_key_option, settings_of
 from chatkeeper.search_export import MatchingRecords, search_description
 from chatkeeper.search_index import index_keys, open_index
 from chatkeeper.settings import Settings
-from exporters.archive_source import ArchiveBlobs, checked_source
-from exporters.pipeline import FORMATS, ExportRequest, run_export
-from exporters.workers import default_workers
+from exporters.archive_source import checked_source
+from exporters.pipeline import FORMATS, ExportRequest
 from search.indexer import update_index
 from search.service import Result, search
 
@@ -184,7 +182,6 @@ def _export(
     hits = [r.hit for r in results]
     backend = settings.search.backend
     request = ExportRequest(fmt, search=search_description(text, backend, hits))
-    temp_dir = Path(settings.export.temp_dir) if settings.export.temp_dir else None
     signer = load_or_create_signer(export_key_dir(settings))
     expected_last = build.last_sealed_bundle(settings)
     with build.open_store(settings, role="auditor") as store:
@@ -193,19 +190,15 @@ def _export(
         # The stream checks of `chatkeeper export` first: any finding refuses (exit 3).
         archive = checked_source(store, layout, keys, expected_last=expected_last)
         source = MatchingRecords(archive, hits, held)
-        result = run_export(
+        result = export_from_store(
+            settings,
+            store,
+            layout,
             source,
-            ArchiveBlobs(store, layout),
             request,
             out,
-            generator=f"chatkeeper {__version__}",
-            tool_version=__version__,
-            operator=operator_name(settings.export.operator),
-            now=lambda: datetime.now(UTC),
-            signer=signer,
+            signer,
             stream_problems=archive.stream_problems,
-            temp_dir=temp_dir,
-            workers=settings.export.workers or default_workers(),
         )
     click.echo(
         f"exported {result.records_read} matching record(s) from "
