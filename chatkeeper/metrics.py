@@ -86,11 +86,22 @@ class Metrics:
             registry=r,
         )
 
+        # The labelled children of the per-record and per-delivery metrics, looked up once:
+        # prometheus_client's labels() validates and locks on every call.
+        self._events_of: dict[tuple[str, str], Counter] = {}
+        self._ack_of: dict[str, Histogram] = {}
+
     def captured(self, platform: str, kind: str, count: int) -> None:
-        self.events.labels(platform, kind).inc(count)
+        child = self._events_of.get((platform, kind))
+        if child is None:
+            child = self._events_of[(platform, kind)] = self.events.labels(platform, kind)
+        child.inc(count)
 
     def acked(self, platform: str, seconds: float) -> None:
-        self.ack.labels(platform).observe(seconds)
+        child = self._ack_of.get(platform)
+        if child is None:
+            child = self._ack_of[platform] = self.ack.labels(platform)
+        child.observe(seconds)
 
     def journal_error(self) -> None:
         self.journal_errors.inc()
