@@ -59,13 +59,16 @@ class _LoopBatch:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # Weakly: the batch is the value of a WeakKeyDictionary keyed by its loop.
+        self._loop = weakref.ref(loop)
         self._waiting: dict[int, tuple[Journal, list[_Waiter]]] = {}
 
-    def add(self, journal: Journal, records: Sequence[Record]) -> asyncio.Future[list[int]]:
-        target: asyncio.Future[list[int]] = self._loop.create_future()
+    def add(
+        self, loop: asyncio.AbstractEventLoop, journal: Journal, records: Sequence[Record]
+    ) -> asyncio.Future[list[int]]:
+        target: asyncio.Future[list[int]] = loop.create_future()
         if not self._waiting:
-            self._loop.call_soon(self._submit)
+            loop.call_soon(self._submit)
         entry = self._waiting.get(id(journal))
         if entry is None:
             entry = self._waiting[id(journal)] = (journal, [])
@@ -92,8 +95,11 @@ class _LoopBatch:
         source.add_done_callback(lambda done: self._committed(done, waiters))
 
     def _committed(self, source: Future[list[int]], waiters: list[_Waiter]) -> None:
-        with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting
-            self._loop.call_soon_threadsafe(_deliver, source, waiters)
+        loop = self._loop()
+        if loop is None:  # a collected loop has nobody waiting
+            return
+        with contextlib.suppress(RuntimeError):  # nor has a closed one
+            loop.call_soon_threadsafe(_deliver, source, waiters)
 
 
 def _deliver(source: Future[list[int]], waiters: list[_Waiter]) -> None:
@@ -153,7 +159,7 @@ async def _commit(journal: Journal, records: Sequence[Record]) -> list[int]:
     batch = _batches.get(loop)
     if batch is None:
         batch = _batches[loop] = _LoopBatch(loop)
-    return await batch.add(journal, records)
+    return await batch.add(loop, journal, records)
 
 
 def _count(records: Sequence[Record]) -> None:

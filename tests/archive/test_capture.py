@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,3 +103,17 @@ async def test_cancelled_capture_leaves_the_others_of_its_batch_alone(
     assert journal.contains([slack_message(i).key for i in range(16) if i != 3]) == {
         slack_message(i).key for i in range(16) if i != 3
     }
+
+
+def test_finished_event_loops_are_not_kept_alive(journal: SqliteJournal) -> None:
+    """Event loops that captured and closed can be collected: capture keeps no state alive per loop."""
+    loops = []
+    for i in range(4):
+        loop = asyncio.new_event_loop()
+        assert loop.run_until_complete(capture(journal, [slack_message(i)])) == [i + 1]
+        loop.close()
+        loops.append(weakref.ref(loop))
+    del loop
+    gc.collect()
+    # The writer thread holds on to its latest batch (and so the last loop) until the next one.
+    assert [ref() for ref in loops[:3]] == [None, None, None]
