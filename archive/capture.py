@@ -11,16 +11,16 @@ queued once per (record, file).
 Importers and CLI commands outside asyncio call ``journal.append`` directly.
 
 Many coroutines capture at once; the journal commits them together (group
-commit). Their wake-ups are coalesced too: the writer thread hands finished
-futures to the event loop in one ``call_soon_threadsafe`` per burst rather than
-one per record.
+commit). The captures of one event loop turn go to the journal as one
+submission, and the writer thread wakes them all with one
+``call_soon_threadsafe`` (:class:`_LoopBatch`): per record, the event loop
+creates one asyncio future and nothing else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -46,41 +46,83 @@ class FileFetch:
     queued_at: datetime
 
 
-class _LoopBridge:
-    """Delivers results of journal futures to one event loop, in batches."""
+_Waiter = tuple[Sequence[Record], "asyncio.Future[list[int]]"]
+
+
+class _LoopBatch:
+    """The captures of one event loop turn, committed together and woken together.
+
+    Every ``capture()`` of a turn adds its records here; one callback at the
+    end of the turn hands all of them to ``journal.submit`` (one submission,
+    encoded in one pass). The writer thread resolves that one future; one
+    ``call_soon_threadsafe`` then gives each waiting capture its own seqs.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._lock = threading.Lock()
-        self._done: list[tuple[Future[list[int]], asyncio.Future[list[int]]]] = []
+        # Weakly: the batch is the value of a WeakKeyDictionary keyed by its loop.
+        self._loop = weakref.ref(loop)
+        self._waiting: dict[int, tuple[Journal, list[_Waiter]]] = {}
 
-    def watch(self, source: Future[list[int]]) -> asyncio.Future[list[int]]:
-        target: asyncio.Future[list[int]] = self._loop.create_future()
-        source.add_done_callback(lambda f: self._finished(f, target))
+    def add(
+        self, loop: asyncio.AbstractEventLoop, journal: Journal, records: Sequence[Record]
+    ) -> asyncio.Future[list[int]]:
+        target: asyncio.Future[list[int]] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._submit)
+        entry = self._waiting.get(id(journal))
+        if entry is None:
+            entry = self._waiting[id(journal)] = (journal, [])
+        entry[1].append((records, target))
         return target
 
-    def _finished(self, source: Future[list[int]], target: asyncio.Future[list[int]]) -> None:
-        with self._lock:
-            self._done.append((source, target))
-            first = len(self._done) == 1
-        if first:
-            with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting
-                self._loop.call_soon_threadsafe(self._deliver)
+    def _submit(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for journal, waiters in waiting.values():
+            self._submit_to(journal, waiters)
 
-    def _deliver(self) -> None:
-        with self._lock:
-            done, self._done = self._done, []
-        for source, target in done:
-            if target.cancelled():
-                continue
-            error = source.exception()
-            if error is not None:
-                target.set_exception(error)
-            else:
-                target.set_result(source.result())
+    def _submit_to(self, journal: Journal, waiters: list[_Waiter]) -> None:
+        try:
+            source = journal.submit([r for records, _ in waiters for r in records])
+        except Exception as exc:
+            _fail(waiters, exc)
+            return
+        if len(waiters) > 1 and source.done() and source.exception() is not None:
+            # Refused before any commit (a record that cannot be serialized, a closed
+            # journal): submit each capture alone, so that only the bad one fails.
+            for waiter in waiters:
+                self._submit_to(journal, [waiter])
+            return
+        source.add_done_callback(lambda done: self._committed(done, waiters))
+
+    def _committed(self, source: Future[list[int]], waiters: list[_Waiter]) -> None:
+        loop = self._loop()
+        if loop is None:  # a collected loop has nobody waiting
+            return
+        with contextlib.suppress(RuntimeError):  # nor has a closed one
+            loop.call_soon_threadsafe(_deliver, source, waiters)
 
 
-_bridges: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBridge] = (
+def _deliver(source: Future[list[int]], waiters: list[_Waiter]) -> None:
+    error = source.exception()
+    if error is not None:
+        _fail(waiters, error)
+        return
+    seqs = source.result()
+    _count([r for records, _ in waiters for r in records])
+    start = 0
+    for records, target in waiters:
+        if not target.cancelled():
+            target.set_result(seqs[start : start + len(records)])
+        start += len(records)
+
+
+def _fail(waiters: list[_Waiter], error: BaseException) -> None:
+    for _, target in waiters:
+        if not target.cancelled():
+            target.set_exception(error)
+
+
+_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBatch] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -90,15 +132,14 @@ async def capture(
 ) -> list[int]:
     """Make ``records`` durable, then queue ``fetches``; return the records' seqs.
 
-    The event loop never blocks: the commit is awaited through the group
-    commit's future, the queueing runs in a worker thread (one hop for all).
+    The event loop never blocks: the commit is awaited through the loop turn's
+    group-commit submission, the queueing runs in a worker thread (one hop for all).
     """
     try:
         seqs = await _commit(journal, records)
     except JournalError:
         observer().journal_error()
         raise
-    _count(records)
     if fetches:
         await asyncio.to_thread(_enqueue, journal, fetches)
     return seqs
@@ -115,10 +156,10 @@ async def _commit(journal: Journal, records: Sequence[Record]) -> list[int]:
     if not records:
         return []
     loop = asyncio.get_running_loop()
-    bridge = _bridges.get(loop)
-    if bridge is None:
-        bridge = _bridges[loop] = _LoopBridge(loop)
-    return await bridge.watch(journal.submit(records))
+    batch = _batches.get(loop)
+    if batch is None:
+        batch = _batches[loop] = _LoopBatch(loop)
+    return await batch.add(loop, journal, records)
 
 
 def _count(records: Sequence[Record]) -> None:

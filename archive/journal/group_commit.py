@@ -12,6 +12,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from archive.errors import JournalError
@@ -19,6 +20,18 @@ from archive.errors import JournalError
 Rows = list[tuple[Any, ...]]
 CommitBatch = Callable[[list[Rows]], list[list[int]]]
 MAX_BATCH_RECORDS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class CommitCounts:
+    """Batches the writer thread has committed so far, and the records in them."""
+
+    batches: int
+    records: int
+
+    @property
+    def mean_batch(self) -> float:
+        return self.records / self.batches if self.batches else 0.0
 
 
 class _Stop:
@@ -33,6 +46,8 @@ class GroupCommitter:
         self._commit_batch = commit_batch
         self._queue: queue.SimpleQueue[tuple[Rows, Future[list[int]]] | _Stop] = queue.SimpleQueue()
         self._closed = False
+        self._batches = 0
+        self._records = 0
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -43,6 +58,10 @@ class GroupCommitter:
         else:
             self._queue.put((list(rows), future))
         return future
+
+    @property
+    def counts(self) -> CommitCounts:
+        return CommitCounts(self._batches, self._records)
 
     def _loop(self) -> None:
         while True:
@@ -78,6 +97,8 @@ class GroupCommitter:
             for _, future in batch:
                 future.set_exception(error)
             return
+        self._batches += 1
+        self._records += sum(len(rows) for rows, _ in batch)
         for (_, future), seqs in zip(batch, results, strict=True):
             future.set_result(seqs)
 

@@ -16,7 +16,7 @@ from typing import Any, Self
 
 from archive.codec import canonical_json, decode_body, format_time, parse_time, record_to_dict
 from archive.errors import JournalError, SealError
-from archive.journal.group_commit import GroupCommitter
+from archive.journal.group_commit import CommitCounts, GroupCommitter
 from archive.journal.port import BundleRow, BundleState, FetchTask, JournalStats, Monitored
 from archive.model import Kind, Record
 
@@ -127,6 +127,11 @@ class SqlJournal:
 
     def append(self, records: Sequence[Record]) -> list[int]:
         return self.submit(records).result()
+
+    @property
+    def group_commits(self) -> CommitCounts:
+        """Group commits so far and the records in them (their mean size is the batching)."""
+        return self._committer.counts
 
     # -- reads ------------------------------------------------------------------
     def get(self, key: str) -> Record | None:

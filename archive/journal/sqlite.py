@@ -26,7 +26,8 @@ from archive.journal.sql_base import INSERT_RECORD, Execute, SqlJournal
 from archive.journal.sqlite_schema import MIGRATIONS
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the journal's pragmas: WAL, synchronous=FULL, a 30 s busy timeout."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
@@ -41,7 +42,7 @@ class SqliteRows:
     path: str
 
     def rows(self, first: int, last: int) -> Iterator[SealRow]:
-        conn = _connect(Path(self.path))
+        conn = connect(Path(self.path))
         try:
             cursor = conn.execute(
                 "SELECT seq, body, occurred_at, platform || ':' || workspace || ':' || conversation,"
@@ -67,11 +68,11 @@ class SqliteJournal(SqlJournal):
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._control = _connect(path)
+            self._control = connect(path)
             self._migrate()
-            self._writer_conn = _connect(path)
+            self._writer_conn = connect(path)
             self._writer_conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._checkpoint_conn = _connect(path)
+            self._checkpoint_conn = connect(path)
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open journal {path}: {exc}") from exc
         self._lock = threading.Lock()
@@ -173,7 +174,7 @@ class SqliteJournal(SqlJournal):
                 self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
-        conn = _connect(self.path)
+        conn = connect(self.path)
         try:
             cursor = conn.execute(sql, params)
             cursor.arraysize = 500

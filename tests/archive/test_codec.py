@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from archive import merkle
-from archive.codec import canonical_json, decode_body, decode_line, encode_body, sealed_line
+from archive.codec import (
+    canonical_json,
+    decode_body,
+    decode_line,
+    encode_body,
+    format_time,
+    parse_time,
+    sealed_line,
+)
 from archive.model import record_key
 from tests.factories import slack_message, stored_attachment
 
@@ -53,6 +61,23 @@ def test_times_are_utc_with_z() -> None:
     assert json.loads(encode_body(record))["occurred_at"] == "2026-01-01T10:00:00.000000Z"
     with pytest.raises(ValueError, match="timezone-aware"):
         replace(record, captured_at=datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
+        datetime(2026, 11, 2, 9, 30, 1, 150, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, 0, 999999, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(0), "zero")),
+    ],
+)
+def test_format_time_agrees_in_every_zone(moment: datetime) -> None:
+    """format_time gives the UTC ISO text with microseconds and Z, whatever the zone object."""
+    expected = moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    assert format_time(moment) == expected + "Z"
+    assert parse_time(format_time(moment)) == moment
 
 
 def test_record_key_is_unambiguous() -> None:

@@ -54,3 +54,16 @@ class TestSqliteJournal:
                 j.append(big)
             assert j.contains([r.key for r in big]) == set()
             assert j.stats(STREAM).records == 1
+
+    def test_group_commits_count_committed_batches_only(self, tmp_path: Path) -> None:
+        """group_commits counts each committed batch and its records; a failed one adds nothing."""
+        with SqliteJournal(tmp_path / "counted.db") as j:
+            j.append([slack_message(1), slack_message(2)])
+            j.append([slack_message(3)])
+            assert (j.group_commits.batches, j.group_commits.records) == (2, 3)
+            assert j.group_commits.mean_batch == 1.5
+            (pages,) = j._writer_conn.execute("PRAGMA page_count").fetchone()
+            j._writer_conn.execute(f"PRAGMA max_page_count={pages + 1}")
+            with pytest.raises(JournalError):
+                j.append([slack_message(i, text="y" * 4000) for i in range(4, 40)])
+            assert (j.group_commits.batches, j.group_commits.records) == (2, 3)
