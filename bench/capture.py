@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--baseline-records", type=int, default=2_000)
     parser.add_argument("--journal", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--dsn", default=None, help="PostgreSQL server to create the run's db on")
+    parser.add_argument("--rounds", type=int, default=3, help="PostgreSQL: best of this many")
     args = parser.parse_args()
     if args.journal == "postgres":
         from bench.capture_postgres import run_postgres
@@ -104,7 +105,7 @@ def main() -> None:
         )
         if not dsn:
             parser.error("--journal postgres needs --dsn (or CHATKEEPER_JOURNAL_DSN)")
-        run_postgres(dsn, args.records, args.baseline_records, line)
+        run_postgres(dsn, args.records, line, args.rounds)
         print(f"peak RSS {peak_rss_mb():.0f} MB")
         return
     with tempfile.TemporaryDirectory() as tmp:
