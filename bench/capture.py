@@ -23,11 +23,12 @@ threads; steadier than wall time on a loaded machine), the mean group commit
 size, and the ratios capture()/baseline and capture()/raw.
 
 ``--journal postgres`` runs the same on PostgreSQL (``--dsn``, default
-``CHATKEEPER_JOURNAL_DSN`` or ``CHATKEEPER_TEST_PG_DSN``; a fresh database is
-created for the run and dropped after): a one-commit-per-record baseline
-(``--baseline-records``), then 64 writers in one process, then 64 writers
-split over two processes on the same journal (as two ``serve`` replicas), with
-their combined throughput and p99.
+``CHATKEEPER_JOURNAL_DSN`` or ``CHATKEEPER_TEST_PG_DSN``; a fresh database with
+the journal's schema is created for each figure and dropped after; see
+``bench/capture_postgres.py``): the one-commit-per-record baseline, 64
+writers in one process, raw inserts of the same rows in that run's group
+commit sizes, and 64 writers split over two processes (as two ``serve``
+replicas); each the best of ``--rounds``.
 
     .venv/bin/python bench/capture.py [--records 20000] [--journal postgres --dsn DSN]
 """
@@ -177,11 +178,9 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=20_000)
-    parser.add_argument(
-        "--baseline-records", type=int, default=2_000, help="PostgreSQL baseline only"
-    )
     parser.add_argument("--journal", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--dsn", default=None, help="PostgreSQL server to create the run's db on")
+    parser.add_argument("--rounds", type=int, default=3, help="PostgreSQL: best of this many")
     args = parser.parse_args()
     if args.journal == "postgres":
         from bench.capture_postgres import run_postgres
@@ -193,7 +192,7 @@ def main() -> None:
         )
         if not dsn:
             parser.error("--journal postgres needs --dsn (or CHATKEEPER_JOURNAL_DSN)")
-        run_postgres(dsn, args.records, args.baseline_records, line)
+        run_postgres(dsn, args.records, line, args.rounds)
     else:
         run_sqlite(args.records)
     print(f"peak RSS {peak_rss_mb():.0f} MB")

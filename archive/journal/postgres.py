@@ -1,22 +1,34 @@
 """PostgresJournal: the journal for several replicas sharing one database.
 
-Appends go through a group-commit writer per process. Every append transaction
-first takes one advisory lock, so seqs are handed out and committed in the
-same order across replicas: no record commits late with a lower seq than one
-already visible, which is what lets a bundle be the seq range above the last
-sealed seq. Bundles are opened under another advisory lock; attachment tasks
-are claimed with SKIP LOCKED.
+Appends go through a group-commit writer per process. Replicas append at the
+same time, so a record may commit late with a lower seq than one already
+visible. Every append transaction therefore first takes the append advisory
+lock in SHARED mode (appenders never wait on each other) before it draws a
+seq. The high-water mark is read under the EXCLUSIVE form of the same lock,
+held only while ``max(seq)`` is read: once it is granted, every transaction
+that drew a seq before has committed or aborted, and any seq drawn later is
+larger (the sequence hands out one value at a time, no per-backend cache).
+So no record can still commit at or below the mark, and the gaps below it
+are aborted inserts or keys that were already stored, which never fill.
+Bundles and ``iter_records`` stop at the mark, so a bundle, still the seq
+range above the last sealed seq, never skips a record. PostgreSQL queues new
+shared requests behind a waiting exclusive one, so the mark is not starved;
+a ``lock_timeout`` keeps a stuck append from holding capture up behind it.
+
+Bundles are opened under another advisory lock; attachment tasks are claimed
+with SKIP LOCKED.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from archive.errors import JournalError
 from archive.journal.group_commit import GroupCommitter
@@ -24,16 +36,33 @@ from archive.journal.port import SealRow
 from archive.journal.postgres_schema import MIGRATIONS
 from archive.journal.sql_base import Execute, SqlJournal
 
+# The keys are the ones every earlier version used: an older replica's EXCLUSIVE append
+# lock still excludes the SHARED appenders and the mark of this version.
 _LOCKS = {"append": 7_294_001, "bundles": 7_294_002, "migrate": 7_294_003}
+#: how long reading the high-water mark may wait for running appends (and hold new ones up)
+MARK_LOCK_TIMEOUT = "5s"
 
 
+_COLUMNS = (
+    "key, platform, workspace, conversation, kind, occurred_at, captured_at, blobs, size, body"
+)
+_TYPES = ["text"] * 8 + ["int4", "bytea"]
+# A batch is copied (binary COPY) into a temporary table of the writer's session, then
+# moved into records in one statement that reports the seq of each new key.
+_STAGE = (
+    "CREATE TEMPORARY TABLE append_stage (key text, platform text, workspace text,"
+    " conversation text, kind text, occurred_at text, captured_at text, blobs text,"
+    " size integer, body bytea) ON COMMIT DELETE ROWS"
+)
+_COPY = f"COPY append_stage ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+# Without parameters, psycopg sends a string of statements as one message: one round trip.
+_BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock_shared({_LOCKS['append']})"
 _INSERT_MANY = (
-    "INSERT INTO records (key, platform, workspace, conversation, kind, occurred_at,"
-    " captured_at, blobs, size, body)"
-    " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-    " %s::text[], %s::text[], %s::text[], %s::integer[], %s::bytea[])"
+    f"INSERT INTO records ({_COLUMNS}) SELECT {_COLUMNS} FROM append_stage"
     " ON CONFLICT (key) DO NOTHING RETURNING key, seq"
 )
+_INSERT_AND_COMMIT = f"{_INSERT_MANY}; COMMIT"
+_IN_TRANSACTION = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 
 
 def _pg(sql: str) -> str:
@@ -71,6 +100,7 @@ class PostgresJournal(SqlJournal):
             self._control = psycopg.connect(dsn, autocommit=True)
             self._migrate()
             self._writer_conn = psycopg.connect(dsn, autocommit=True)
+            self._writer_conn.execute(_STAGE)
         except psycopg.Error as exc:
             raise JournalError(f"cannot open PostgreSQL journal: {exc}") from exc
         self._lock = threading.Lock()
@@ -102,6 +132,34 @@ class PostgresJournal(SqlJournal):
             except psycopg.Error as exc:
                 raise JournalError(f"journal statement failed: {exc}") from exc
 
+    def _committed_through(self) -> int:
+        """The high-water mark (see the module docstring), read on the control connection.
+
+        The exclusive lock is a session lock taken in a short transaction (for its
+        ``lock_timeout``) and released right after ``max(seq)`` is read in a statement
+        of its own, whose snapshot is taken after the lock was granted.
+        """
+        with self._lock:
+            conn = self._control
+            try:
+                with conn.transaction():
+                    conn.execute(
+                        "SELECT set_config('lock_timeout', %s, true)", (MARK_LOCK_TIMEOUT,)
+                    )
+                    conn.execute("SELECT pg_advisory_lock(%s)", (_LOCKS["append"],))
+                try:
+                    row = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCKS["append"],))
+            except psycopg.errors.LockNotAvailable as exc:
+                raise JournalError(
+                    f"an append transaction has been open for more than {MARK_LOCK_TIMEOUT};"
+                    " the journal's high-water mark cannot be read until it ends"
+                ) from exc
+            except psycopg.Error as exc:
+                raise JournalError(f"cannot read the journal's high-water mark: {exc}") from exc
+        return int(row[0]) if row else 0
+
     @contextlib.contextmanager
     def _transaction(self, lock: str | None = None) -> Iterator[Execute]:
         with self._lock:
@@ -116,10 +174,12 @@ class PostgresJournal(SqlJournal):
 
     # -- group commit -------------------------------------------------------------
     def _commit(self, batch: list[list[tuple[Any, ...]]]) -> list[list[int]]:
-        """One transaction and two statements for the whole batch, under the append lock.
+        """One transaction for the whole batch, under the shared append lock: 4 round trips.
 
-        The rows go in as arrays (one INSERT ... SELECT FROM unnest); keys already
-        stored, or repeated in the batch, resolve to their seq with one SELECT.
+        BEGIN and the lock go in one message; the rows by binary COPY into the session's
+        stage table; one INSERT ... SELECT moves them and returns the seq of each new key,
+        sent with the COMMIT. Keys already stored, or repeated in the batch, resolve to
+        their seq afterwards with one SELECT (records are never deleted).
         """
         conn = self._writer_conn
         unique: dict[str, tuple[Any, ...]] = {}
@@ -128,23 +188,39 @@ class PostgresJournal(SqlJournal):
                 unique.setdefault(row[0], row)
         if not unique:
             return [[] for _ in batch]
-        columns = list(zip(*unique.values(), strict=True))
         try:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCKS["append"],))
-                seq_of: dict[str, int] = dict(
-                    conn.execute(_INSERT_MANY, [list(c) for c in columns]).fetchall()
-                )
-                missing = [key for key in unique if key not in seq_of]
-                if missing:
-                    seq_of.update(
-                        conn.execute(
-                            "SELECT key, seq FROM records WHERE key = ANY(%s)", (missing,)
-                        ).fetchall()
-                    )
+            seq_of = self._insert(conn, unique.values())
+            missing = [key for key in unique if key not in seq_of]
         except psycopg.Error as exc:
             raise JournalError(f"journal append failed, nothing was stored: {exc}") from exc
+        if missing:
+            try:
+                seq_of.update(
+                    conn.execute(
+                        "SELECT key, seq FROM records WHERE key = ANY(%s)", (missing,)
+                    ).fetchall()
+                )
+            except psycopg.Error as exc:
+                raise JournalError(
+                    f"journal append committed, but the seqs of duplicates cannot be read: {exc}"
+                ) from exc
         return [[int(seq_of[row[0]]) for row in rows] for rows in batch]
+
+    @staticmethod
+    def _insert(conn: psycopg.Connection[Any], rows: Iterable[tuple[Any, ...]]) -> dict[str, int]:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(_BEGIN)
+            with cursor.copy(_COPY) as copy:
+                copy.set_types(_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(_INSERT_AND_COMMIT)
+            return {key: int(seq) for key, seq in cursor.fetchall()}
+        finally:
+            if conn.info.transaction_status in _IN_TRANSACTION:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
         try:

@@ -21,6 +21,8 @@ from archive.journal.port import BundleRow, BundleState, FetchTask, JournalStats
 from archive.model import Kind, Record
 
 Execute = Callable[[str, Sequence[Any]], Any]
+#: the bound of reads when the adapter commits seqs in order (no high-water mark needed)
+NO_BOUND = 2**63 - 1
 CLAIM_SECONDS = 300
 BUNDLE_COLUMNS = (
     "stream, number, state, created_at, retain_until, record_count, seq_first, seq_last,"
@@ -109,6 +111,15 @@ class SqlJournal:
         """A write transaction whose ``execute`` returns a cursor; ``lock`` names a mutex."""
         raise NotImplementedError
 
+    def _committed_through(self) -> int:
+        """The high-water mark: the highest seq below which no append can still commit.
+
+        Bundles and ``iter_records`` stop at it, so a record that commits late with a
+        lower seq is never skipped. An adapter whose appends commit in seq order (SQLite:
+        one writer) has no such record and needs no bound.
+        """
+        return NO_BOUND
+
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._execute(sql, params)[0]
 
@@ -150,10 +161,12 @@ class SqlJournal:
     def iter_records(self, after_seq: int = 0, limit: int | None = None) -> Iterator[Record]:
         remaining = limit
         cursor = after_seq
+        bound = self._committed_through()
         while remaining is None or remaining > 0:
             page = 1000 if remaining is None else min(1000, remaining)
             rows = self._query(
-                "SELECT seq, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?", (cursor, page)
+                "SELECT seq, body FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (cursor, bound, page),
             )
             if not rows:
                 return
@@ -241,6 +254,8 @@ class SqlJournal:
         created_at: datetime,
         retain_until: datetime,
     ) -> BundleRow | None:
+        # The mark first: a bundle never reaches past a seq that may still commit.
+        bound = self._committed_through()
         with self._transaction(lock="bundles") as execute:
             meta = execute("SELECT value FROM meta WHERE name = 'stream'", ()).fetchone()
             if meta is None:
@@ -253,13 +268,13 @@ class SqlJournal:
             (watermark,) = execute("SELECT coalesce(max(seq_last), 0) FROM bundles", ()).fetchone()
             (last_seq,) = execute(
                 "SELECT max(seq) FROM (SELECT seq, sum(size) OVER (ORDER BY seq) AS total"
-                f" FROM records{self.seq_size_hint} WHERE seq > ? ORDER BY seq LIMIT ?) t"
-                " WHERE total <= ?",
-                (watermark, max_records, max_bytes),
+                f" FROM records{self.seq_size_hint} WHERE seq > ? AND seq <= ? ORDER BY seq"
+                " LIMIT ?) t WHERE total <= ?",
+                (watermark, bound, max_records, max_bytes),
             ).fetchone()
             if last_seq is None:  # one record larger than max_bytes still gets sealed
                 (last_seq,) = execute(
-                    "SELECT min(seq) FROM records WHERE seq > ?", (watermark,)
+                    "SELECT min(seq) FROM records WHERE seq > ? AND seq <= ?", (watermark, bound)
                 ).fetchone()
             if last_seq is None:
                 return None

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from archive.errors import JournalError
 from archive.journal.postgres import PostgresJournal
 from archive.journal.postgres_schema import MIGRATIONS
 from tests.contract.journals import PG_DSN, STREAM
@@ -48,6 +49,20 @@ class TestPostgresJournal:
             assert a.stats(STREAM).records == 90
             seqs = [r.seq for r in b.iter_records()]
             assert seqs == sorted(seqs) and len(set(seqs)) == 90
+
+
+def test_failed_batch_rolls_back_and_the_writer_goes_on(journal: PostgresJournal) -> None:
+    """A batch PostgreSQL refuses (a NUL in a text column) stores nothing; the next one commits."""
+    first = journal.append([slack_message(1)])
+    with pytest.raises(JournalError, match="nothing was stored"):
+        journal.append([slack_message(2), slack_message(3, channel="C\x00BAD")])
+    again = journal.append([slack_message(2), slack_message(1)])
+    assert again[1] == first[0] and again[0] > first[0]
+    assert [r.key for r in journal.iter_records()] == [
+        slack_message(1).key,
+        slack_message(2).key,
+    ]
+    assert journal.stats(STREAM).records == 2
 
 
 def test_seal_from_postgres_journal(
