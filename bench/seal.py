@@ -9,8 +9,11 @@
    same Object Lock headers and checksum), in one process and in two processes
    that split the bundles between them.
 
-Prints records/s, MB/s of record bodies, peak RSS, and sealing time over the
-one-process minimal pipeline (the goal is at most 1.5x).
+Prints records/s, MB/s of record bodies, peak RSS (the sealing process and its
+workers), sealing time over the minimal pipeline in one and in two processes
+(the goal is at most 1.5x), and the CPU time per record of each (the sealing
+process, its workers, and the minimal pipeline's processes): on a shared
+machine the CPU figures move less with the load than the wall-clock ones.
 
     .venv/bin/python bench/seal.py [--records 1000000]
 """
@@ -51,6 +54,11 @@ def _client(endpoint: str) -> object:
     return make_client(endpoint, os.environ["BENCH_ACCESS_KEY"], os.environ["BENCH_SECRET_KEY"])
 
 
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def seal_phase(args: argparse.Namespace) -> dict[str, float]:
     """Runs in the subprocess: seal everything."""
     store = S3ArchiveStore(_client(args.endpoint), BUCKET)  # type: ignore[arg-type]
@@ -62,10 +70,14 @@ def seal_phase(args: argparse.Namespace) -> dict[str, float]:
     )
     with SqliteJournal(Path(args.journal)) as journal:
         signer = load_or_create_signer(Path(args.journal).parent / "keys")
+        cpu = cpu_seconds()
         started = time.perf_counter()
         report = seal(journal, store, signer, policy, SystemClock())
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu
     return {
+        "cpu_seconds": cpu,
+        "worker_cpu_seconds": cpu_seconds(resource.RUSAGE_CHILDREN),
         "seconds": elapsed,
         "records": report.records,
         "bundles": len(report.bundles),
@@ -83,6 +95,7 @@ def minimal_phase(args: argparse.Namespace) -> dict[str, float]:
     mine = [b for b in bounds.fetchall() if b[0] % args.parts == args.part]
     retain = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
     records = 0
+    cpu = cpu_seconds()
     started = time.perf_counter()
     for number, first, last in mine:
         compressor = zstandard.ZstdCompressor(level=3, write_checksum=True, threads=-1)
@@ -109,6 +122,7 @@ def minimal_phase(args: argparse.Namespace) -> dict[str, float]:
         )
     return {
         "seconds": time.perf_counter() - started,
+        "cpu_seconds": cpu_seconds() - cpu,
         "records": records,
         "peak_rss_mb": peak_rss_mb(),
     }
@@ -204,6 +218,15 @@ def main() -> None:
     )
     print(f"  sealing time / minimal pipeline (1 process) = {seconds / one['seconds']:.2f}x")
     print(f"  sealing time / minimal pipeline (2 processes) = {seconds / two_seconds:.2f}x")
+    per = 1e6 / result["records"]
+    seal_cpu = result["cpu_seconds"] + result["worker_cpu_seconds"]
+    one_cpu, two_cpu = one["cpu_seconds"], sum(t["cpu_seconds"] for t in two)
+    print(
+        f"CPU per record: sealing {seal_cpu * per:.1f} us (sealing process "
+        f"{result['cpu_seconds'] * per:.1f}, workers {result['worker_cpu_seconds'] * per:.1f}), "
+        f"minimal pipeline {one_cpu * per:.1f} us (1 process), {two_cpu * per:.1f} us (2 processes)"
+    )
+    print(f"  sealing CPU / minimal pipeline CPU (1 process) = {seal_cpu / one_cpu:.2f}x")
 
 
 if __name__ == "__main__":
