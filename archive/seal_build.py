@@ -84,9 +84,10 @@ class _Worker:
     """One worker process: requests go down its stdin, replies come up its stdout."""
 
     def __init__(self) -> None:
+        # Our import path, and not the working directory (-P) whatever it holds.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "archive.seal_build"],
+            [sys.executable, "-P", "-m", "archive.seal_build"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -171,9 +172,13 @@ def _reply_error(exc: BaseException) -> BaseException:
 
     Anything else is named by type only, so no record content reaches the parent's logs.
     """
-    if isinstance(exc, ChatkeeperError):
-        return exc
-    return SealError(f"building a records object failed in a worker: {type(exc).__name__}")
+    if not isinstance(exc, ChatkeeperError):
+        return SealError(f"building a records object failed in a worker: {type(exc).__name__}")
+    try:
+        pickle.loads(pickle.dumps(exc, _PROTOCOL))  # noqa: S301 - our own bytes
+    except Exception:
+        return SealError(f"{type(exc).__name__} in a sealing worker: {exc}")
+    return exc
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,6 +61,38 @@ def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class WorkerPeaks(threading.Thread):
+    """Samples the peak resident set (VmHWM) of this process's sealing workers.
+
+    ``RUSAGE_CHILDREN`` will not do: a child's maxrss counts the parent's resident set at
+    fork. VmHWM only grows, so the last sample of each worker is its peak, give or take
+    the last interval. Only this process's children are read (``/proc/self/task/*/children``)
+    and the sampler's own CPU time is kept apart (``cpu_seconds``), to be left out of sealing's.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peaks: dict[int, float] = {}
+        self.cpu_seconds = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        started = time.thread_time()
+        while not self.done.wait(0.1):
+            for children in Path("/proc/self/task").glob("*/children"):
+                with contextlib.suppress(OSError):
+                    for pid in children.read_text().split():
+                        self._sample(Path("/proc", pid))
+        self.cpu_seconds = time.thread_time() - started
+
+    def _sample(self, entry: Path) -> None:
+        with contextlib.suppress(OSError):
+            if b"archive.seal_build" in (entry / "cmdline").read_bytes():
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peaks[int(entry.name)] = int(line.split()[1]) / 1024
+
+
 def seal_phase(args: argparse.Namespace) -> dict[str, float]:
     """Runs in the subprocess: seal everything."""
     store = S3ArchiveStore(_client(args.endpoint), BUCKET)  # type: ignore[arg-type]
@@ -70,11 +104,15 @@ def seal_phase(args: argparse.Namespace) -> dict[str, float]:
     )
     with SqliteJournal(Path(args.journal)) as journal:
         signer = load_or_create_signer(Path(args.journal).parent / "keys")
+        peaks = WorkerPeaks()
+        peaks.start()
         cpu = cpu_seconds()
         started = time.perf_counter()
         report = seal(journal, store, signer, policy, SystemClock())
         elapsed = time.perf_counter() - started
-        cpu = cpu_seconds() - cpu
+        peaks.done.set()
+        peaks.join()
+        cpu = cpu_seconds() - cpu - peaks.cpu_seconds
     return {
         "cpu_seconds": cpu,
         "worker_cpu_seconds": cpu_seconds(resource.RUSAGE_CHILDREN),
@@ -83,7 +121,7 @@ def seal_phase(args: argparse.Namespace) -> dict[str, float]:
         "bundles": len(report.bundles),
         "compressed_bytes": sum(b.records_size or 0 for b in report.bundles),
         "peak_rss_mb": peak_rss_mb(),
-        "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "worker_peak_rss_mb": max(peaks.peaks.values(), default=0.0),
     }
 
 

@@ -29,3 +29,18 @@ class FailingRows:
 
     def rows(self, first: int, last: int) -> Iterator[SealRow]:
         raise ValueError(self.message)
+
+
+class OddError(SealError):
+    """One of our errors that cannot be rebuilt from its args alone (not unpicklable as is)."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"odd {code}: {detail}")
+
+
+@dataclass(frozen=True)
+class OddRows:
+    """Fails with an ``OddError``."""
+
+    def rows(self, first: int, last: int) -> Iterator[SealRow]:
+        raise OddError(3, "bundle bounds")

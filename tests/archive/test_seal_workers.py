@@ -21,7 +21,7 @@ from archive.seal_build import ProcessBuilder
 from archive.store.s3 import S3ArchiveStore
 from archive.verify import verify_stream
 from tests.archive.faults import FaultyStore
-from tests.archive.seal_probes import FailingRows, ImportedModules
+from tests.archive.seal_probes import FailingRows, ImportedModules, OddRows
 from tests.factories import slack_message
 
 MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -67,6 +67,18 @@ def test_a_foreign_error_in_a_worker_is_named_not_quoted() -> None:
         assert "text of a message" not in str(raised.value)
         with pytest.raises(SealError, match="ValueError"):  # the worker lives on
             builder.submit(bundle(11, 20)).result()
+    finally:
+        builder.close()
+
+
+def test_our_error_that_cannot_travel_back_keeps_its_message() -> None:
+    """Our own error that pickle cannot rebuild comes back as a SealError with its message."""
+    builder = ProcessBuilder(OddRows(), 3, 1)
+    try:
+        with pytest.raises(
+            SealError, match=r"^OddError in a sealing worker: odd 3: bundle bounds$"
+        ):
+            builder.submit(bundle(1, 10)).result()
     finally:
         builder.close()
 
