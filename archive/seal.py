@@ -43,7 +43,7 @@ from archive.keys import Signer
 from archive.merkle import leaf_hash, root
 from archive.progress import NO_PROGRESS, Progress
 from archive.retention_class import RetentionClass, RetentionRule, classify
-from archive.seal_build import Builder, builder_for, records_of
+from archive.seal_build import Builder, builder_for
 from archive.store import ArchiveStore, Retention
 
 log = structlog.get_logger("chatkeeper.seal")
@@ -194,7 +194,7 @@ def _seal_in_order(
             return
         row, built = pending.popleft()
         progress.step(f"bundle {row.number}")
-        sealed.append(_finish_bundle(journal, store, signer, policy, row, records_of(built, row)))
+        sealed.append(_finish_bundle(journal, store, signer, policy, row, built.result()))
         progress.advance(row.record_count)
 
 

@@ -9,8 +9,11 @@
    same Object Lock headers and checksum), in one process and in two processes
    that split the bundles between them.
 
-Prints records/s, MB/s of record bodies, peak RSS, and sealing time over the
-one-process minimal pipeline (the goal is at most 1.5x).
+Prints records/s, MB/s of record bodies, peak RSS (the sealing process and its
+workers), sealing time over the minimal pipeline in one and in two processes
+(the goal is at most 1.5x), and the CPU time per record of each (the sealing
+process, its workers, and the minimal pipeline's processes): on a shared
+machine the CPU figures move less with the load than the wall-clock ones.
 
     .venv/bin/python bench/seal.py [--records 1000000]
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -27,6 +31,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,6 +56,43 @@ def _client(endpoint: str) -> object:
     return make_client(endpoint, os.environ["BENCH_ACCESS_KEY"], os.environ["BENCH_SECRET_KEY"])
 
 
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+class WorkerPeaks(threading.Thread):
+    """Samples the peak resident set (VmHWM) of this process's sealing workers.
+
+    ``RUSAGE_CHILDREN`` will not do: a child's maxrss counts the parent's resident set at
+    fork. VmHWM only grows, so the last sample of each worker is its peak, give or take
+    the last interval. Only this process's children are read (``/proc/self/task/*/children``)
+    and the sampler's own CPU time is kept apart (``cpu_seconds``), to be left out of sealing's.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peaks: dict[int, float] = {}
+        self.cpu_seconds = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        started = time.thread_time()
+        while not self.done.wait(0.1):
+            for children in Path("/proc/self/task").glob("*/children"):
+                with contextlib.suppress(OSError):
+                    for pid in children.read_text().split():
+                        self._sample(Path("/proc", pid))
+        self.cpu_seconds = time.thread_time() - started
+
+    def _sample(self, entry: Path) -> None:
+        with contextlib.suppress(OSError):
+            if b"archive.seal_build" in (entry / "cmdline").read_bytes():
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peaks[int(entry.name)] = int(line.split()[1]) / 1024
+
+
 def seal_phase(args: argparse.Namespace) -> dict[str, float]:
     """Runs in the subprocess: seal everything."""
     store = S3ArchiveStore(_client(args.endpoint), BUCKET)  # type: ignore[arg-type]
@@ -62,16 +104,24 @@ def seal_phase(args: argparse.Namespace) -> dict[str, float]:
     )
     with SqliteJournal(Path(args.journal)) as journal:
         signer = load_or_create_signer(Path(args.journal).parent / "keys")
+        peaks = WorkerPeaks()
+        peaks.start()
+        cpu = cpu_seconds()
         started = time.perf_counter()
         report = seal(journal, store, signer, policy, SystemClock())
         elapsed = time.perf_counter() - started
+        peaks.done.set()
+        peaks.join()
+        cpu = cpu_seconds() - cpu - peaks.cpu_seconds
     return {
+        "cpu_seconds": cpu,
+        "worker_cpu_seconds": cpu_seconds(resource.RUSAGE_CHILDREN),
         "seconds": elapsed,
         "records": report.records,
         "bundles": len(report.bundles),
         "compressed_bytes": sum(b.records_size or 0 for b in report.bundles),
         "peak_rss_mb": peak_rss_mb(),
-        "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "worker_peak_rss_mb": max(peaks.peaks.values(), default=0.0),
     }
 
 
@@ -83,6 +133,7 @@ def minimal_phase(args: argparse.Namespace) -> dict[str, float]:
     mine = [b for b in bounds.fetchall() if b[0] % args.parts == args.part]
     retain = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
     records = 0
+    cpu = cpu_seconds()
     started = time.perf_counter()
     for number, first, last in mine:
         compressor = zstandard.ZstdCompressor(level=3, write_checksum=True, threads=-1)
@@ -109,6 +160,7 @@ def minimal_phase(args: argparse.Namespace) -> dict[str, float]:
         )
     return {
         "seconds": time.perf_counter() - started,
+        "cpu_seconds": cpu_seconds() - cpu,
         "records": records,
         "peak_rss_mb": peak_rss_mb(),
     }
@@ -204,6 +256,15 @@ def main() -> None:
     )
     print(f"  sealing time / minimal pipeline (1 process) = {seconds / one['seconds']:.2f}x")
     print(f"  sealing time / minimal pipeline (2 processes) = {seconds / two_seconds:.2f}x")
+    per = 1e6 / result["records"]
+    seal_cpu = result["cpu_seconds"] + result["worker_cpu_seconds"]
+    one_cpu, two_cpu = one["cpu_seconds"], sum(t["cpu_seconds"] for t in two)
+    print(
+        f"CPU per record: sealing {seal_cpu * per:.1f} us (sealing process "
+        f"{result['cpu_seconds'] * per:.1f}, workers {result['worker_cpu_seconds'] * per:.1f}), "
+        f"minimal pipeline {one_cpu * per:.1f} us (1 process), {two_cpu * per:.1f} us (2 processes)"
+    )
+    print(f"  sealing CPU / minimal pipeline CPU (1 process) = {seal_cpu / one_cpu:.2f}x")
 
 
 if __name__ == "__main__":

@@ -266,25 +266,12 @@ class SqlJournal:
                     "one journal feeds exactly one stream"
                 )
             (watermark,) = execute("SELECT coalesce(max(seq_last), 0) FROM bundles", ()).fetchone()
-            (last_seq,) = execute(
-                "SELECT max(seq) FROM (SELECT seq, sum(size) OVER (ORDER BY seq) AS total"
-                f" FROM records{self.seq_size_hint} WHERE seq > ? AND seq <= ? ORDER BY seq"
-                " LIMIT ?) t WHERE total <= ?",
-                (watermark, bound, max_records, max_bytes),
-            ).fetchone()
-            if last_seq is None:  # one record larger than max_bytes still gets sealed
-                (last_seq,) = execute(
-                    "SELECT min(seq) FROM records WHERE seq > ? AND seq <= ?", (watermark, bound)
-                ).fetchone()
-            if last_seq is None:
+            extent = self._next_extent(execute, watermark, bound, max_records, max_bytes)
+            if extent is None:
                 return None
+            count, first, last = extent
             (number,) = execute(
                 "SELECT coalesce(max(number), 0) + 1 FROM bundles WHERE stream = ?", (stream,)
-            ).fetchone()
-            count, first, last = execute(
-                f"SELECT count(*), min(seq), max(seq) FROM records{self.seq_size_hint}"
-                " WHERE seq > ? AND seq <= ?",
-                (watermark, last_seq),
             ).fetchone()
             row = BundleRow(
                 stream=stream,
@@ -301,6 +288,33 @@ class SqlJournal:
                 bundle_params(row),
             )
             return row
+
+    def _next_extent(
+        self, execute: Execute, watermark: int, bound: int, max_records: int, max_bytes: int
+    ) -> tuple[int, int, int] | None:
+        """(count, first seq, last seq) of the records in (``watermark``, ``bound``] that fit.
+
+        One pass over the (seq, size) index in seq order, stopping at the first record
+        that would pass ``max_bytes``; a single record larger than that is a bundle alone.
+        (A window function over ``max_records`` rows cost several times more, under the
+        bundles lock that capture's writer waits on.)
+        """
+        count = total = first = last = 0
+        cursor = execute(
+            f"SELECT seq, size FROM records{self.seq_size_hint}"
+            " WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            (watermark, bound, max_records),
+        )
+        try:
+            for seq, size in cursor:
+                total += size
+                if total > max_bytes and count:
+                    break
+                count, last = count + 1, seq
+                first = first or seq
+        finally:
+            cursor.close()  # the statement may be cut short; it must not hold the transaction
+        return (count, first, last) if count else None
 
     def update_bundle(self, row: BundleRow) -> None:
         params = bundle_params(row)

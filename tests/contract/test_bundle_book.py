@@ -11,6 +11,7 @@ import pytest
 from archive.codec import decode_body
 from archive.errors import SealError
 from archive.journal import BundleJournal, BundleState
+from archive.journal.sql_base import record_row
 from tests.contract.journals import STREAM, open_next
 from tests.factories import BASE_TIME, slack_message, stored_attachment
 
@@ -56,6 +57,20 @@ class TestBundleBookContract:
         journal.append([slack_message(i, text="x" * 5000) for i in range(3)])
         row = open_next(journal, max_bytes=100)
         assert row is not None and row.record_count == 1
+
+    def test_open_bundle_byte_limit_is_inclusive(self, journal: BundleJournal) -> None:
+        """Bodies that sum exactly to the byte limit share a bundle; one byte less splits them."""
+        records = [slack_message(i, text="y" * (100 + i)) for i in range(5)]
+        seqs = journal.append(records)
+        sizes = [record_row(r)[8] for r in records]
+        first = open_next(journal, max_bytes=sizes[0] + sizes[1])
+        second = open_next(journal, max_bytes=sizes[2] + sizes[3] - 1)
+        rest = open_next(journal, max_records=2)
+        assert first is not None and second is not None and rest is not None
+        assert (first.record_count, first.seq_first, first.seq_last) == (2, seqs[0], seqs[1])
+        assert (second.record_count, second.seq_first, second.seq_last) == (1, seqs[2], seqs[2])
+        assert (rest.record_count, rest.seq_first, rest.seq_last) == (2, seqs[3], seqs[4])
+        assert open_next(journal) is None
 
     def test_open_bundle_empty(self, journal: BundleJournal) -> None:
         """With nothing unsealed there is no bundle to open."""
