@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
-from archive import merkle
+from archive import merkle, references
 from archive.blob_check import DeclaredSizeCheck
 from archive.bundle import (
     HashingReader,
@@ -171,6 +171,7 @@ def check_manifest(
     signature_problem = check_signature(doc, keys)
     if signature_problem:
         problems.append(signature_problem)
+    problems += references.field_problems(doc)
     if doc.get("previous_manifest_sha256") != previous_sha:
         problems.append(
             "chain broken: previous_manifest_sha256 does not match the previous manifest"
