@@ -5,10 +5,10 @@ record that points at an earlier message, often sealed in a later bundle. A
 filtered export of a time range shows an in-range message with all of them,
 so it must read every later bundle that holds one. ``refers_back`` lets it
 choose those bundles from their manifests: for each conversation, the
-platform times of the messages that the bundle's records point at (at most ``MAX_SPANS`` spans of ``[earliest,
-latest]``), or ``null`` when a target's time is not known from the record
-itself. A bundle sealed before the field existed has none and is
-always read.
+platform times of the messages that the bundle's records point at (at most
+``MAX_SPANS`` spans of ``[earliest, latest]``), or ``null`` when a target's
+time is not known from the record itself. A bundle sealed before the field
+existed has none and is always read.
 
 Where a target's time comes from, without asking the journal:
 
