@@ -22,6 +22,7 @@ from archive import merkle
 from archive.codec import canonical_json, format_time, parse_time, sealed_line
 from archive.journal.port import SealRow
 from archive.keys import ALGORITHM, PublicKey, Signer
+from archive.references import REFERRING_KINDS, References, Spans
 
 FORMAT = "chatkeeper-bundle/1"
 
@@ -94,6 +95,7 @@ class RecordsObject:
     blobs: tuple[str, ...] = ()
     key_rotations: tuple[dict[str, Any], ...] = ()
     archive_events: tuple[dict[str, Any], ...] = ()
+    refers_back: dict[str, Spans] | None = None  # None: built without it (``references.py``)
 
 
 EVENT_KINDS = frozenset({"hold_changed", "retention_extended", "disposition"})
@@ -137,7 +139,7 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
     """Compress journal rows into the records object in one pass.
 
     Hashes every line for the Merkle tree and gathers the manifest's summary
-    (time range, conversations, referenced blobs) on the way.
+    (time range, conversations, referenced blobs, ``refers_back``) on the way.
     """
     sink = io.BytesIO()
     leaves: list[bytes] = []
@@ -145,6 +147,7 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
     blobs: set[str] = set()
     rotations: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    references = References()
     first = last = ""
     # Multi-threaded zstd compresses on the other cores, outside the GIL, while this
     # thread reads and hashes. Resumed sealing adopts by content, so the exact bytes
@@ -152,13 +155,15 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
     compressor = zstandard.ZstdCompressor(level=level, write_checksum=True, threads=-1)
     with compressor.stream_writer(sink, closefd=False) as writer:
         chunk: list[bytes] = []
-        for seq, body, occurred_at, conversation, blob_text in rows:
+        for seq, body, occurred_at, conversation, blob_text, kind in rows:
             line = sealed_line(seq, body)
             leaves.append(merkle.leaf_hash(line))
             chunk.append(line)
             conversations.add(conversation)
             if blob_text:
                 blobs.update(blob_text.split())
+            if kind in REFERRING_KINDS:
+                references.note(conversation, kind, body)
             if conversation.startswith("chatkeeper:"):
                 payload = rotation_payload(body)
                 if payload is not None:
@@ -190,6 +195,7 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
         blobs=tuple(sorted(blobs)),
         key_rotations=tuple(rotations),
         archive_events=tuple(events),
+        refers_back=references.manifest_field(),
     )
 
 
@@ -248,7 +254,8 @@ def build_manifest(
     retain_until: datetime,
     retention_class: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The unsigned manifest body (``key_rotations``, ``archive_events`` only when present)."""
+    """The unsigned manifest body (``key_rotations``, ``archive_events`` only when present;
+    ``refers_back`` whenever the records object gathered it)."""
     body: dict[str, Any] = {
         "format": FORMAT,
         "stream": stream,
@@ -280,6 +287,8 @@ def build_manifest(
         body["key_rotations"] = list(records.key_rotations)
     if records.archive_events:
         body["archive_events"] = list(records.archive_events)
+    if records.refers_back is not None:
+        body["refers_back"] = dict(records.refers_back)
     return body
 
 

@@ -103,7 +103,7 @@ def covered_objects(
             continue
         blobs: set[str] = set()
         hit = False
-        for _, body, occurred_at, conversation, blob_text in journal.bundle_rows(
+        for _, body, occurred_at, conversation, blob_text, _ in journal.bundle_rows(
             layout.stream, row.number
         ):
             if scope.matches(conversation, occurred_at, body):

@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from archive import merkle
+from archive import merkle, references
 from archive.blob_check import DeclaredSizeCheck
 from archive.bundle import (
     HashingReader,
@@ -113,6 +113,7 @@ def check_manifest(
     signature_problem = check_signature(doc, keys)
     if signature_problem:
         problems.append(signature_problem)
+    problems += references.field_problems(doc)
     if doc.get("previous_manifest_sha256") != previous_sha:
         problems.append(
             "chain broken: previous_manifest_sha256 does not match the previous manifest"

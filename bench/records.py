@@ -1,7 +1,10 @@
 """Realistic records for the benchmarks: Slack Events API envelopes of about 1 KB.
 
 Texts are drawn from a vocabulary with a seeded RNG so that compression ratios
-are like real chat, not like repeated strings.
+are like real chat, not like repeated strings. With ``history``, that share of
+the records are reactions and edits of an earlier message of the same channel
+instead: most about the last minute or so, one in fifty about a message up to
+six hours old (late reactions), as ``refers_back`` sees in real chat.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,10 +26,12 @@ WORDS = (
     "please thanks done agreed check numbers revised quarter revenue budget approve review"
 ).split()
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+CHANNELS = 40
+_STEP = timedelta(milliseconds=37)
 
 
 def realistic_record(n: int, rng: random.Random) -> Record:
-    team, channel = "T0BENCH01", f"C0BENCH{n % 40:03d}"
+    team, channel = "T0BENCH01", f"C0BENCH{n % CHANNELS:03d}"
     user = f"U0{n % 300:07d}"
     text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 40)))
     moment = START + timedelta(milliseconds=n * 37)
@@ -86,17 +92,46 @@ def realistic_record(n: int, rng: random.Random) -> Record:
     )
 
 
-def records(count: int, seed: int = 7, start: int = 0) -> Iterator[Record]:
+def about_earlier(record: Record, n: int, rng: random.Random, late: float = 0.02) -> Record:
+    """Record ``n`` as a reaction or an edit of an earlier message of its channel: of the
+    last minute or so, or (a ``late`` share) of the last six hours."""
+    back = rng.randint(1, 14_000) if rng.random() < late else rng.randint(1, 50)
+    target = START + _STEP * max(n % CHANNELS, n - CHANNELS * back)
+    if rng.random() < 0.8:
+        return replace(
+            record,
+            kind=Kind.REACTION_ADDED,
+            message_id=f"{target.timestamp():.6f}",
+            text=None,
+            details={"reaction": rng.choice(("thumbsup", "eyes", "white_check_mark"))},
+        )
+    return replace(
+        record, kind=Kind.EDIT, message_id=f"{target.timestamp():.6f}", previous_text="draft"
+    )
+
+
+def records(
+    count: int, seed: int = 7, start: int = 0, history: float = 0.0, late: float = 0.02
+) -> Iterator[Record]:
+    """``count`` realistic records from index ``start``; ``history``: the share that are
+    reactions and edits of earlier messages (drawn from a second RNG, so the messages
+    are the same with or without)."""
     rng = random.Random(seed + start)
+    later = random.Random(seed * 31 + start)
     for n in range(start, start + count):
-        yield realistic_record(n, rng)
+        record = realistic_record(n, rng)
+        if history and later.random() < history:
+            record = about_earlier(record, n, later, late)
+        yield record
 
 
-def fill_journal(journal: RecordLog, count: int, batch: int = 10_000) -> int:
+def fill_journal(
+    journal: RecordLog, count: int, batch: int = 10_000, history: float = 0.0, late: float = 0.02
+) -> int:
     """Append ``count`` realistic records in batches; return the body bytes written."""
     total = 0
     for start in range(0, count, batch):
-        chunk = list(records(min(batch, count - start), start=start))
+        chunk = list(records(min(batch, count - start), start=start, history=history, late=late))
         journal.append(chunk)
         total += sum(len(r.raw) for r in chunk)
     return total

@@ -8,15 +8,19 @@ times, on each, the periodic jobs that must cost what the new work costs:
 - ``status``: the journal counters (``stats``);
 - ``seal``: sealing ``--new`` (10,000) new records;
 - ``verify --incremental``: the new bundle and its link to the verified state;
-- filtered jsonl export: one conversation, one hour in the middle of the
-  archive, beside an export of only the bundles that hold the hour;
+- filtered jsonl and rsmf exports: one conversation, one hour in the middle of
+  the archive, each beside an export of only the bundles that hold the hour
+  (rsmf also reads the later bundles whose ``refers_back`` reaches into the hour:
+  ``--history`` of the records, default 20%, are reactions and edits of earlier
+  messages, ``--late`` of them, default one in fifty, about a message up to six
+  hours old);
 - reconciliation: the journal side of ``completeness slack`` for one channel over
   the window of the newest 5,000 records (the Slack API side is the same on both);
 - ``completeness telegram``: a journal without Telegram records.
 
 Prints each time and the ratio large/small (goal: within 2x).
 
-    .venv/bin/python bench/scale.py [--large 2000000] [--small 10000]
+    .venv/bin/python bench/scale.py [--large 2000000] [--small 10000] [--history 0.2] [--late 0.02]
 """
 
 from __future__ import annotations
@@ -65,9 +69,19 @@ def timed(job: Callable[[], Any], repeat: int = 3) -> float:
 
 
 class Archive:
-    def __init__(self, root: Path, endpoint: Any, server: LocalS3, name: str, count: int) -> None:
+    def __init__(
+        self,
+        root: Path,
+        endpoint: Any,
+        server: LocalS3,
+        name: str,
+        count: int,
+        history: tuple[float, float],
+    ) -> None:
         self.root = root
         self.count = count
+        self.history = history
+        self.read: dict[str, int] = {}  # records read by the last export of each kind
         bucket = f"bench-scale-{name}"
         server.ensure_bucket(bucket, days=1)
         creds = endpoint.archiver
@@ -82,7 +96,7 @@ class Archive:
         self.keys = {self.signer.public.key_id: self.signer.public}
         self.journal = SqliteJournal(root / "journal.db")
         started = time.perf_counter()
-        fill_journal(self.journal, count)
+        fill_journal(self.journal, count, history=history[0], late=history[1])
         seal(self.journal, self.store, self.signer, self.policy, SystemClock())
         report = verify_stream(self.store, self.layout, self.keys, check_records=False)
         self.state = state_after(report, None, SystemClock().now())
@@ -92,7 +106,8 @@ class Archive:
         )
 
     def incremental_seal(self, new: int) -> float:
-        self.journal.append(list(records(new, start=self.count)))
+        share, late = self.history
+        self.journal.append(list(records(new, start=self.count, history=share, late=late)))
         started = time.perf_counter()
         seal(self.journal, self.store, self.signer, self.policy, SystemClock())
         return time.perf_counter() - started
@@ -105,7 +120,11 @@ class Archive:
         return timed(lambda: verify_since(self.store, self.layout, state))
 
     def export(
-        self, out: Path, window: tuple[datetime, datetime], bundles: tuple[int, int] | None
+        self,
+        out: Path,
+        window: tuple[datetime, datetime],
+        bundles: tuple[int, int] | None,
+        fmt: str = "jsonl",
     ) -> float:
         filters = Filters(conversations=(CHANNEL,), start=window[0], end=window[1])
         if bundles is not None:
@@ -119,10 +138,10 @@ class Archive:
         runs = iter(range(100))
 
         def job() -> None:
-            run_export(
+            result = run_export(
                 ArchiveBundleSource(self.store, self.layout, self.keys),
                 NoBlobs(),
-                ExportRequest("jsonl", filters),
+                ExportRequest(fmt, filters),
                 out / f"run-{next(runs)}",
                 generator="bench",
                 tool_version="bench",
@@ -130,6 +149,7 @@ class Archive:
                 now=lambda: datetime.now(UTC),
                 signer=self.signer,
             )
+            self.read[f"{fmt} {'matching' if bundles else 'filtered'}"] = result.records_read
 
         return timed(job)
 
@@ -164,12 +184,15 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=2_000_000)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--new", type=int, default=10_000)
+    parser.add_argument("--history", type=float, default=0.2)
+    parser.add_argument("--late", type=float, default=0.02)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, LocalS3(Path(tmp) / "s3") as endpoint:
         server = LocalS3(Path(tmp) / "s3")
         server.endpoint = endpoint
-        small = Archive(Path(tmp) / "small", endpoint, server, "small", args.small)
-        large = Archive(Path(tmp) / "large", endpoint, server, "large", args.large)
+        history = (args.history, args.late)
+        small = Archive(Path(tmp) / "small", endpoint, server, "small", args.small, history)
+        large = Archive(Path(tmp) / "large", endpoint, server, "large", args.large, history)
         rows: list[tuple[str, float, float]] = []
         for name, job in (
             ("status (journal counters)", lambda a: timed(lambda: a.journal.stats("bench"), 5)),
@@ -191,6 +214,19 @@ def main() -> None:
                     a.root / "export-ref", window_of(a.count), bundles_for(a, window_of(a.count))
                 ),
             ),
+            (
+                "filtered rsmf export, 1 channel, 1 hour",
+                lambda a: a.export(a.root / "rsmf", window_of(a.count), None, "rsmf"),
+            ),
+            (
+                "  the same, matching bundles only",
+                lambda a: a.export(
+                    a.root / "rsmf-ref",
+                    window_of(a.count),
+                    bundles_for(a, window_of(a.count)),
+                    "rsmf",
+                ),
+            ),
             (f"incremental seal of {args.new:,} records", lambda a: a.incremental_seal(args.new)),
             ("verify --incremental (the new bundle)", lambda a: a.incremental_verify()),
         ):
@@ -199,11 +235,14 @@ def main() -> None:
                 f"{name:<48} small {rows[-1][1]:8.3f} s   large {rows[-1][2]:8.3f} s   ratio {rows[-1][2] / rows[-1][1]:6.2f}x",
                 flush=True,
             )
-        export_row = next(r for r in rows if r[0].startswith("filtered"))
-        reference = next(r for r in rows if r[0].startswith("  the same"))
-        print(
-            f"filtered export / matching bundles only (large): {export_row[2] / reference[2]:.2f}x"
-        )
+        for index, (name, _, large_time) in enumerate(rows):
+            if name.startswith("filtered"):
+                fmt = name.split()[1]
+                print(
+                    f"filtered {fmt} export / matching bundles only (large):"
+                    f" {large_time / rows[index + 1][2]:.2f}x; records read"
+                    f" {large.read[f'{fmt} filtered']:,} / {large.read[f'{fmt} matching']:,}"
+                )
         small.journal.close()
         large.journal.close()
 

@@ -4,7 +4,8 @@ Platform and conversation filters drop records as they are read. Records
 before ``--from`` are dropped too (nothing before a message can be part of
 its history). The time range and the participant apply to folded messages
 and events, so an in-range message keeps the edits and reactions that came
-after ``--to``.
+after ``--to``: ``keep_bundle`` finds the later bundles that hold them from
+the manifests' ``refers_back`` (see ``archive.references``).
 """
 
 from __future__ import annotations
@@ -43,29 +44,50 @@ class Filters:
 
         Platform, conversations and ``--from`` drop records as they are read, so a
         bundle without a matching conversation, or whose newest record is older
-        than ``--from``, holds nothing kept. ``--to`` bounds bundles only when
-        the range applies to each record (``whole_range``, jsonl): folding
-        formats keep an in-range message's later edits and reactions.
+        than ``--from``, holds nothing kept. When the range applies to each record
+        (``whole_range``, jsonl), a bundle wholly after ``--to`` holds nothing kept
+        either. Folding formats keep an in-range message's later edits, deletions
+        and reactions: they read such a bundle only when its ``refers_back`` says
+        that it holds a record about a message of a selected conversation that may
+        be in range (always, for a bundle sealed before ``refers_back`` existed).
         """
-        if self.platform is not None or self.conversations:
-            names = [str(c).split(":", 2) for c in manifest.get("conversations", [])]
-            if not any(
-                len(parts) == 3
-                and (self.platform is None or parts[0] == self.platform)
-                and (not self.conversations or parts[2] in self.conversations)
-                for parts in names
-            ):
-                return False
+        if (self.platform is not None or self.conversations) and not any(
+            self._selects(c) for c in manifest.get("conversations", [])
+        ):
+            return False
         last = manifest.get("last_occurred_at")
         if self.start is not None and last is not None and parse_time(last) < self.start:
             return False
         first = manifest.get("first_occurred_at")
-        return not (
-            whole_range
-            and self.end is not None
-            and first is not None
-            and parse_time(first) >= self.end
+        if self.end is None or first is None or parse_time(first) < self.end:
+            return True
+        return not whole_range and self._refers_into_range(manifest.get("refers_back"))
+
+    def _selects(self, conversation: object) -> bool:
+        """Whether a manifest's ``platform:workspace:conversation`` is one this export selects."""
+        parts = str(conversation).split(":", 2)
+        return (
+            len(parts) == 3
+            and (self.platform is None or parts[0] == self.platform)
+            and (not self.conversations or parts[2] in self.conversations)
         )
+
+    def _refers_into_range(self, refers_back: object) -> bool:
+        """Whether a bundle's ``refers_back`` may point at a kept message (when in doubt, yes)."""
+        if not isinstance(refers_back, dict):
+            return True  # sealed before refers_back existed (or malformed): read it
+        for conversation, spans in refers_back.items():
+            if not self._selects(conversation):
+                continue
+            try:
+                for earliest, latest in spans:
+                    if (self.end is None or parse_time(earliest) < self.end) and (
+                        self.start is None or parse_time(latest) >= self.start
+                    ):
+                        return True
+            except (TypeError, ValueError, AttributeError):
+                return True  # null: a target's time is unknown (or malformed)
+        return False
 
     def keep_item(self, item: Item) -> bool:
         """Filter on folded messages and events (time range, participant)."""

@@ -52,8 +52,8 @@ class BundleRow:
     manifest_version: str | None = None
 
 
-SealRow = tuple[int, bytes, str, str, str]
-"""One journal row for sealing: (seq, canonical body, occurred_at, "platform:workspace:conversation", blob hashes separated by spaces)."""
+SealRow = tuple[int, bytes, str, str, str, str]
+"""One journal row for sealing: (seq, canonical body, occurred_at, "platform:workspace:conversation", blob hashes separated by spaces, kind)."""
 
 
 class RowSource(Protocol):

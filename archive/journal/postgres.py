@@ -81,12 +81,12 @@ class PostgresRows:
                 cursor.itersize = 2000
                 cursor.execute(
                     "SELECT seq, body, occurred_at,"
-                    " platform || ':' || workspace || ':' || conversation, blobs"
+                    " platform || ':' || workspace || ':' || conversation, blobs, kind"
                     " FROM records WHERE seq BETWEEN %s AND %s ORDER BY seq",
                     (first, last),
                 )
-                for seq, body, occurred_at, conversation, blobs in cursor:
-                    yield seq, bytes(body), occurred_at, conversation, blobs
+                for seq, body, occurred_at, conversation, blobs, kind in cursor:
+                    yield seq, bytes(body), occurred_at, conversation, blobs, kind
         except psycopg.Error as exc:
             raise JournalError(f"cannot read journal rows {first}..{last}: {exc}") from exc
 

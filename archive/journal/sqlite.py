@@ -46,7 +46,7 @@ class SqliteRows:
         try:
             cursor = conn.execute(
                 "SELECT seq, body, occurred_at, platform || ':' || workspace || ':' || conversation,"
-                " blobs FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                " blobs, kind FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",
                 (first, last),
             )
             cursor.arraysize = 2000
