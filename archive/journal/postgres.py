@@ -55,6 +55,9 @@ _STAGE = (
     " size integer, body bytea) ON COMMIT DELETE ROWS"
 )
 _COPY = f"COPY append_stage ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+# The common case, no key of the batch stored yet: the rows go straight into records.
+_COPY_DIRECT = f"COPY records ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+_SEQS = "SELECT key, seq FROM records WHERE key = ANY(%s)"
 # Without parameters, psycopg sends a string of statements as one message: one round trip.
 _BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock_shared({_LOCKS['append']})"
 _INSERT_MANY = (
@@ -63,6 +66,13 @@ _INSERT_MANY = (
 )
 _INSERT_AND_COMMIT = f"{_INSERT_MANY}; COMMIT"
 _IN_TRANSACTION = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+
+
+def _rollback_if_open(conn: psycopg.Connection[Any]) -> None:
+    """End a transaction that a failed statement left open (nothing of it is stored)."""
+    if conn.info.transaction_status in _IN_TRANSACTION:
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("ROLLBACK")
 
 
 def _pg(sql: str) -> str:
@@ -176,10 +186,13 @@ class PostgresJournal(SqlJournal):
     def _commit(self, batch: list[list[tuple[Any, ...]]]) -> list[list[int]]:
         """One transaction for the whole batch, under the shared append lock: 4 round trips.
 
-        BEGIN and the lock go in one message; the rows by binary COPY into the session's
-        stage table; one INSERT ... SELECT moves them and returns the seq of each new key,
-        sent with the COMMIT. Keys already stored, or repeated in the batch, resolve to
-        their seq afterwards with one SELECT (records are never deleted).
+        BEGIN and the lock go in one message; the rows go by binary COPY straight into
+        records; one SELECT reads their seqs; COMMIT. When a key of the batch is stored
+        already (a redelivery), the COPY fails on the unique key and the batch goes again
+        through the session's stage table instead: COPY into it, then one INSERT ...
+        SELECT ... ON CONFLICT DO NOTHING that returns the seq of each new key, sent with
+        the COMMIT. Keys already stored resolve to their seq afterwards with one SELECT
+        (records are never deleted). Keys repeated in the batch are sent once.
         """
         conn = self._writer_conn
         unique: dict[str, tuple[Any, ...]] = {}
@@ -189,17 +202,16 @@ class PostgresJournal(SqlJournal):
         if not unique:
             return [[] for _ in batch]
         try:
-            seq_of = self._insert(conn, unique.values())
+            try:
+                seq_of = self._insert_direct(conn, unique)
+            except psycopg.errors.UniqueViolation:
+                seq_of = self._insert_staged(conn, unique.values())
             missing = [key for key in unique if key not in seq_of]
         except psycopg.Error as exc:
             raise JournalError(f"journal append failed, nothing was stored: {exc}") from exc
         if missing:
             try:
-                seq_of.update(
-                    conn.execute(
-                        "SELECT key, seq FROM records WHERE key = ANY(%s)", (missing,)
-                    ).fetchall()
-                )
+                seq_of.update(conn.execute(_SEQS, (missing,)).fetchall())
             except psycopg.Error as exc:
                 raise JournalError(
                     f"journal append committed, but the seqs of duplicates cannot be read: {exc}"
@@ -207,7 +219,26 @@ class PostgresJournal(SqlJournal):
         return [[int(seq_of[row[0]]) for row in rows] for rows in batch]
 
     @staticmethod
-    def _insert(conn: psycopg.Connection[Any], rows: Iterable[tuple[Any, ...]]) -> dict[str, int]:
+    def _insert_direct(
+        conn: psycopg.Connection[Any], rows: dict[str, tuple[Any, ...]]
+    ) -> dict[str, int]:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(_BEGIN)
+            with cursor.copy(_COPY_DIRECT) as copy:
+                copy.set_types(_TYPES)
+                for row in rows.values():
+                    copy.write_row(row)
+            seq_of = {key: int(seq) for key, seq in cursor.execute(_SEQS, (list(rows),))}
+            cursor.execute("COMMIT")
+            return seq_of
+        finally:
+            _rollback_if_open(conn)
+
+    @staticmethod
+    def _insert_staged(
+        conn: psycopg.Connection[Any], rows: Iterable[tuple[Any, ...]]
+    ) -> dict[str, int]:
         cursor = conn.cursor()
         try:
             cursor.execute(_BEGIN)
@@ -218,9 +249,7 @@ class PostgresJournal(SqlJournal):
             cursor.execute(_INSERT_AND_COMMIT)
             return {key: int(seq) for key, seq in cursor.fetchall()}
         finally:
-            if conn.info.transaction_status in _IN_TRANSACTION:
-                with contextlib.suppress(psycopg.Error):
-                    conn.execute("ROLLBACK")
+            _rollback_if_open(conn)
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
         try:

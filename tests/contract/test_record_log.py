@@ -29,6 +29,8 @@ class TestRecordLogContract:
         again = journal.append([slack_message(1), slack_message(2)])
         assert again[0] == first[0]
         assert journal.stats(STREAM).records == 2
+        stored = journal.get(slack_message(2).key)  # the new key of that batch, with its seq
+        assert stored is not None and stored.seq == again[1] > first[0]
 
     def test_duplicate_within_one_batch(self, journal: RecordLog) -> None:
         """The same key twice in one append is stored once and both get its seq."""
