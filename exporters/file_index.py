@@ -47,16 +47,27 @@ class FileIndex:
         )
         return cursor.rowcount == 1
 
+    def add_all(self, entries: Iterable[FileEntry]) -> None:
+        """Record many files of this run in one transaction (those already recorded stay)."""
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT OR IGNORE INTO files VALUES (?, ?, ?)",
+            ((e.path, e.sha256, e.size) for e in entries),
+        )
+        self._db.execute("COMMIT")
+
     def has(self, relative: str) -> bool:
         return bool(self._db.execute("SELECT 1 FROM files WHERE path = ?", (relative,)).fetchone())
 
-    def add_previous(self, entries: Iterable[FileEntry]) -> None:
+    def add_previous(self, entries: Iterable[FileEntry]) -> int:
+        """Record an earlier run's files; return how many there are now."""
         self._db.execute("BEGIN")
         self._db.executemany(
             "INSERT OR REPLACE INTO previous VALUES (?, ?, ?)",
             ((e.path, e.sha256, e.size) for e in entries),
         )
         self._db.execute("COMMIT")
+        return int(self._db.execute("SELECT COUNT(*) FROM previous").fetchone()[0])
 
     def previous(self, relative: str) -> FileEntry | None:
         row = self._db.execute(
