@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -42,6 +43,7 @@ from exporters.render import RenderContext
 from exporters.source import copy_blob
 
 DIRECTORY = "eml"
+_ZERO = timedelta(0)
 
 
 class _HeaderClasses(HeaderRegistry):
@@ -161,11 +163,25 @@ def render_message(context: RenderContext, conversation: Conversation, message: 
     return head + mail.as_bytes()
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _date(moment: datetime) -> str:
+    """``email.utils.format_datetime`` of a UTC time, without its cost (else that function)."""
+    if moment.utcoffset() != _ZERO:
+        return format_datetime(moment)
+    return (
+        f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} "
+        f"{moment.year:04d} {moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} +0000"
+    )
+
+
 def _fields(conversation: Conversation, message: Message) -> list[tuple[str, str]]:
     """The ASCII header fields after From, To and Subject, in order."""
     platform = conversation.platform
     fields = [
-        ("Date", format_datetime(message.occurred_at)),
+        ("Date", _date(message.occurred_at)),
         (
             "Message-ID",
             message_address(
