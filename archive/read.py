@@ -178,6 +178,7 @@ class LineSpool:
         self.size = 0
         self._lines: list[bytes] = []
         self._overflow: BinaryIO | None = None
+        self._closed = False
 
     def append(self, line: bytes) -> None:
         if self._overflow is None and self.size + len(line) <= self.limit:
@@ -189,6 +190,8 @@ class LineSpool:
         self.size += len(line)
 
     def __iter__(self) -> Iterator[bytes]:
+        if self._closed:
+            raise ValueError("a bundle's records were read after moving on to the next bundle")
         yield from self._lines
         if self._overflow is not None:
             self._overflow.seek(0)
@@ -196,6 +199,7 @@ class LineSpool:
                 yield line[:-1]
 
     def close(self) -> None:
+        self._closed = True
         self._lines = []
         if self._overflow is not None:
             self._overflow.close()

@@ -23,3 +23,15 @@ def test_a_small_object_stays_in_memory() -> None:
         spool.append(b"b")
         assert spool._overflow is None
         assert list(spool) == [b"a", b"b"]
+
+
+def test_lines_read_after_the_spool_closed_raise() -> None:
+    """Reading a bundle's records after moving on to the next one fails loudly, never empty."""
+    import pytest
+
+    spool = LineSpool()
+    spool.append(b"a")
+    records = iter(spool)
+    spool.close()
+    with pytest.raises(ValueError, match="after moving on"):
+        next(records)
