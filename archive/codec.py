@@ -53,7 +53,9 @@ def format_time(moment: datetime) -> str:
 
 
 def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    if text.endswith("Z"):  # what format_time writes: already UTC
+        return datetime.fromisoformat(text)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _raw_fields(raw: bytes) -> dict[str, str]:
@@ -107,16 +109,22 @@ def record_to_dict(record: Record) -> dict[str, Any]:
     }
 
 
+_PLATFORMS = {p.value: p for p in Platform}
+_KINDS = {k.value: k for k in Kind}
+_SOURCES = {s.value: s for s in Source}
+
+
 def record_from_dict(data: dict[str, Any], seq: int | None = None) -> Record:
     actor = data.get("actor")
+    platform, kind, source = data["platform"], data["kind"], data["source"]
     return Record(
         key=data["key"],
-        platform=Platform(data["platform"]),
+        platform=_PLATFORMS.get(platform) or Platform(platform),
         workspace=data["workspace"],
         conversation=data["conversation"],
         conversation_name=data.get("conversation_name"),
-        kind=Kind(data["kind"]),
-        source=Source(data["source"]),
+        kind=_KINDS.get(kind) or Kind(kind),
+        source=_SOURCES.get(source) or Source(source),
         message_id=data.get("message_id"),
         thread_id=data.get("thread_id"),
         reply_to=data.get("reply_to"),
@@ -141,7 +149,7 @@ def encode_body(record: Record) -> bytes:
 
 
 def decode_body(body: bytes, seq: int | None = None) -> Record:
-    data = json.loads(body)
+    data = _loads(body)
     if not isinstance(data, dict):
         raise ValueError("record body is not a JSON object")
     return record_from_dict(data, seq)
@@ -152,9 +160,28 @@ def sealed_line(seq: int, body: bytes) -> bytes:
     return b'{"record":%b,"seq":%d}' % (body, seq)
 
 
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 20
+
+
+def _loads(data: bytes) -> Any:
+    """JSON text parsed by orjson (several times faster), else by the standard library.
+
+    orjson reads an integer beyond 64 bits as a float, so text with a run of 20
+    digits anywhere (in a string too: cheap to look for, and rare) goes to the
+    standard library, as does text orjson refuses; not JSON raises ValueError.
+    """
+    if _LONG_NUMBER not in data.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
 def decode_line(line: bytes) -> Record:
     """Parse one sealed line back into a record with its seq."""
-    data = json.loads(line)
+    data = _loads(line)
     if not isinstance(data, dict) or set(data) != {"record", "seq"}:
         raise ValueError("not a chatkeeper sealed line")
     return record_from_dict(data["record"], int(data["seq"]))

@@ -1,8 +1,11 @@
 """Read sealed bundles back, verified on read (for exporters and search).
 
 Each bundle's manifest is checked (signature, chain link to the previous
-manifest) and its records object is spooled to a temporary file while its
-SHA-256, size and Merkle root are checked. Only then are its records yielded.
+manifest), then its records object is downloaded and decompressed once: its
+SHA-256, size, record count, seq order and Merkle root are checked while its
+decompressed lines are kept (in memory up to 64 MB, the rest in a temporary
+file). Only when the whole object has passed are its lines parsed and its
+records yielded.
 A bundle that fails raises IntegrityError unless ``allow_unverified``, in which
 case it is yielded with its problems attached so that the output can say so.
 """
@@ -13,9 +16,9 @@ import hashlib
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
-from archive.bundle import Layout, iter_lines
+from archive.bundle import Layout
 from archive.codec import decode_line
 from archive.errors import IntegrityError
 from archive.keys import PublicKey
@@ -23,7 +26,7 @@ from archive.model import Record
 from archive.store import ArchiveStore
 from archive.verify import check_manifest, check_records, original_version, resolve_records
 
-_SPOOL_BYTES = 32 * 1024 * 1024
+_SPOOL_BYTES = 64 * 1024 * 1024  # a bundle of the default size (64 MB of lines) stays in memory
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,37 @@ def read_bundles(
 ) -> Iterator[tuple[SealedBundle, Iterator[Record]]]:
     """Yield (bundle, its records in seq order) for bundles ``first..last``.
 
+    ``read_bundle_lines`` with every sealed line parsed; the arguments are the same.
+    """
+    for bundle, lines in read_bundle_lines(
+        store,
+        layout,
+        keys,
+        first=first,
+        last=last,
+        allow_unverified=allow_unverified,
+        select=select,
+        disposed=disposed,
+    ):
+        yield bundle, map(decode_line, lines)
+
+
+def read_bundle_lines(
+    store: ArchiveStore,
+    layout: Layout,
+    keys: dict[str, PublicKey],
+    *,
+    first: int = 1,
+    last: int | None = None,
+    allow_unverified: bool = False,
+    select: Callable[[dict[str, Any]], bool] | None = None,
+    disposed: frozenset[int] = frozenset(),
+) -> Iterator[tuple[SealedBundle, Iterable[bytes]]]:
+    """Yield (bundle, its sealed lines in seq order) for bundles ``first..last``.
+
+    Each line is exactly as sealed (``{"record":…,"seq":n}``, no newline); the
+    lines of a bundle are yielded only once its whole records object passed.
+
     ``select`` sees each verified manifest (time range, conversations, ...)
     before its records object is downloaded; a bundle it declines is yielded
     with no records, its records object never read (its manifest still links
@@ -124,13 +158,57 @@ def read_bundles(
         if select is not None and not problems and not select(doc):
             yield SealedBundle(number, doc, previous_sha, ()), iter(())  # ruled out unread
             continue
-        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
-            result = check_records(store, doc, copy_to=spool)  # type: ignore[arg-type]
+        with LineSpool() as lines:
+            result = check_records(store, doc, keep=lines.append)
             problems += result.problems
             _refuse_or_warn(number, problems, allow_unverified)
-            spool.seek(0)
             bundle = SealedBundle(number, doc, previous_sha, tuple(problems))
-            yield bundle, (decode_line(line) for line in iter_lines(spool))  # type: ignore[arg-type]
+            yield bundle, lines
+
+
+class LineSpool:
+    """The sealed lines of one records object, kept while it is checked, read once after.
+
+    Lines stay in memory up to ``limit`` bytes; the rest go to a temporary file.
+    Iterating yields the lines in order, without their newline.
+    """
+
+    def __init__(self, limit: int = _SPOOL_BYTES) -> None:
+        self.limit = limit
+        self.size = 0
+        self._lines: list[bytes] = []
+        self._overflow: BinaryIO | None = None
+        self._closed = False
+
+    def append(self, line: bytes) -> None:
+        if self._overflow is None and self.size + len(line) <= self.limit:
+            self._lines.append(line)
+        else:
+            if self._overflow is None:
+                self._overflow = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+            self._overflow.write(line + b"\n")
+        self.size += len(line)
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._closed:
+            raise ValueError("a bundle's records were read after moving on to the next bundle")
+        yield from self._lines
+        if self._overflow is not None:
+            self._overflow.seek(0)
+            for line in self._overflow:
+                yield line[:-1]
+
+    def close(self) -> None:
+        self._closed = True
+        self._lines = []
+        if self._overflow is not None:
+            self._overflow.close()
+
+    def __enter__(self) -> LineSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _refuse_or_warn(number: int, problems: list[str], allow_unverified: bool) -> None:

@@ -11,8 +11,9 @@ Object Lock of every pinned version; with ``deep``, every referenced blob.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from archive import merkle, references
 from archive.blob_check import DeclaredSizeCheck
@@ -122,22 +123,26 @@ def check_manifest(
 
 
 def check_records(
-    store: ArchiveStore, doc: dict[str, Any], copy_to: BinaryIO | None = None
+    store: ArchiveStore, doc: dict[str, Any], keep: Callable[[bytes], object] | None = None
 ) -> RecordsCheck:
-    """Stream the pinned records object: hash, size, count, seq order, Merkle root."""
+    """Stream the pinned records object: hash, size, count, seq order, Merkle root.
+
+    ``keep`` is handed every decompressed line as it is checked, so that a reader
+    decompresses the object once (``archive.read`` keeps the lines until the
+    check is complete, then parses them).
+    """
     spec = doc["records"]
     body = store.open(spec["key"], spec["version_id"])
     hashing = HashingReader(body)
-    source: Any = hashing
-    if copy_to is not None:
-        source = _Tee(hashing, copy_to)
     leaves: list[bytes] = []
     problems: list[str] = []
     rotations: list[dict[str, Any]] = []
     last_seq = 0
     try:
-        for line in iter_lines(source):
+        for line in iter_lines(hashing):  # type: ignore[arg-type]
             leaves.append(merkle.leaf_hash(line))
+            if keep is not None:
+                keep(line)
             if b'"kind":"key_rotated"' in line:
                 payload = rotation_payload(line[len(b'{"record":') : line.rfind(b',"seq":')])
                 if payload is not None:
@@ -163,16 +168,6 @@ def check_records(
     if merkle.root(leaves).hex() != spec["merkle_root"]:
         problems.append("Merkle root of the records does not match the manifest")
     return RecordsCheck(tuple(problems), len(leaves), hashing.size, tuple(rotations))
-
-
-class _Tee:
-    def __init__(self, inner: Any, sink: BinaryIO) -> None:
-        self.inner, self.sink = inner, sink
-
-    def read(self, size: int = -1) -> bytes:
-        data: bytes = self.inner.read(size)
-        self.sink.write(data)
-        return data
 
 
 def resolve_records(

@@ -1,224 +1,293 @@
-"""Export throughput and memory: 1,000,000 messages to jsonl, html and rsmf.
+"""Export throughput and memory, through the verifying reader, beside the read path.
 
-The records are first sealed into bundle records objects of 100,000 records
-(zstd, as in the archive) in a temporary directory. Each timed run reads them
-back like the archive reader does (hash the object, decompress, decode every
-sealed line) and exports; only the S3 round trip is left out. Each format
-runs in its own process so its peak RSS is its own. The baseline is the read
-path alone (read, hash, decode every record, export nothing). Prints
-messages/s, peak RSS and the ratio to the baseline.
+1. Fill a SQLite journal with realistic records (``bench/records.py``, Slack
+   Events API envelopes of about 1 KB) in 40 channels: 90% messages (a third
+   of them replies in threads), 5% edits, 5% reactions. Seal them with the
+   default policy into the local SeaweedFS.
+2. Baseline, in a fresh subprocess: the read path alone over the same bundles
+   in the same store. For each bundle, fetch its manifest and records object,
+   SHA-256 the object, decompress it and parse every sealed line into a record.
+3. Each format, in a fresh subprocess (so its peak RSS is its own, render
+   workers included): ``run_export`` through the real verifying reader
+   (``checked_source``: the stream checks, then every manifest, chain link,
+   records object hash, size and Merkle root), into a temporary directory.
 
-    python bench/export.py [--messages 1000000] [--formats jsonl,html,rsmf]
+The read path runs again after each format, and each format's ratio is to
+the mean of the read path runs just before and after it, so that a change in
+the machine's load during the run weighs on both sides. Prints records/s and
+messages/s (message records over the export time), CPU seconds (user and
+system, render workers included), peak RSS, output size and the ratios to the
+read path in time and in CPU (goals: jsonl at least 0.7, rsmf and html at
+least 0.4; eml at least 10,000 messages/s).
+
+    .venv/bin/python bench/export.py [--records 1000000] [--formats jsonl,rsmf,html,eml,slack]
+        [--workers N] [--out-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import multiprocessing
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import zstandard
-
-from archive.bundle import iter_lines
-from archive.codec import decode_line, encode_body, sealed_line
+from archive.bundle import HashingReader, Layout, iter_lines
+from archive.clock import SystemClock
+from archive.codec import decode_line
+from archive.journal.sqlite import SqliteJournal
 from archive.keys import load_or_create_signer
-from archive.model import Actor, Kind, Platform, Record, Source, record_key
+from archive.model import Kind, Record
+from archive.read import bundle_numbers
+from archive.seal import SealPolicy, seal
+from archive.store.local_s3 import LocalS3
+from archive.store.s3 import S3ArchiveStore, make_client
+from archive.verify import original_version
+from bench.records import peak_rss_mb, records
+from exporters.archive_source import checked_source
 from exporters.pipeline import ExportRequest, run_export
-from exporters.source import BundleInfo, BundleRecords, NoBlobs
+from exporters.source import NoBlobs
 from exporters.workers import default_workers
 
-T0 = datetime(2026, 10, 1, tzinfo=UTC)
-CONVERSATIONS = 200
-BUNDLE = 100_000
-WORKERS = default_workers()
-USERS = [Actor(f"U{n:07d}", f"Trader {n}", f"trader{n}@example.com") for n in range(300)]
+BUCKET = "bench-export"
+LAYOUT = Layout("bench")
+FORMATS = "jsonl,rsmf,html,eml,slack"
 
 
-def records(count: int) -> Iterator[Record]:
-    """Realistic traffic: 90% messages (a third in threads), 5% edits, 5% reactions."""
-    step = timedelta(seconds=30 * 24 * 3600 / count)
-    for n in range(count):
-        moment = T0 + step * n
-        channel = f"C{n % CONVERSATIONS:08d}"
-        actor = USERS[(n * 7) % len(USERS)]
-        ts = f"{moment.timestamp():.6f}"
-        kind, message_id, text, thread, details = Kind.MESSAGE, ts, None, None, {}
-        if n % 20 == 19 and n > 400:
-            kind = Kind.EDIT
-            earlier = T0 + step * (n - 400)
-            message_id = f"{earlier.timestamp():.6f}"
-            text = f"corrected: order {n - 400} at 101.{n % 97:02d}"
-        elif n % 20 == 18 and n > 200:
-            kind = Kind.REACTION_ADDED
-            message_id = f"{(T0 + step * (n - 200)).timestamp():.6f}"
-            details = {"reaction": "thumbsup"}
-        else:
-            text = f"Order {n}: buy {n % 500} lots at 101.{n % 97:02d}, settle T+2 — ok? ✅"
-            if n % 3 == 0 and n > 600:
-                thread = f"{(T0 + step * (n - 600)).timestamp():.6f}"
-        raw = json.dumps(
-            {"type": "message", "channel": channel, "user": actor.id, "text": text, "ts": ts}
-        ).encode()
-        yield Record(
-            key=record_key("slack", "T0BENCH", channel, ts, kind.value, n),
-            platform=Platform.SLACK,
-            workspace="T0BENCH",
-            conversation=channel,
-            conversation_name=f"desk-{n % CONVERSATIONS}",
-            kind=kind,
-            source=Source.EVENTS_API,
-            occurred_at=moment,
-            captured_at=moment + timedelta(milliseconds=80),
-            raw=raw,
-            message_id=message_id,
-            thread_id=thread,
-            actor=actor,
-            text=text,
-            details=details,
-            seq=n + 1,
-        )
+def traffic(count: int) -> Iterator[Record]:
+    """Realistic records: 90% messages (a third in threads), 5% edits, 5% reactions."""
+    earlier: list[Record] = []
+    for n, record in enumerate(records(count)):
+        target = earlier[-(1 + n % 150)] if len(earlier) > 200 else None
+        if target is not None and n % 20 == 19:
+            record = replace(
+                record,
+                kind=Kind.EDIT,
+                conversation=target.conversation,
+                message_id=target.message_id,
+                previous_text=target.text,
+                text=f"corrected: {target.text}",
+            )
+        elif target is not None and n % 20 == 18:
+            record = replace(
+                record,
+                kind=Kind.REACTION_ADDED,
+                conversation=target.conversation,
+                message_id=target.message_id,
+                text=None,
+                details={"reaction": "thumbsup"},
+            )
+        elif target is not None and n % 3 == 0:
+            parent = next((r for r in earlier[-40:] if r.conversation == record.conversation), None)
+            if parent is not None:
+                record = replace(record, thread_id=parent.message_id)
+        if record.kind is Kind.MESSAGE:
+            earlier.append(record)
+            del earlier[:-400]
+        yield record
 
 
-def seal_bundles(count: int, directory: Path) -> list[Path]:
-    """Write the records as zstd records objects of BUNDLE records each (not timed)."""
-    paths: list[Path] = []
-    stream = records(count)
-    for number in range(1, (count + BUNDLE - 1) // BUNDLE + 1):
-        size = min(BUNDLE, count - (number - 1) * BUNDLE)
-        path = directory / f"{number:010d}.jsonl.zst"
-        compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
-        with path.open("wb") as handle, compressor.stream_writer(handle) as writer:
-            for record in (next(stream) for _ in range(size)):
-                writer.write(sealed_line(record.seq or 0, encode_body(record)) + b"\n")
-        paths.append(path)
-    return paths
+def _store(args: argparse.Namespace) -> S3ArchiveStore:
+    client = make_client(
+        args.endpoint, os.environ["BENCH_ACCESS_KEY"], os.environ["BENCH_SECRET_KEY"]
+    )
+    return S3ArchiveStore(client, BUCKET)
 
 
-class SealedFiles:
-    """Bundles read back as the archive reader does, from local files instead of S3."""
-
-    def __init__(self, paths: list[Path]) -> None:
-        self.paths = paths
-
-    def read_bundles(
-        self,
-        first: int | None,
-        last: int | None,
-        allow_unverified: bool,
-        select: object = None,
-    ) -> Iterator[BundleRecords]:
-        for number, path in enumerate(self.paths, 1):
-            data = path.read_bytes()
-            info = BundleInfo(number, hashlib.sha256(data).hexdigest(), None, None)
-            with path.open("rb") as handle:
-                yield BundleRecords(info, (decode_line(line) for line in iter_lines(handle)))
+def _peak() -> float:
+    """This process's peak RSS, or a render worker's if larger."""
+    return max(peak_rss_mb(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 
 
-def peak_rss_mb() -> float:
-    """The peak RSS of the largest process: this one or any render worker it forked."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, workers) / 1024
+def _cpu() -> float:
+    """CPU seconds (user and system) of this process and its finished render workers."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
-Queue = multiprocessing.Queue  # type alias for the result queue
-
-
-def baseline(paths: list[Path], queue: Queue[tuple[str, float, float, int]]) -> None:
-    start = time.perf_counter()
+def read_phase(args: argparse.Namespace) -> dict[str, float]:
+    """The read path: fetch, SHA-256, decompress and parse every bundle of the stream."""
+    store = _store(args)
+    started, cpu = time.perf_counter(), _cpu()
     read = 0
-    for bundle in SealedFiles(paths).read_bundles(None, None, False):
-        for _ in bundle.records:
+    for number in bundle_numbers(store, LAYOUT):
+        key = LAYOUT.manifest_key(number)
+        version = original_version([v for v in store.versions(key) if v.key == key])
+        assert version is not None
+        manifest = json.loads(store.get(key, version.version_id))
+        spec = manifest["records"]
+        body = HashingReader(store.open(spec["key"], spec["version_id"]))
+        for line in iter_lines(body):  # type: ignore[arg-type]
+            decode_line(line)
             read += 1
-    queue.put(("baseline", time.perf_counter() - start, peak_rss_mb(), read))
+        assert body.digest.hexdigest() == spec["sha256"]
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu": _cpu() - cpu,
+        "records": read,
+        "peak_rss_mb": _peak(),
+    }
 
 
-def export(fmt: str, paths: list[Path], queue: Queue[tuple[str, float, float, int]]) -> None:
-    out = Path(tempfile.mkdtemp(prefix=f"bench-export-{fmt}-"))
-    key_dir = Path(tempfile.mkdtemp(prefix="bench-export-key-"))
+def export_phase(args: argparse.Namespace) -> dict[str, float]:
+    """One export through the verifying reader."""
+    store = _store(args)
+    home = Path(args.journal).parent
+    signer = load_or_create_signer(home / "keys")
+    out = Path(tempfile.mkdtemp(prefix=f"bench-export-{args.phase}-", dir=args.out_dir or home))
     try:
-        signer = load_or_create_signer(key_dir)
-        start = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu()
+        source = checked_source(store, LAYOUT, {signer.public.key_id: signer.public})
         result = run_export(
-            SealedFiles(paths),
+            source,
             NoBlobs(),
-            ExportRequest(fmt),
+            ExportRequest(args.phase),
             out,
             generator="chatkeeper bench",
             tool_version="bench",
             operator="bench",
             now=lambda: datetime.now(UTC),
             signer=signer,
-            workers=WORKERS,
+            workers=args.workers,
         )
-        elapsed = time.perf_counter() - start
-        size = sum(f.size for f in result.files)
-        queue.put((fmt, elapsed, peak_rss_mb(), size))
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu
+        assert result.verified
+        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+        return {
+            "seconds": seconds,
+            "cpu": cpu,
+            "records": result.records_read,
+            "files": result.file_count,
+            "bytes": size,
+            "peak_rss_mb": _peak(),
+        }
     finally:
         shutil.rmtree(out, ignore_errors=True)
-        shutil.rmtree(key_dir, ignore_errors=True)
 
 
-def measure(target: str, paths: list[Path]) -> tuple[str, float, float, int]:
-    queue: Queue[tuple[str, float, float, int]] = multiprocessing.Queue()
-    if target == "baseline":
-        process = multiprocessing.Process(target=baseline, args=(paths, queue))
-    else:
-        process = multiprocessing.Process(target=export, args=(target, paths, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+def run_phase(phase: str, args: argparse.Namespace, endpoint: object) -> dict[str, float]:
+    creds = endpoint.archiver  # type: ignore[attr-defined]
+    process = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--phase",
+            phase,
+            "--journal",
+            args.journal,
+            "--endpoint",
+            endpoint.url,  # type: ignore[attr-defined]
+            "--workers",
+            str(args.workers),
+            *(["--out-dir", args.out_dir] if args.out_dir else []),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+        env={
+            **os.environ,
+            "BENCH_ACCESS_KEY": creds.access_key,
+            "BENCH_SECRET_KEY": creds.secret_key,
+        },
+    )
+    if process.returncode:
+        raise SystemExit(f"benchmark phase {phase} failed with exit code {process.returncode}")
+    return dict(json.loads(process.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=1_000_000)
-    parser.add_argument("--formats", default="jsonl,html,rsmf")
-    parser.add_argument("--workers", type=int, default=default_workers())
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--formats", default=FORMATS)
+    parser.add_argument("--workers", type=int, default=default_workers(), help="export.workers")
+    parser.add_argument(
+        "--out-dir", help="where the exports are written (default: the benchmark's temporary dir)"
+    )
+    parser.add_argument("--phase", default="all")
+    parser.add_argument("--journal")
+    parser.add_argument("--endpoint")
     args = parser.parse_args()
-    global WORKERS
-    WORKERS = args.workers
-    count = args.messages
-    print(
-        f"records: {count:,} in {CONVERSATIONS} conversations over 30 days, bundles of {BUNDLE:,}; "
-        f"render workers: {WORKERS} ({os.cpu_count()} CPUs)"
-    )
-    sealed = Path(tempfile.mkdtemp(prefix="bench-export-bundles-"))
-    try:
-        paths = seal_bundles(count, sealed)
-        _run(count, paths, args.formats.split(","))
-    finally:
-        shutil.rmtree(sealed, ignore_errors=True)
-
-
-def _run(count: int, paths: list[Path], formats: list[str]) -> None:
-    _, base_time, base_rss, read = measure("baseline", paths)
-    assert read == count
-    base_rate = count / base_time
-    print(
-        f"{'baseline':>9}: {base_rate:>9,.0f} records/s  peak RSS {base_rss:6.0f} MB  "
-        "(read: hash, decompress, decode)"
-    )
-    for fmt in formats:
-        _, elapsed, rss, size = measure(fmt, paths)
-        rate = count / elapsed
+    if args.phase == "read":
+        print(json.dumps(read_phase(args)))
+        return
+    if args.phase != "all":
+        print(json.dumps(export_phase(args)))
+        return
+    with tempfile.TemporaryDirectory() as tmp, LocalS3(Path(tmp) / "s3") as endpoint:
+        server = LocalS3(Path(tmp) / "s3")
+        server.endpoint = endpoint
+        server.ensure_bucket(BUCKET, days=1)
+        args.journal = str(Path(tmp) / "journal.db")
+        started = time.perf_counter()
+        with SqliteJournal(Path(args.journal)) as journal:
+            stream = traffic(args.records)
+            messages = 0
+            while batch := [r for _, r in zip(range(10_000), stream, strict=False)]:
+                messages += sum(1 for r in batch if r.kind is Kind.MESSAGE)
+                journal.append(batch)
+            store = _store_for(endpoint)
+            signer = load_or_create_signer(Path(tmp) / "keys")
+            policy = SealPolicy(layout=LAYOUT, retention_days=1, min_retention_days=1)
+            report = seal(journal, store, signer, policy, SystemClock())
         print(
-            f"{fmt:>9}: {rate:>9,.0f} messages/s  peak RSS {rss:6.0f} MB  "
-            f"{elapsed:6.1f} s  output {size / 1e6:7.1f} MB  ratio to baseline {rate / base_rate:.2f}"
+            f"sealed {report.records:,} records ({messages:,} messages) in 40 channels into "
+            f"{len(report.bundles)} bundles ({time.perf_counter() - started:.0f} s); "
+            f"render workers: {args.workers} ({os.cpu_count()} CPUs)",
+            flush=True,
         )
+        before = _read_path(args, endpoint, report.records, messages)
+        for fmt in args.formats.split(","):
+            got = run_phase(fmt, args, endpoint)
+            assert got["records"] == report.records
+            print(
+                f"{fmt:>9}: {got['records'] / got['seconds']:>9,.0f} records/s  "
+                f"{messages / got['seconds']:>9,.0f} messages/s  peak RSS "
+                f"{got['peak_rss_mb']:5.0f} MB  {got['seconds']:6.1f} s (CPU {got['cpu']:6.1f} s)  "
+                f"output {got['bytes'] / 1e6:7.1f} MB in {got['files']:,.0f} files",
+                flush=True,
+            )
+            after = _read_path(args, endpoint, report.records, messages)
+            base = {k: (before[k] + after[k]) / 2 for k in ("seconds", "cpu")}
+            print(
+                f"{fmt:>9}: ratio to the read path (the runs before and after): "
+                f"{base['seconds'] / got['seconds']:.2f} in time, {base['cpu'] / got['cpu']:.2f} in CPU",
+                flush=True,
+            )
+            before = after
+
+
+def _read_path(
+    args: argparse.Namespace, endpoint: object, records: int, messages: int
+) -> dict[str, float]:
+    """One run of the read path, printed."""
+    base = run_phase("read", args, endpoint)
+    assert base["records"] == records
+    print(
+        f"{'read path':>9}: {base['records'] / base['seconds']:>9,.0f} records/s  "
+        f"{messages / base['seconds']:>9,.0f} messages/s  peak RSS {base['peak_rss_mb']:5.0f} MB"
+        f"  {base['seconds']:6.1f} s (CPU {base['cpu']:6.1f} s)  (fetch, SHA-256, decompress, parse)",
+        flush=True,
+    )
+    return base
+
+
+def _store_for(endpoint: object) -> S3ArchiveStore:
+    creds = endpoint.archiver  # type: ignore[attr-defined]
+    return S3ArchiveStore(
+        make_client(endpoint.url, creds.access_key, creds.secret_key),  # type: ignore[attr-defined]
+        BUCKET,
+    )
 
 
 if __name__ == "__main__":

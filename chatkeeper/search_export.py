@@ -51,7 +51,13 @@ class MatchingRecords:
                         f"(manifest sha256 {bundle.info.manifest_sha256}, indexed {indexed}): "
                         "run chatkeeper index --rebuild"
                     )
-                yield BundleRecords(bundle.info, (r for r in bundle.records if r.key in wanted))
+                yield BundleRecords(
+                    bundle.info,
+                    (r for r in bundle.records if r.key in wanted),
+                    None
+                    if bundle.sealed is None
+                    else ((r, line) for r, line in bundle.sealed if r.key in wanted),
+                )
 
 
 def search_description(query: str, backend: str, hits: list[Hit]) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 Before anything is read, the whole stream goes through the stream-level checks
 of ``chatkeeper verify`` (``check_stream``: numbering and gaps, extra object
 versions and delete markers, unexpected objects, manifests, chain, signatures
-and locks). Bundles then come from ``archive.read.read_bundles``, which checks
+and locks). Bundles then come from ``archive.read.read_bundle_lines``, which checks
 each manifest's signature and chain link and each records object's hash, size
-and Merkle root before yielding a record. Any stream finding refuses the read
+and Merkle root (decompressing it once) before yielding a line; each line is
+parsed once, and handed on with its record for the jsonl format. Any stream finding refuses the read
 unless ``allow_unverified``, and then marks every bundle read unverified: what
 was read comes from a stream that failed verification. Blobs are read from
 their original (locked) version; the exporters check their SHA-256 while copying.
@@ -17,9 +18,10 @@ from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from archive.bundle import Layout
+from archive.codec import decode_line
 from archive.errors import IntegrityError
 from archive.keys import PublicKey
-from archive.read import read_bundles
+from archive.read import read_bundle_lines
 from archive.store import ArchiveStore
 from archive.verify import Finding, VerifyReport, original_version, verify_stream
 from exporters.source import BundleInfo, BundleRecords, BundleSelect
@@ -93,7 +95,7 @@ class ArchiveBundleSource:
             raise IntegrityError(
                 f"the stream failed verification: {'; '.join(self.stream_problems)}"
             )
-        for bundle, records in read_bundles(
+        for bundle, lines in read_bundle_lines(
             self.store,
             self.layout,
             self.keys,
@@ -116,7 +118,11 @@ class ArchiveBundleSource:
                 verified=not problems,
                 problem="; ".join(dict.fromkeys(problems)) or None,
             )
-            yield BundleRecords(info, records)
+            yield BundleRecords(
+                info,
+                map(decode_line, lines),
+                ((decode_line(line), line) for line in lines),
+            )
 
 
 class ArchiveBlobs:

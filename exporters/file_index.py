@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT, size INTEG
 CREATE TABLE IF NOT EXISTS previous (path TEXT PRIMARY KEY, sha256 TEXT, size INTEGER)
     WITHOUT ROWID;
 """
+_BATCH = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,28 +36,58 @@ class FileIndex:
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.executescript(_SCHEMA)
+        self._uncommitted = 0
 
     def reopen(self) -> None:
         """A connection of this process's own (in a forked worker)."""
         self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._uncommitted = 0
 
     def add(self, entry: FileEntry) -> bool:
-        """Record a file of this run; False if it was already recorded."""
+        """Record a file of this run; False if it was already recorded.
+
+        Adds share a transaction, committed every ``_BATCH`` files and by ``commit``
+        (a transaction per file cost more than writing an eml file).
+        """
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO files VALUES (?, ?, ?)", (entry.path, entry.sha256, entry.size)
         )
+        self._uncommitted += 1
+        if self._uncommitted >= _BATCH:
+            self.commit()
         return cursor.rowcount == 1
+
+    def commit(self) -> None:
+        """Commit the adds so far (before another process opens the index)."""
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._uncommitted = 0
+
+    def add_all(self, entries: Iterable[FileEntry]) -> None:
+        """Record many files of this run in one transaction (those already recorded stay)."""
+        self.commit()
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT OR IGNORE INTO files VALUES (?, ?, ?)",
+            ((e.path, e.sha256, e.size) for e in entries),
+        )
+        self._db.execute("COMMIT")
 
     def has(self, relative: str) -> bool:
         return bool(self._db.execute("SELECT 1 FROM files WHERE path = ?", (relative,)).fetchone())
 
-    def add_previous(self, entries: Iterable[FileEntry]) -> None:
+    def add_previous(self, entries: Iterable[FileEntry]) -> int:
+        """Record an earlier run's files; return how many there are now."""
+        self.commit()
         self._db.execute("BEGIN")
         self._db.executemany(
             "INSERT OR REPLACE INTO previous VALUES (?, ?, ?)",
             ((e.path, e.sha256, e.size) for e in entries),
         )
         self._db.execute("COMMIT")
+        return int(self._db.execute("SELECT COUNT(*) FROM previous").fetchone()[0])
 
     def previous(self, relative: str) -> FileEntry | None:
         row = self._db.execute(
@@ -80,4 +111,5 @@ class FileIndex:
         return int(self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0])
 
     def close(self) -> None:
+        self.commit()
         self._db.close()

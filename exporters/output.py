@@ -71,10 +71,12 @@ class OutputDir:
         root.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(root / PARTIAL_DIR, ignore_errors=True)
         (root / PARTIAL_DIR).mkdir()
+        self._partial_dir = root / PARTIAL_DIR
         self._scratch = Path(tempfile.mkdtemp(prefix="chatkeeper-export-index-"))
         self.index = FileIndex(self._scratch / "files.sqlite3")
         self._counter = itertools.count()
         self._in_worker = False
+        self._resuming = False  # whether an earlier run left files to keep
         self._load_previous()
         self._progress = (root / PROGRESS_NAME).open("a", encoding="utf-8")
         if self._progress.tell() == 0:
@@ -90,7 +92,8 @@ class OutputDir:
                 first = log.readline()
                 if first and json.loads(first).get("request") != self.fingerprint:
                     raise ConfigError(f"{self.root} holds an unfinished export of another request")
-                self.index.add_previous(FileEntry(**json.loads(line)) for line in log if line)
+                entries = (FileEntry(**json.loads(line)) for line in log if line)
+                self._resuming = self.index.add_previous(entries) > 0
         elif manifest.exists():
             try:
                 header = read_manifest_header(manifest)
@@ -98,7 +101,7 @@ class OutputDir:
                 raise ConfigError(f"{self.root} holds an unreadable {MANIFEST_NAME}") from exc
             if header.get("request_sha256") != self.fingerprint:
                 raise ConfigError(f"{self.root} already holds an export of another request")
-            self.index.add_previous(iter_manifest_files(manifest))
+            self._resuming = self.index.add_previous(iter_manifest_files(manifest)) > 0
 
     def in_worker(self) -> None:
         """Called first in a forked render worker: own connection, log-only bookkeeping."""
@@ -107,11 +110,13 @@ class OutputDir:
         self.skipped = 0
 
     def _log(self, value: Mapping[str, Any]) -> None:
-        self._progress.write(json.dumps(value, sort_keys=True) + "\n")
+        self._progress.write(canonical_json(dict(value)).decode("utf-8") + "\n")
         self._progress.flush()
 
     def done(self, relative: str) -> bool:
         """True if ``relative`` is complete from an earlier run (it is then kept)."""
+        if not self._resuming:
+            return False
         entry = self.index.previous(relative)
         path = self.root / relative
         if entry is None or not path.is_file():
@@ -131,10 +136,11 @@ class OutputDir:
         fsync: a re-run re-hashes every file before trusting it.
         """
         path = self.root / relative
-        if path.parent not in self._directories:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._directories.add(path.parent)
-        partial = self.root / PARTIAL_DIR / f"{os.getpid()}-{next(self._counter)}"
+        parent = path.parent
+        if parent not in self._directories:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._directories.add(parent)
+        partial = self._partial_dir / f"{os.getpid()}-{next(self._counter)}"
         with partial.open("wb") as handle:
             if seekable:
                 yield handle
@@ -155,10 +161,8 @@ class OutputDir:
     def adopt_logged(self) -> None:
         """Take in the files that forked workers logged to the shared progress log."""
         with (self.root / PROGRESS_NAME).open(encoding="utf-8") as log:
-            for line in log:
-                value = json.loads(line)
-                if "path" in value:
-                    self.index.add(FileEntry(**value))
+            values = (json.loads(line) for line in log)
+            self.index.add_all(FileEntry(**value) for value in values if "path" in value)
 
     def has(self, relative: str) -> bool:
         """Whether this run already produced or kept ``relative`` (as far as this process knows)."""

@@ -29,7 +29,7 @@ from exporters.filters import Filters
 from exporters.formats.csv_export import export_csv
 from exporters.formats.eml import export_eml
 from exporters.formats.html import export_html
-from exporters.formats.jsonl import export_jsonl
+from exporters.formats.jsonl import Read, export_jsonl
 from exporters.formats.rsmf import export_rsmf
 from exporters.formats.slack_export import export_slack
 from exporters.manifest_io import iter_manifest_files
@@ -207,7 +207,8 @@ def _records(
     request: ExportRequest,
     bundles: list[BundleInfo],
     progress: Progress | None,
-) -> Iterator[tuple[Record, BundleInfo]]:
+) -> Iterator[Read]:
+    """Every record read, with its bundle and its sealed line (when the source has it)."""
     filters = request.filters
     whole_range = request.format == "jsonl"
 
@@ -219,13 +220,13 @@ def _records(
     ):
         bundles.append(bundle.info)
         count = 0
-        for record in bundle.records:
+        for record, line in bundle.with_lines():
             count += 1
             if count == 1000:
                 if progress is not None:
                     progress(count)
                 count = 0
-            yield record, bundle.info
+            yield record, bundle.info, line
         if progress is not None and count:
             progress(count)
 
@@ -259,7 +260,7 @@ def _spill(
 ) -> int:
     read = 0
     keep = request.filters.keep_record
-    for record, info in _records(source, request, bundles, progress):
+    for record, info, _ in _records(source, request, bundles, progress):
         read += 1
         if keep(record):
             store.add(record, info.number, info.verified)
@@ -268,12 +269,10 @@ def _spill(
 
 
 def _noting(
-    records: Iterator[tuple[Record, BundleInfo]],
-    keep: Callable[[Record], bool],
-    wanted: dict[int, set[str]],
-) -> Iterator[tuple[Record, BundleInfo]]:
+    records: Iterator[Read], keep: Callable[[Record], bool], wanted: dict[int, set[str]]
+) -> Iterator[Read]:
     """Pass the records through, noting the exported messages (for their proofs)."""
-    for record, info in records:
-        if keep(record):
-            _want(wanted, record, info)
-        yield record, info
+    for read in records:
+        if keep(read[0]):
+            _want(wanted, read[0], read[1])
+        yield read

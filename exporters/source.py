@@ -33,10 +33,22 @@ class BundleInfo:
 
 @dataclass(frozen=True, slots=True)
 class BundleRecords:
-    """One bundle's records, in seq order."""
+    """One bundle's records, in seq order.
+
+    A source that read the sealed lines also gives ``sealed``: the same records,
+    each with its line exactly as sealed (``{"record":…,"seq":n}``), which the
+    jsonl format writes as they are. Read one of the two, once.
+    """
 
     info: BundleInfo
     records: Iterable[Record]
+    sealed: Iterable[tuple[Record, bytes]] | None = None
+
+    def with_lines(self) -> Iterable[tuple[Record, bytes | None]]:
+        """The records, each with its sealed line (None when the source has none)."""
+        if self.sealed is not None:
+            return self.sealed
+        return ((record, None) for record in self.records)
 
 
 BundleSelect = Callable[[dict[str, Any]], bool]

@@ -91,6 +91,7 @@ def render_in_workers(context: RenderContext, renderer: Renderer, workers: int) 
     if len(groups) < 2:
         renderer(context)
         return
+    context.out.index.commit()  # the workers open the index themselves
     fork = multiprocessing.get_context("fork")
     queue: Queue[tuple[str, int]] = fork.Queue()
     processes = [

@@ -1,8 +1,11 @@
 """The jsonl format: one line per record, streamed without a spill.
 
-Each line is ``{"bundle":n,"record":{…},"seq":n,"verified":b}``. The
-``record`` value is the record's canonical body, so its hash can be checked
-against the bundle's Merkle tree. ``records.jsonl`` is created with the first
+Each line is ``{"bundle":n,"record":{…},"seq":n,"verified":b}``: the sealed
+line's bytes as they are in the bundle (``{"record":…,"seq":n}``), copied
+without being decoded and encoded again, with ``bundle`` put before them and
+``verified`` after, so the record's hash can be checked against the bundle's
+Merkle tree. A source without sealed lines (records in memory) has each
+record's canonical body encoded instead, the same bytes for a sealed record. ``records.jsonl`` is created with the first
 matching record; when none matches, ``NO-RECORDS-MATCHED.txt`` is written instead.
 """
 
@@ -19,10 +22,12 @@ from exporters.output import OutputDir
 from exporters.source import BundleInfo
 
 JSONL_NAME = "records.jsonl"
+Read = tuple[Record, BundleInfo, bytes | None]
+"""A record read, its bundle, and its sealed line when the source has it."""
 
 
 def export_jsonl(
-    records: Iterator[tuple[Record, BundleInfo]],
+    records: Iterator[Read],
     out: OutputDir,
     keep: Callable[[Record], bool],
     filters: Mapping[str, Any],
@@ -40,22 +45,17 @@ def export_jsonl(
         return read
     with ExitStack() as stack:
         handle = None  # created with the first matching record (none: the notice instead)
-        for record, info in records:
+        for record, info, line in records:
             read += 1
             if not keep(record):
                 continue
             if handle is None:
                 handle = stack.enter_context(out.create(JSONL_NAME))
-            line = sealed_line(record.seq or 0, encode_body(record))
-            verified = b"true" if info.verified else b"false"
+            if line is None:
+                line = sealed_line(record.seq or 0, encode_body(record))
             handle.write(
-                b'{"bundle":'
-                + str(info.number).encode()
-                + b","
-                + line[1:-1]
-                + b',"verified":'
-                + verified
-                + b"}\n"
+                b'{"bundle":%d,%b,"verified":%b}\n'
+                % (info.number, line[1:-1], b"true" if info.verified else b"false")
             )
     if handle is None:
         write_notice(out, filters, bundles)

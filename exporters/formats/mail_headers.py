@@ -46,16 +46,41 @@ def _q(char: str) -> str:
     return "".join(f"={byte:02X}" for byte in char.encode("utf-8"))
 
 
+class _QForms(dict[int, str]):
+    """Each character's ``Q`` form by code point, for ``str.translate`` (filled as met)."""
+
+    def __missing__(self, code: int) -> str:
+        form = self[code] = _q(chr(code))
+        return form
+
+
+_Q_FORMS = _QForms()
+_CONTINUATION = frozenset("89AB")  # =8x..=Bx: a UTF-8 continuation byte, inside a character
+
+
 def _encoded_words(text: str) -> Iterator[str]:
-    chunk = ""
-    for char in text:
-        piece = _q(char)
-        if chunk and len(chunk) + len(piece) > _WORD_TEXT:
-            yield f"=?utf-8?q?{chunk}?="
-            chunk = ""
-        chunk += piece
-    if chunk:
-        yield f"=?utf-8?q?{chunk}?="
+    """Words of at most ``_WORD_TEXT`` encoded characters, each holding whole characters.
+
+    The text is encoded at once; each word then ends at the last character
+    boundary that fits: never inside an ``=XX`` escape, nor before the escape
+    of a UTF-8 continuation byte.
+    """
+    encoded = text.translate(_Q_FORMS)
+    size = len(encoded)
+    start = 0
+    while start < size:
+        end = start + _WORD_TEXT
+        if end >= size:
+            end = size
+        else:
+            if encoded[end - 1] == "=":
+                end -= 1
+            elif encoded[end - 2] == "=":
+                end -= 2
+            while encoded[end] == "=" and encoded[end + 1] in _CONTINUATION:
+                end -= 3
+        yield f"=?utf-8?q?{encoded[start:end]}?="
+        start = end
 
 
 def _fold_ascii(name: str, value: str) -> str:

@@ -112,3 +112,23 @@ def test_merkle_empty_tree() -> None:
     import hashlib
 
     assert merkle.root([]) == hashlib.sha256(b"").digest()
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        {"big": 2**80, "small": -(2**63)},  # beyond 64 bits: read by the standard library
+        {"id": 18446744073709551615},  # the largest 64-bit unsigned integer
+        {"digits": "12345678901234567890123", "n": 7},  # a long digit run inside a string
+        {"nested": {"a": [1, 2**70, "x"]}},
+    ],
+)
+def test_decoded_lines_keep_every_integer_exactly(details: dict[str, object]) -> None:
+    """Decoding a sealed line gives back the very values sealed, whatever parser reads it."""
+    from dataclasses import replace
+
+    record = replace(slack_message(4), details=details)
+    line = sealed_line(9, encode_body(record))
+    decoded = decode_line(line)
+    assert decoded.details == details
+    assert sealed_line(9, encode_body(decoded)) == line

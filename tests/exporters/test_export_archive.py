@@ -154,3 +154,90 @@ def test_tampered_bundle_is_refused_unless_allowed_and_then_marked(
     assert "UNVERIFIED: bundles 1-3 read with --allow-unverified" in page
     assert "Call me on my office phone" in page
     assert 'class="label unverified-label"' in page
+
+
+def _sealed_lines(store: S3ArchiveStore, policy: SealPolicy, number: int) -> list[bytes]:
+    """The lines of bundle ``number``'s records object, read straight from the store."""
+    import io
+
+    from archive.bundle import iter_lines
+
+    key = policy.layout.records_key(number)
+    (version,) = [v for v in store.versions(key) if v.key == key]
+    return list(iter_lines(io.BytesIO(store.get(key, version.version_id))))
+
+
+def test_jsonl_lines_are_the_sealed_lines_byte_for_byte(
+    sealed: tuple[S3ArchiveStore, SealPolicy, list[str]], signer: Signer, tmp_path: Path
+) -> None:
+    """Each jsonl line is the sealed line's bytes with its bundle and verified; verify-export agrees."""
+    from exporters.custody import verify_export
+    from tests.exporters.export_fixtures import EXPORT_SIGNER
+
+    store, policy, _ = sealed
+    out = tmp_path / "export"
+    run("jsonl", out, source=_source(store, policy, signer))
+    expected = [
+        b'{"bundle":%d,%b,"verified":true}\n' % (number, line[1:-1])
+        for number in (1, 2, 3)
+        for line in _sealed_lines(store, policy, number)
+    ]
+    assert len(expected) == 29
+    assert (out / "records.jsonl").read_bytes() == b"".join(expected)
+    check = verify_export(out, {EXPORT_SIGNER.public.key_id: EXPORT_SIGNER.public})
+    assert check.ok, check.problems
+    assert check.files_checked == 1
+
+
+class _CountingStore:
+    """The real store, counting the records objects read from it (a pass-through)."""
+
+    def __init__(self, inner: S3ArchiveStore) -> None:
+        self.inner = inner
+        self.records_reads: dict[str, int] = {}
+
+    def _count(self, key: str) -> None:
+        if key.endswith("records.jsonl.zst"):
+            self.records_reads[key] = self.records_reads.get(key, 0) + 1
+
+    def open(self, key: str, version_id: str) -> object:
+        self._count(key)
+        return self.inner.open(key, version_id)
+
+    def get(self, key: str, version_id: str) -> bytes:
+        self._count(key)
+        return self.inner.get(key, version_id)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "html"])
+def test_each_records_object_is_fetched_and_decompressed_once(
+    sealed: tuple[S3ArchiveStore, SealPolicy, list[str]],
+    signer: Signer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+) -> None:
+    """Verifying and parsing a bundle share one download and one zstd decompression."""
+    from types import SimpleNamespace
+
+    import zstandard
+
+    import archive.bundle
+
+    store, policy, _ = sealed
+    decompressors: list[object] = []
+
+    def decompressor() -> zstandard.ZstdDecompressor:
+        made = zstandard.ZstdDecompressor()
+        decompressors.append(made)
+        return made
+
+    monkeypatch.setattr(archive.bundle, "zstandard", SimpleNamespace(ZstdDecompressor=decompressor))
+    counting = _CountingStore(store)
+    result = run(fmt, tmp_path, source=_source(counting, policy, signer))  # type: ignore[arg-type]
+    assert result.records_read == 29 and result.verified
+    assert counting.records_reads == {policy.layout.records_key(n): 1 for n in (1, 2, 3)}
+    assert len(decompressors) == 3
