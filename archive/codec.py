@@ -185,3 +185,12 @@ def decode_line(line: bytes) -> Record:
     if not isinstance(data, dict) or set(data) != {"record", "seq"}:
         raise ValueError("not a chatkeeper sealed line")
     return record_from_dict(data["record"], int(data["seq"]))
+
+
+def line_kind_and_key(line: bytes) -> tuple[str, str]:
+    """The ``kind`` and ``key`` of a sealed line's record, without building the record."""
+    data = _loads(line)
+    if not isinstance(data, dict) or set(data) != {"record", "seq"}:
+        raise ValueError("not a chatkeeper sealed line")
+    record = data["record"]
+    return str(record["kind"]), str(record["key"])

@@ -122,6 +122,7 @@ class ArchiveBundleSource:
                 info,
                 map(decode_line, lines),
                 ((decode_line(line), line) for line in lines),
+                lines,
             )
 
 

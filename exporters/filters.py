@@ -89,6 +89,16 @@ class Filters:
                 return True  # null: a target's time is unknown (or malformed)
         return False
 
+    def keeps_every_record(self) -> bool:
+        """Whether ``keep_record_fully`` keeps any record (no record-level filter is set)."""
+        return (
+            self.platform is None
+            and not self.conversations
+            and self.start is None
+            and self.end is None
+            and self.participant is None
+        )
+
     def keep_item(self, item: Item) -> bool:
         """Filter on folded messages and events (time range, participant)."""
         return self._in_range(item.occurred_at) and self._involves(item.actor)

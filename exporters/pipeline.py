@@ -13,12 +13,13 @@ stream-level checks found (``stream_problems``), and signed.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from archive.codec import line_kind_and_key
 from archive.errors import IntegrityError
 from archive.keys import Signer
 from archive.model import Kind, Record
@@ -36,7 +37,7 @@ from exporters.manifest_io import iter_manifest_files
 from exporters.output import OutputDir
 from exporters.partition import DAY_SECONDS, PartitionStore
 from exporters.render import RenderContext
-from exporters.source import BlobSource, BundleInfo, BundleSource
+from exporters.source import BlobSource, BundleInfo, BundleRecords, BundleSource
 from exporters.workers import render_in_workers
 
 _RENDERERS: dict[str, Callable[[RenderContext], None]] = {
@@ -104,6 +105,8 @@ Progress = Callable[[int], None]
 ProofSource = Callable[[Mapping[int, set[str]]], Iterator[tuple[str, bytes]]]
 """Given {bundle: record keys}, yields (record key, proof file bytes)."""
 PROOFS_DIR = "proofs"
+_MESSAGE = Kind.MESSAGE.value
+_T = TypeVar("_T")
 
 
 def run_export(
@@ -138,10 +141,11 @@ def run_export(
     wanted: dict[int, set[str]] = {}
     try:
         if request.format == "jsonl":
-            records = _records(source, request, bundles, progress)
             keep = request.filters.keep_record_fully
             read = export_jsonl(
-                _noting(records, keep, wanted),
+                _jsonl_reads(
+                    source, request, bundles, progress, None if proofs is None else wanted
+                ),
                 out,
                 keep,
                 request.filters.describe(),
@@ -202,13 +206,10 @@ def run_export(
     )
 
 
-def _records(
-    source: BundleSource,
-    request: ExportRequest,
-    bundles: list[BundleInfo],
-    progress: Progress | None,
-) -> Iterator[Read]:
-    """Every record read, with its bundle and its sealed line (when the source has it)."""
+def _bundles(
+    source: BundleSource, request: ExportRequest, bundles: list[BundleInfo]
+) -> Iterator[BundleRecords]:
+    """The bundles the filters may take records from, each noted in ``bundles`` as read."""
     filters = request.filters
     whole_range = request.format == "jsonl"
 
@@ -219,16 +220,69 @@ def _records(
         filters.first_bundle, filters.last_bundle, request.allow_unverified, select
     ):
         bundles.append(bundle.info)
-        count = 0
-        for record, line in bundle.with_lines():
-            count += 1
-            if count == 1000:
-                if progress is not None:
-                    progress(count)
-                count = 0
-            yield record, bundle.info, line
-        if progress is not None and count:
+        yield bundle
+
+
+def _counted(items: Iterable[_T], progress: Progress | None) -> Iterator[_T]:
+    """``items`` passed through, reported to ``progress`` a thousand at a time."""
+    if progress is None:
+        yield from items
+        return
+    count = 0
+    for item in items:
+        count += 1
+        if count == 1000:
             progress(count)
+            count = 0
+        yield item
+    if count:
+        progress(count)
+
+
+def _records(
+    source: BundleSource,
+    request: ExportRequest,
+    bundles: list[BundleInfo],
+    progress: Progress | None,
+) -> Iterator[tuple[Record, BundleInfo, bytes | None]]:
+    """Every record read, with its bundle and its sealed line (when the source has it)."""
+    for bundle in _bundles(source, request, bundles):
+        info = bundle.info
+        for record, line in _counted(bundle.with_lines(), progress):
+            yield record, info, line
+
+
+def _jsonl_reads(
+    source: BundleSource,
+    request: ExportRequest,
+    bundles: list[BundleInfo],
+    progress: Progress | None,
+    wanted: dict[int, set[str]] | None,
+) -> Iterator[Read]:
+    """What jsonl reads; ``wanted`` (when proofs are asked for) gets the exported messages.
+
+    When no record-level filter applies (``Filters.keeps_every_record``), every line of
+    a verified bundle whose source gives its sealed lines is exported: those lines are
+    passed on unparsed, with no record (``None``), and only their kind and key are read
+    when proofs are asked for. Any other bundle has each record built and filtered.
+    """
+    filters = request.filters
+    every = filters.keeps_every_record()
+    keep = filters.keep_record_fully
+    for bundle in _bundles(source, request, bundles):
+        info = bundle.info
+        if every and info.verified and bundle.lines is not None:
+            for sealed in _counted(bundle.lines, progress):
+                if wanted is not None:
+                    kind, key = line_kind_and_key(sealed)
+                    if kind == _MESSAGE:
+                        wanted.setdefault(info.number, set()).add(key)
+                yield None, info, sealed
+            continue
+        for record, line in _counted(bundle.with_lines(), progress):
+            if wanted is not None and keep(record):
+                _want(wanted, record, info)
+            yield record, info, line
 
 
 def _write_proofs(
@@ -266,13 +320,3 @@ def _spill(
             store.add(record, info.number, info.verified)
             _want(wanted, record, info)
     return read
-
-
-def _noting(
-    records: Iterator[Read], keep: Callable[[Record], bool], wanted: dict[int, set[str]]
-) -> Iterator[Read]:
-    """Pass the records through, noting the exported messages (for their proofs)."""
-    for read in records:
-        if keep(read[0]):
-            _want(wanted, read[0], read[1])
-        yield read

@@ -37,12 +37,16 @@ class BundleRecords:
 
     A source that read the sealed lines also gives ``sealed``: the same records,
     each with its line exactly as sealed (``{"record":…,"seq":n}``), which the
-    jsonl format writes as they are. Read one of the two, once.
+    jsonl format writes as they are, and may give ``lines``: the sealed lines
+    alone, not parsed, for a jsonl export that keeps every record of a verified
+    bundle. A wrapper that selects records (a search) must not pass ``lines``
+    on. Read one of the three, once.
     """
 
     info: BundleInfo
     records: Iterable[Record]
     sealed: Iterable[tuple[Record, bytes]] | None = None
+    lines: Iterable[bytes] | None = None
 
     def with_lines(self) -> Iterable[tuple[Record, bytes | None]]:
         """The records, each with its sealed line (None when the source has none)."""

@@ -22,8 +22,10 @@ from exporters.output import OutputDir
 from exporters.source import BundleInfo
 
 JSONL_NAME = "records.jsonl"
-Read = tuple[Record, BundleInfo, bytes | None]
-"""A record read, its bundle, and its sealed line when the source has it."""
+Read = tuple[Record | None, BundleInfo, bytes | None]
+"""A record read, its bundle, and its sealed line when the source has it. A line with
+no record (None) is one the reader keeps without looking: it is written as it is."""
+_FLUSH = 1 << 20  # bytes of lines gathered before one write
 
 
 def export_jsonl(
@@ -45,18 +47,30 @@ def export_jsonl(
         return read
     with ExitStack() as stack:
         handle = None  # created with the first matching record (none: the notice instead)
+        pending: list[bytes] = []
+        size = 0
         for record, info, line in records:
             read += 1
-            if not keep(record):
-                continue
+            if record is not None:
+                if not keep(record):
+                    continue
+                if line is None:
+                    line = sealed_line(record.seq or 0, encode_body(record))
+            elif line is None:
+                raise ValueError("a jsonl read has neither a record nor a line")
             if handle is None:
                 handle = stack.enter_context(out.create(JSONL_NAME))
-            if line is None:
-                line = sealed_line(record.seq or 0, encode_body(record))
-            handle.write(
+            pending.append(
                 b'{"bundle":%d,%b,"verified":%b}\n'
                 % (info.number, line[1:-1], b"true" if info.verified else b"false")
             )
+            size += len(line)
+            if size >= _FLUSH:
+                handle.write(b"".join(pending))
+                pending.clear()
+                size = 0
+        if handle is not None and pending:
+            handle.write(b"".join(pending))
     if handle is None:
         write_notice(out, filters, bundles)
     return read
