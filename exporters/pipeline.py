@@ -155,7 +155,8 @@ def run_export(
             with tempfile.TemporaryDirectory(prefix="chatkeeper-export-", dir=temp_dir) as scratch:
                 store = PartitionStore(Path(scratch), request.slice_seconds)
                 try:
-                    read = _spill(source, request, store, bundles, progress, wanted)
+                    noted = None if proofs is None else wanted
+                    read = _spill(source, request, store, bundles, progress, noted)
                     store.finish()
                     context = RenderContext(
                         store,
@@ -310,13 +311,15 @@ def _spill(
     store: PartitionStore,
     bundles: list[BundleInfo],
     progress: Progress | None,
-    wanted: dict[int, set[str]],
+    wanted: dict[int, set[str]] | None,
 ) -> int:
+    """Spill the records the filters keep; ``wanted`` (proofs asked for) gets the messages."""
     read = 0
     keep = request.filters.keep_record
     for record, info, _ in _records(source, request, bundles, progress):
         read += 1
         if keep(record):
             store.add(record, info.number, info.verified)
-            _want(wanted, record, info)
+            if wanted is not None:
+                _want(wanted, record, info)
     return read

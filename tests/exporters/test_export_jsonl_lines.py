@@ -45,11 +45,13 @@ class _RecordsOnly:
             yield BundleRecords(bundle.info, bundle.records, bundle.sealed)
 
 
-def _export(source: Any, store: S3ArchiveStore, policy: SealPolicy, out: Path) -> ExportResult:
+def _export(
+    source: Any, store: S3ArchiveStore, policy: SealPolicy, out: Path, fmt: str = "jsonl"
+) -> ExportResult:
     return run_export(
         source,
         NoBlobs(),
-        ExportRequest("jsonl"),
+        ExportRequest(fmt),
         out,
         generator="chatkeeper 0.1.0",
         tool_version="0.1.0",
@@ -126,3 +128,29 @@ def test_a_record_level_filter_still_builds_and_filters_records(
         x for x in lines if json.loads(x)["record"]["occurred_at"] < times[len(times) // 2]
     ]
     assert result.records_read <= everything.records_read
+
+
+def test_a_folding_export_notes_the_same_messages_for_proofs(
+    sealed: Sealed,  # noqa: F811
+    signer: Signer,
+    tmp_path: Path,
+) -> None:
+    """html with proofs (the spill path) lists a proof for exactly the messages jsonl lists."""
+    from exporters.manifest_io import read_manifest_header
+
+    store, policy, _ = sealed
+    source = ArchiveBundleSource(store, policy.layout, {signer.public.key_id: signer.public})
+    _export(source, store, policy, tmp_path / "jsonl")
+    _export(source, store, policy, tmp_path / "html", "html")
+    listed = [
+        read_manifest_header(tmp_path / name / MANIFEST_NAME)["proofs"]["files"]
+        for name in ("jsonl", "html")
+    ]
+    messages = {
+        json.loads(x)["record"]["key"]
+        for x in (tmp_path / "jsonl" / "records.jsonl").read_bytes().splitlines()
+        if json.loads(x)["record"]["kind"] == "message"
+    }
+    assert messages and set(listed[0]) == messages
+    assert listed[1] == listed[0]
+    assert _tree(tmp_path / "html" / "proofs") == _tree(tmp_path / "jsonl" / "proofs")
