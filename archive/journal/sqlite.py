@@ -25,13 +25,20 @@ from archive.journal.port import SealRow
 from archive.journal.sql_base import INSERT_RECORD, Execute, SqlJournal
 from archive.journal.sqlite_schema import MIGRATIONS
 
+#: bytes the WAL file is cut back to when it restarts after a complete checkpoint: a burst of
+#: capture grows it (the checkpoint cannot finish under a busy writer), and without a limit
+#: SQLite keeps the file at its largest size for good
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection with the journal's pragmas: WAL, synchronous=FULL, a 30 s busy timeout."""
+    """A connection with the journal's pragmas: WAL, synchronous=FULL, a 30 s busy timeout,
+    and a WAL cut back to ``WAL_SIZE_LIMIT`` when it restarts."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute(f"PRAGMA journal_size_limit={int(WAL_SIZE_LIMIT)}")
     return conn
 
 

@@ -67,3 +67,21 @@ class TestSqliteJournal:
             with pytest.raises(JournalError):
                 j.append([slack_message(i, text="y" * 4000) for i in range(4, 40)])
             assert (j.group_commits.batches, j.group_commits.records) == (2, 3)
+
+    def test_wal_is_cut_back_after_a_burst(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """After a burst grows the WAL, the next commit after a complete checkpoint shrinks it."""
+        monkeypatch.setattr("archive.journal.sqlite.WAL_SIZE_LIMIT", 128 * 1024)
+        path = tmp_path / "burst.db"
+        wal = Path(f"{path}-wal")
+        with SqliteJournal(path) as j:
+            assert j._writer_conn.execute("PRAGMA journal_size_limit").fetchone()[0] == 128 * 1024
+            for batch in range(60):
+                j.append([slack_message(batch * 10 + i, text="z" * 2000) for i in range(10)])
+            grown = wal.stat().st_size
+            assert grown > 1024 * 1024
+            j._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the background round
+            j.append([slack_message(10_000)])  # restarts the WAL from its start
+            assert wal.stat().st_size <= 128 * 1024 < grown
+            assert j.stats(STREAM).records == 601
