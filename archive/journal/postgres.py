@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,8 +47,9 @@ _COLUMNS = (
     "key, platform, workspace, conversation, kind, occurred_at, captured_at, blobs, size, body"
 )
 _TYPES = ["text"] * 8 + ["int4", "bytea"]
-# A batch is copied (binary COPY) into a temporary table of the writer's session, then
-# moved into records in one statement that reports the seq of each new key.
+# A batch holding a key already stored is copied (binary COPY) into a temporary table of
+# the writer's session, then moved into records in one statement that reports the seq of
+# each new key.
 _STAGE = (
     "CREATE TEMPORARY TABLE append_stage (key text, platform text, workspace text,"
     " conversation text, kind text, occurred_at text, captured_at text, blobs text,"
@@ -203,9 +204,9 @@ class PostgresJournal(SqlJournal):
             return [[] for _ in batch]
         try:
             try:
-                seq_of = self._insert_direct(conn, unique)
+                seq_of = self._insert(conn, unique, direct=True)
             except psycopg.errors.UniqueViolation:
-                seq_of = self._insert_staged(conn, unique.values())
+                seq_of = self._insert(conn, unique, direct=False)
             missing = [key for key in unique if key not in seq_of]
         except psycopg.Error as exc:
             raise JournalError(f"journal append failed, nothing was stored: {exc}") from exc
@@ -219,33 +220,25 @@ class PostgresJournal(SqlJournal):
         return [[int(seq_of[row[0]]) for row in rows] for rows in batch]
 
     @staticmethod
-    def _insert_direct(
-        conn: psycopg.Connection[Any], rows: dict[str, tuple[Any, ...]]
+    def _insert(
+        conn: psycopg.Connection[Any], rows: dict[str, tuple[Any, ...]], *, direct: bool
     ) -> dict[str, int]:
+        """Copy ``rows`` in, in one transaction; the seq of each key it stored.
+
+        ``direct``: straight into records, then their seqs by key (fails on a key already
+        stored). Otherwise into the stage table, moved with ON CONFLICT DO NOTHING.
+        """
         cursor = conn.cursor()
         try:
             cursor.execute(_BEGIN)
-            with cursor.copy(_COPY_DIRECT) as copy:
+            with cursor.copy(_COPY_DIRECT if direct else _COPY) as copy:
                 copy.set_types(_TYPES)
                 for row in rows.values():
                     copy.write_row(row)
-            seq_of = {key: int(seq) for key, seq in cursor.execute(_SEQS, (list(rows),))}
-            cursor.execute("COMMIT")
-            return seq_of
-        finally:
-            _rollback_if_open(conn)
-
-    @staticmethod
-    def _insert_staged(
-        conn: psycopg.Connection[Any], rows: Iterable[tuple[Any, ...]]
-    ) -> dict[str, int]:
-        cursor = conn.cursor()
-        try:
-            cursor.execute(_BEGIN)
-            with cursor.copy(_COPY) as copy:
-                copy.set_types(_TYPES)
-                for row in rows:
-                    copy.write_row(row)
+            if direct:
+                seq_of = {key: int(seq) for key, seq in cursor.execute(_SEQS, (list(rows),))}
+                cursor.execute("COMMIT")
+                return seq_of
             cursor.execute(_INSERT_AND_COMMIT)
             return {key: int(seq) for key, seq in cursor.fetchall()}
         finally:
