@@ -179,18 +179,21 @@ def _loads(data: bytes) -> Any:
     return json.loads(data)
 
 
-def decode_line(line: bytes) -> Record:
-    """Parse one sealed line back into a record with its seq."""
+def _line_object(line: bytes) -> dict[str, Any]:
+    """A sealed line parsed: ``{"record": {...}, "seq": n}``, or ValueError."""
     data = _loads(line)
     if not isinstance(data, dict) or set(data) != {"record", "seq"}:
         raise ValueError("not a chatkeeper sealed line")
+    return data
+
+
+def decode_line(line: bytes) -> Record:
+    """Parse one sealed line back into a record with its seq."""
+    data = _line_object(line)
     return record_from_dict(data["record"], int(data["seq"]))
 
 
 def line_kind_and_key(line: bytes) -> tuple[str, str]:
     """The ``kind`` and ``key`` of a sealed line's record, without building the record."""
-    data = _loads(line)
-    if not isinstance(data, dict) or set(data) != {"record", "seq"}:
-        raise ValueError("not a chatkeeper sealed line")
-    record = data["record"]
+    record = _line_object(line)["record"]
     return str(record["kind"]), str(record["key"])
