@@ -245,12 +245,12 @@ def _records(
     request: ExportRequest,
     bundles: list[BundleInfo],
     progress: Progress | None,
-) -> Iterator[tuple[Record, BundleInfo, bytes | None]]:
-    """Every record read, with its bundle and its sealed line (when the source has it)."""
+) -> Iterator[tuple[Record, BundleInfo]]:
+    """Every record read, with its bundle."""
     for bundle in _bundles(source, request, bundles):
         info = bundle.info
-        for record, line in _counted(bundle.with_lines(), progress):
-            yield record, info, line
+        for record in _counted(bundle.records, progress):
+            yield record, info
 
 
 def _jsonl_reads(
@@ -316,7 +316,7 @@ def _spill(
     """Spill the records the filters keep; ``wanted`` (proofs asked for) gets the messages."""
     read = 0
     keep = request.filters.keep_record
-    for record, info, _ in _records(source, request, bundles, progress):
+    for record, info in _records(source, request, bundles, progress):
         read += 1
         if keep(record):
             store.add(record, info.number, info.verified)
