@@ -151,3 +151,35 @@ class Record:
     def blob_hashes(self) -> tuple[str, ...]:
         """SHA-256 of every attachment stored as a blob."""
         return tuple(a.sha256 for a in self.attachments if a.sha256 is not None)
+
+
+#: Record kinds that fold into an earlier message: their ``message_id`` (or, for a pin, the
+#: pinned message) names it.
+TARGETING_KINDS = frozenset(
+    {
+        Kind.EDIT,
+        Kind.DELETE,
+        Kind.REACTION_ADDED,
+        Kind.REACTION_REMOVED,
+        Kind.FILE_SHARED,
+        Kind.FILE_DELETED,
+        Kind.ATTACHMENT_STORED,
+        Kind.PIN_ADDED,
+        Kind.PIN_REMOVED,
+    }
+)
+
+
+def target_of(record: Record) -> str | None:
+    """The message id a record belongs to, or None for conversation events."""
+    if record.kind is Kind.MESSAGE:
+        return record.message_id or record.key
+    if record.kind in (Kind.PIN_ADDED, Kind.PIN_REMOVED):
+        # A Telegram pin is a service message of its own that names the pinned one.
+        pinned = record.details.get("pinned_message_id") if record.details else None
+        if pinned is None and record.platform is Platform.TELEGRAM and record.details:
+            pinned = record.details.get("message_id")  # Telegram Desktop export's pin_message
+        return str(pinned) if pinned is not None else record.message_id
+    if record.kind in TARGETING_KINDS:
+        return record.message_id
+    return None

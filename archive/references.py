@@ -33,22 +33,11 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from archive.codec import format_time, parse_time
+from archive.codec import decode_body, format_time, parse_time
+from archive.model import TARGETING_KINDS, Kind, Platform, Record, target_of
 
-#: Record kinds that fold into an earlier message (``exporters.fold.TARGETING_KINDS``).
-REFERRING_KINDS = frozenset(
-    {
-        "edit",
-        "delete",
-        "reaction_added",
-        "reaction_removed",
-        "file_shared",
-        "file_deleted",
-        "attachment_stored",
-        "pin_added",
-        "pin_removed",
-    }
-)
+#: The kinds of ``archive.model.TARGETING_KINDS`` (records that fold into an earlier message).
+REFERRING_KINDS = frozenset(kind.value for kind in TARGETING_KINDS)
 _TELEGRAM_EDITS = ("edited_message", "edited_channel_post", "edited_business_message")
 
 MAX_SPANS = 8
@@ -81,7 +70,7 @@ class References:
             self._times[conversation] = None  # a Telegram reaction or deletion names an id only
             return
         try:
-            found, moment = target_time(json.loads(body))
+            found, moment = target_time(decode_body(body))
         except (ValueError, TypeError, KeyError, AttributeError):
             found, moment = True, None  # unreadable here: the export reads the bundle
         if not found:
@@ -178,43 +167,26 @@ def _slack_time(ts: str) -> str | None:
         return None
 
 
-def target_time(doc: dict[str, Any]) -> tuple[bool, str | None]:
+def target_time(record: Record) -> tuple[bool, str | None]:
     """(refers to a message, that message's ``occurred_at`` or None when unknown)."""
-    kind = doc["kind"]
-    platform = doc["platform"]
-    if kind == "attachment_stored":
-        return True, str(doc["occurred_at"])  # a copy of its message's own time
-    target = _target_id(doc, platform)
+    if record.kind is Kind.ATTACHMENT_STORED:
+        return True, format_time(record.occurred_at)  # a copy of its message's own time
+    target = target_of(record)
     if target is None:
         return False, None  # about no message (a Slack file_shared event, say)
-    if platform == "slack":
+    if record.platform is Platform.SLACK:
         return True, _slack_time(target)
-    if platform == "telegram" and kind == "edit":
-        return True, _telegram_edit_date(doc)
+    if record.platform is Platform.TELEGRAM and record.kind is Kind.EDIT:
+        return True, _telegram_edit_date(record)
     return True, None
 
 
-def _target_id(doc: dict[str, Any], platform: str) -> str | None:
-    """The message id a record is about, as the exporters' ``target_of`` finds it."""
-    details = doc.get("details") or {}
-    if doc["kind"] in ("pin_added", "pin_removed"):
-        pinned = details.get("pinned_message_id")
-        if pinned is None and platform == "telegram":
-            pinned = details.get("message_id")
-        if pinned is not None:
-            return str(pinned)
-    value = doc.get("message_id")
-    return None if value is None else str(value)
-
-
-def _telegram_edit_date(doc: dict[str, Any]) -> str | None:
-    if doc.get("raw_encoding") != "utf-8":
-        return None
-    update = json.loads(doc["raw"])
+def _telegram_edit_date(record: Record) -> str | None:
+    update = json.loads(record.raw)
     for name in _TELEGRAM_EDITS:
         message = update.get(name) if isinstance(update, dict) else None
         if isinstance(message, dict) and isinstance(message.get("date"), int):
-            if str(message.get("message_id")) != str(doc.get("message_id")):
+            if str(message.get("message_id")) != str(record.message_id):
                 return None
             return format_time(datetime.fromtimestamp(message["date"], tz=UTC))
     return None

@@ -21,11 +21,11 @@ from typing import IO, Any
 from archive.bundle import Layout
 from archive.errors import IntegrityError
 from archive.keys import PublicKey
-from archive.model import Attachment, AttachmentState, Kind, Record
+from archive.model import Attachment, AttachmentState, Kind, Record, target_of
 from archive.read import consecutive_runs, read_bundles
 from archive.store import ArchiveStore
 from archive.verify import VerifyReport, check_manifest, original_version, verify_stream
-from exporters.fold import Event, Item, Message, Row, fold_items, target_of
+from exporters.fold import Event, Item, Message, Row, fold_items
 
 _SPOOL_BYTES = 8 * 1024 * 1024
 _CHUNK = 1024 * 1024

@@ -28,21 +28,6 @@ from typing import NamedTuple
 from archive.model import Actor, Attachment, Kind, Platform, Record
 from exporters.forwards import forward_origin
 
-#: Kinds that are about an earlier message (they carry its ``message_id``).
-TARGETING_KINDS = frozenset(
-    {
-        Kind.EDIT,
-        Kind.DELETE,
-        Kind.REACTION_ADDED,
-        Kind.REACTION_REMOVED,
-        Kind.FILE_SHARED,
-        Kind.FILE_DELETED,
-        Kind.ATTACHMENT_STORED,
-        Kind.PIN_ADDED,
-        Kind.PIN_REMOVED,
-    }
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Edit:
@@ -350,21 +335,6 @@ class Row(NamedTuple):
     target: str | None
     bundle: int | None
     verified: bool
-
-
-def target_of(record: Record) -> str | None:
-    """The message id a record belongs to, or None for conversation events."""
-    if record.kind is Kind.MESSAGE:
-        return record.message_id or record.key
-    if record.kind in (Kind.PIN_ADDED, Kind.PIN_REMOVED):
-        # A Telegram pin is a service message of its own that names the pinned one.
-        pinned = record.details.get("pinned_message_id") if record.details else None
-        if pinned is None and record.platform is Platform.TELEGRAM and record.details:
-            pinned = record.details.get("message_id")  # Telegram Desktop export's pin_message
-        return str(pinned) if pinned is not None else record.message_id
-    if record.kind in TARGETING_KINDS:
-        return record.message_id
-    return None
 
 
 def fold_items(rows: Iterable[Row], names: Namer = _no_names) -> Iterator[Item]:

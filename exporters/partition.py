@@ -23,8 +23,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from archive.model import Actor, Attachment, AttachmentState, Kind, Platform, Record, Source
-from exporters.fold import Item, Row, fold_items, target_of
+from archive.model import (
+    Actor,
+    Attachment,
+    AttachmentState,
+    Kind,
+    Platform,
+    Record,
+    Source,
+    target_of,
+)
+from exporters.fold import Item, Row, fold_items
 
 DAY_SECONDS = 86_400
 _BATCH = 2_000

@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from archive.codec import encode_body, format_time, parse_time
+from archive.codec import decode_body, encode_body, format_time, parse_time
 from archive.model import Kind, Record, Source
 from archive.references import (
     MAX_SPANS,
@@ -41,18 +41,13 @@ def _telegram(kind: str, body: Any, update_id: int) -> Record:
     return record
 
 
-def _doc(record: Record) -> dict[str, Any]:
-    parsed: dict[str, Any] = json.loads(encode_body(record))
-    return parsed
-
-
 def test_slack_records_name_the_time_of_their_message() -> None:
     """A Slack edit, deletion, reaction and pin point at the ts that is their message's time."""
     message = _slack("plain")
     for name in ("message_changed", "message_deleted", "reaction_added", "pin_added"):
         record = _slack(name)
         assert record.kind is not Kind.MESSAGE
-        assert target_time(_doc(record)) == (True, format_time(message.occurred_at)), name
+        assert target_time(record) == (True, format_time(message.occurred_at)), name
 
 
 def test_telegram_edit_names_its_original_date_and_a_reaction_is_unknown() -> None:
@@ -62,8 +57,8 @@ def test_telegram_edit_names_its_original_date_and_a_reaction_is_unknown() -> No
     edit = _telegram("edited_message", p.edited(original, "Bid 102", edit_date=p.BASE_DATE + 30), 2)
     reaction = _telegram("message_reaction", p.reaction(GROUP, BOB, 32, new=("👍",)), 3)
     assert edit.occurred_at > message.occurred_at
-    assert target_time(_doc(edit)) == (True, format_time(message.occurred_at))
-    assert target_time(_doc(reaction)) == (True, None)
+    assert target_time(edit) == (True, format_time(message.occurred_at))
+    assert target_time(reaction) == (True, None)
 
 
 def test_references_span_per_conversation_and_unknown_is_sticky() -> None:
@@ -135,7 +130,7 @@ def test_slack_rows_read_without_decoding_agree_with_decoding() -> None:
         body = encode_body(record)
         fast = References()
         fast.note("slack:T1:C", record.kind.value, body)
-        found, moment = target_time(json.loads(body))
+        found, moment = target_time(decode_body(body))
         expected = {"slack:T1:C": None if moment is None else [[moment, moment]]}
         assert fast.manifest_field() == (expected if found else {}), record
 
@@ -146,7 +141,7 @@ def test_a_reaction_to_a_file_refers_to_no_message() -> None:
     references = References()
     references.note("slack:T1:C", record.kind.value, encode_body(record))
     assert references.manifest_field() == {}
-    assert target_time(_doc(record)) == (False, None)
+    assert target_time(record) == (False, None)
 
 
 def test_malformed_refers_back_is_a_finding() -> None:

@@ -34,14 +34,6 @@ IN_RANGE = BASE_TIME + DAY + timedelta(hours=2)
 FILTERS = Filters(conversations=("C1",), start=BASE_TIME + DAY, end=BASE_TIME + 2 * DAY)
 
 
-def test_refers_back_covers_every_kind_that_folds_into_a_message() -> None:
-    """Sealing tracks exactly the kinds that folding attaches to an earlier message."""
-    from archive.references import REFERRING_KINDS
-    from exporters.fold import TARGETING_KINDS
-
-    assert {kind.value for kind in TARGETING_KINDS} == REFERRING_KINDS
-
-
 def _about(target: Record, n: int, kind: Kind, at: float, **fields: object) -> Record:
     """Record ``n`` of ``kind``, ``at`` days after the base, about the message ``target``."""
     record = slack_message(n, channel="C1", kind=kind, at=BASE_TIME + timedelta(days=at))
