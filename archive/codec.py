@@ -193,7 +193,19 @@ def decode_line(line: bytes) -> Record:
     return record_from_dict(data["record"], int(data["seq"]))
 
 
+def line_fields(line: bytes) -> tuple[dict[str, Any], int]:
+    """A sealed line's record as its JSON object (what ``record_from_dict`` takes), and its seq.
+
+    For readers that look at a few fields of many records and build few of them.
+    """
+    data = _line_object(line)
+    record = data["record"]
+    if not isinstance(record, dict):
+        raise ValueError("not a chatkeeper sealed line")
+    return record, int(data["seq"])
+
+
 def line_kind_and_key(line: bytes) -> tuple[str, str]:
     """The ``kind`` and ``key`` of a sealed line's record, without building the record."""
-    record = _line_object(line)["record"]
+    record, _ = line_fields(line)
     return str(record["kind"]), str(record["key"])

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from archive.codec import line_kind_and_key
+from archive.codec import line_fields, line_kind_and_key
 from archive.errors import IntegrityError
 from archive.keys import Signer
 from archive.model import Kind, Record
@@ -240,19 +240,6 @@ def _counted(items: Iterable[_T], progress: Progress | None) -> Iterator[_T]:
         progress(count)
 
 
-def _records(
-    source: BundleSource,
-    request: ExportRequest,
-    bundles: list[BundleInfo],
-    progress: Progress | None,
-) -> Iterator[tuple[Record, BundleInfo]]:
-    """Every record read, with its bundle."""
-    for bundle in _bundles(source, request, bundles):
-        info = bundle.info
-        for record in _counted(bundle.records, progress):
-            yield record, info
-
-
 def _jsonl_reads(
     source: BundleSource,
     request: ExportRequest,
@@ -313,13 +300,31 @@ def _spill(
     progress: Progress | None,
     wanted: dict[int, set[str]] | None,
 ) -> int:
-    """Spill the records the filters keep; ``wanted`` (proofs asked for) gets the messages."""
+    """Spill the records the filters keep; ``wanted`` (proofs asked for) gets the messages.
+
+    A bundle whose source gives its sealed lines is spilled from each line's JSON object,
+    with no record built (the store keeps the object; the render worker builds the
+    record); any other bundle from its records.
+    """
     read = 0
-    keep = request.filters.keep_record
-    for record, info in _records(source, request, bundles, progress):
-        read += 1
-        if keep(record):
-            store.add(record, info.number, info.verified)
-            if wanted is not None:
-                _want(wanted, record, info)
+    filters = request.filters
+    keep, keep_fields = filters.keep_record, filters.keep_fields
+    for bundle in _bundles(source, request, bundles):
+        info = bundle.info
+        number, verified = info.number, info.verified
+        if bundle.lines is not None:
+            for line in _counted(bundle.lines, progress):
+                read += 1
+                data, seq = line_fields(line)
+                if keep_fields(data):
+                    store.add_fields(data, seq, number, verified)
+                    if wanted is not None and data["kind"] == _MESSAGE:
+                        wanted.setdefault(number, set()).add(data["key"])
+            continue
+        for record in _counted(bundle.records, progress):
+            read += 1
+            if keep(record):
+                store.add(record, number, verified)
+                if wanted is not None:
+                    _want(wanted, record, info)
     return read
