@@ -22,13 +22,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from archive.codec import canonical_json, decode_body, parse_time, record_to_dict
 from archive.model import Kind, Platform, Record, message_target
 from exporters.fold import Item, Row, fold_items
 
 DAY_SECONDS = 86_400
+_FILE_NAME = "partition.sqlite3"
 _BATCH = 2_000
 _REFERENCE_KEYS = ("record_key", "original_key", "ref_key")
 
@@ -110,6 +111,17 @@ def micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _ONE_MICROSECOND
 
 
+Ident = tuple[str, str, str]  # platform, workspace, conversation
+
+
+class ShardState(NamedTuple):
+    """What a store spilled in another process holds beside its tables (``adopt``)."""
+
+    conversations: list[tuple[Ident, str | None, str | None]]  # in the shard's number order
+    names: dict[tuple[str, str, str], str]
+    record_count: int
+
+
 class PartitionStore:
     """Records partitioned by (conversation, slice) in a temporary SQLite file."""
 
@@ -117,7 +129,7 @@ class PartitionStore:
         if slice_seconds < 60:
             raise ValueError("slice must be at least one minute")
         self.slice_seconds = slice_seconds
-        self.path = directory / "partition.sqlite3"
+        self.path = directory / _FILE_NAME
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
@@ -190,6 +202,68 @@ class PartitionStore:
         self._db.executemany("INSERT INTO body VALUES (?,?)", self._bodies)
         self._pending.clear()
         self._bodies.clear()
+
+    def shard_state(self) -> ShardState:
+        """Write out what was spilled (not routed: the store that adopts it routes)."""
+        self._flush()
+        self._db.execute("COMMIT")
+        self._db.execute("BEGIN")
+        ordered = sorted(
+            (number, ident, name, kind)
+            for ident, (number, name, kind) in self._conversations.items()
+            if isinstance(number, int)
+        )
+        return ShardState(
+            [
+                (
+                    ident,
+                    name if isinstance(name, str) else None,
+                    kind if isinstance(kind, str) else None,
+                )
+                for _, ident, name, kind in ordered
+            ],
+            dict(self.names),
+            self.record_count,
+        )
+
+    def adopt(self, directory: Path, state: ShardState) -> None:
+        """Append the records of the store spilled in ``directory`` (its bundles come after
+        every bundle spilled here so far, before any spilled later)."""
+        self._flush()
+        numbers: list[tuple[int, int | str | None]] = []
+        for ident, name, kind in state.conversations:
+            known = self._conversations.get(ident)
+            if known is None:
+                known = self._conversations[ident] = [len(self._conversations), None, None]
+            if name:
+                known[1] = name
+            if kind:
+                known[2] = kind
+            numbers.append((len(numbers), known[0]))
+        self.names.update(state.names)
+        db = self._db
+        db.execute("COMMIT")
+        db.execute("ATTACH DATABASE ? AS shard", (str(directory / _FILE_NAME),))
+        try:
+            db.execute("BEGIN")
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS numbers (local INTEGER PRIMARY KEY, conv)")
+            db.execute("DELETE FROM numbers")
+            db.executemany("INSERT INTO numbers VALUES (?, ?)", numbers)
+            offset = self.record_count
+            db.execute(
+                "INSERT INTO rec SELECT r.id + ?, n.conv, r.slice, r.anchor_time, r.anchor_seq,"
+                " r.seq, r.kind, r.key, r.target, r.ref_key, r.bundle, r.verified"
+                " FROM shard.rec AS r JOIN numbers AS n ON n.local = r.conv ORDER BY r.id",
+                (offset,),
+            )
+            db.execute(
+                "INSERT INTO body SELECT id + ?, data FROM shard.body ORDER BY id", (offset,)
+            )
+            db.execute("COMMIT")
+        finally:
+            db.execute("DETACH DATABASE shard")
+            db.execute("BEGIN")
+        self.record_count += state.record_count
 
     def finish(self) -> None:
         """Route every record to its message's slice and index for reading."""

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from archive.codec import line_fields, line_kind_and_key
+from archive.codec import line_kind_and_key
 from archive.errors import IntegrityError
 from archive.keys import Signer
 from archive.model import Kind, Record
@@ -38,6 +38,7 @@ from exporters.output import OutputDir
 from exporters.partition import DAY_SECONDS, PartitionStore
 from exporters.render import RenderContext
 from exporters.source import BlobSource, BundleInfo, BundleRecords, BundleSource
+from exporters.spill import spill
 from exporters.workers import render_in_workers
 
 _RENDERERS: dict[str, Callable[[RenderContext], None]] = {
@@ -130,7 +131,8 @@ def run_export(
 
     ``stream_problems`` are the stream-level findings (one line each): any of them
     refuses the export unless ``request.allow_unverified``, and then marks it.
-    rsmf, eml and html render conversations in up to ``workers`` forked processes.
+    The folding formats read and spill bundles in up to ``workers`` forked processes
+    (``exporters.spill``), and rsmf, eml and html render conversations in as many.
     """
     problems = tuple(stream_problems)
     if problems and not request.allow_unverified:
@@ -155,8 +157,19 @@ def run_export(
             with tempfile.TemporaryDirectory(prefix="chatkeeper-export-", dir=temp_dir) as scratch:
                 store = PartitionStore(Path(scratch), request.slice_seconds)
                 try:
-                    noted = None if proofs is None else wanted
-                    read = _spill(source, request, store, bundles, progress, noted)
+                    spilled = spill(
+                        source,
+                        request.filters,
+                        store,
+                        whole_range=False,
+                        allow_unverified=request.allow_unverified,
+                        proofs=proofs is not None,
+                        progress=progress,
+                        workers=workers,
+                    )
+                    bundles += spilled.bundles
+                    wanted.update(spilled.wanted)
+                    read = spilled.read
                     store.finish()
                     context = RenderContext(
                         store,
@@ -290,41 +303,3 @@ def _write_proofs(
 def _want(wanted: dict[int, set[str]], record: Record, info: BundleInfo) -> None:
     if record.kind is Kind.MESSAGE:
         wanted.setdefault(info.number, set()).add(record.key)
-
-
-def _spill(
-    source: BundleSource,
-    request: ExportRequest,
-    store: PartitionStore,
-    bundles: list[BundleInfo],
-    progress: Progress | None,
-    wanted: dict[int, set[str]] | None,
-) -> int:
-    """Spill the records the filters keep; ``wanted`` (proofs asked for) gets the messages.
-
-    A bundle whose source gives its sealed lines is spilled from each line's JSON object,
-    with no record built (the store keeps the object; the render worker builds the
-    record); any other bundle from its records.
-    """
-    read = 0
-    filters = request.filters
-    keep, keep_fields = filters.keep_record, filters.keep_fields
-    for bundle in _bundles(source, request, bundles):
-        info = bundle.info
-        number, verified = info.number, info.verified
-        if bundle.lines is not None:
-            for line in _counted(bundle.lines, progress):
-                read += 1
-                data, seq = line_fields(line)
-                if keep_fields(data):
-                    store.add_fields(data, seq, number, verified)
-                    if wanted is not None and data["kind"] == _MESSAGE:
-                        wanted.setdefault(number, set()).add(data["key"])
-            continue
-        for record in _counted(bundle.records, progress):
-            read += 1
-            if keep(record):
-                store.add(record, number, verified)
-                if wanted is not None:
-                    _want(wanted, record, info)
-    return read

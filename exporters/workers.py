@@ -55,10 +55,10 @@ def _work(context: RenderContext, renderer: Renderer, queue: Queue[tuple[str, in
     except BaseException as exc:  # the parent reports it and the run stays resumable
         with contextlib.suppress(OSError):
             context.out.flush_log()  # what was written is kept on the re-run
-        queue.put((_summary(exc), 0))
+        queue.put((summary(exc), 0))
 
 
-def _summary(exc: BaseException) -> str:
+def summary(exc: BaseException) -> str:
     """One line naming the failure and where it was raised.
 
     Only chatkeeper's own errors and OS errors keep their message (written to
