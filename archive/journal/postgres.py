@@ -33,6 +33,7 @@ from psycopg.pq import TransactionStatus
 from archive.errors import JournalError
 from archive.journal.group_commit import GroupCommitter
 from archive.journal.port import SealRow
+from archive.journal.postgres_copy import append_in_one_message, encode_row
 from archive.journal.postgres_schema import MIGRATIONS
 from archive.journal.sql_base import Execute, SqlJournal
 
@@ -56,16 +57,19 @@ _STAGE = (
     " size integer, body bytea) ON COMMIT DELETE ROWS"
 )
 _COPY = f"COPY append_stage ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
-# The common case, no key of the batch stored yet: the rows go straight into records,
-# each with a seq drawn from the table's own sequence beforehand, in the transaction that
-# holds the shared append lock (as the column default would draw it).
-_COPY_DIRECT = f"COPY records (seq, {_COLUMNS}) FROM STDIN (FORMAT BINARY)"
-_DIRECT_TYPES = ["int8", *_TYPES]
+# The common case, no key of the batch stored yet: one message (postgres_copy.py) takes the
+# shared append lock, draws a seq per row from the table's own sequence (as the column
+# default would, in the transaction that holds the lock) and copies the rows with those
+# seqs straight into records, then commits. "{sequence}" and "{count}" are filled in.
+_APPEND_DIRECT = (
+    f"BEGIN; SELECT pg_advisory_xact_lock_shared({_LOCKS['append']});"
+    " SELECT nextval('{sequence}') FROM generate_series(1, {count});"
+    f" COPY records (seq, {_COLUMNS}) FROM STDIN (FORMAT BINARY); COMMIT"
+)
+_DIRECT_FIELDS = 11
 _SEQS = "SELECT key, seq FROM records WHERE key = ANY(%s)"
 # Without parameters, psycopg sends a string of statements as one message: one round trip.
 _BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock_shared({_LOCKS['append']})"
-# ... and with the seqs of a direct COPY: "{sequence}", "{count}" are filled in.
-_BEGIN_AND_DRAW = _BEGIN + "; SELECT nextval('{sequence}') FROM generate_series(1, {count})"
 _INSERT_MANY = (
     f"INSERT INTO records ({_COLUMNS}) SELECT {_COLUMNS} FROM append_stage"
     " ON CONFLICT (key) DO NOTHING RETURNING key, seq"
@@ -120,7 +124,8 @@ class PostgresJournal(SqlJournal):
             row = self._writer_conn.execute(
                 "SELECT pg_get_serial_sequence('records', 'seq')"
             ).fetchone()
-            self._sequence = str(row[0]) if row else ""
+            # as an SQL string literal in the append message (quotes doubled)
+            self._sequence = str(row[0]).replace("'", "''") if row else ""
         except psycopg.Error as exc:
             raise JournalError(f"cannot open PostgreSQL journal: {exc}") from exc
         self._lock = threading.Lock()
@@ -194,17 +199,18 @@ class PostgresJournal(SqlJournal):
 
     # -- group commit -------------------------------------------------------------
     def _commit(self, batch: list[list[tuple[Any, ...]]]) -> list[list[int]]:
-        """One transaction for the whole batch, under the shared append lock: 3 round trips.
+        """One transaction for the whole batch, under the shared append lock.
 
-        BEGIN, the lock and drawing one seq per row from the table's sequence go in one
-        message; the rows, with those seqs, go by binary COPY straight into records; COMMIT.
-        When a key of the batch is stored already (a redelivery), the COPY fails on the
-        unique key (its seqs stay unused, gaps like those of any aborted append) and the
-        batch goes again through the session's stage table instead: BEGIN and the lock,
-        COPY into the stage table, then one INSERT ... SELECT ... ON CONFLICT DO NOTHING
-        that returns the seq of each new key, sent with the COMMIT. Keys already stored
-        resolve to their seq afterwards with one SELECT (records are never deleted). Keys
-        repeated in the batch are sent once.
+        Its keys all new (the common case), it is one message (``postgres_copy.py``):
+        BEGIN, the lock, one seq per row drawn from the table's sequence, a binary COPY of
+        the rows with those seqs straight into records, COMMIT; the client waits twice,
+        for the seqs and for the commit. When a key of the batch is stored already (a
+        redelivery), the COPY fails on the unique key (its seqs stay unused, gaps like
+        those of any aborted append) and the batch goes again through the session's stage
+        table instead: BEGIN and the lock, COPY into the stage table, then one INSERT ...
+        SELECT ... ON CONFLICT DO NOTHING that returns the seq of each new key, sent with
+        the COMMIT. Keys already stored resolve to their seq afterwards with one SELECT
+        (records are never deleted). Keys repeated in the batch are sent once.
         """
         conn = self._writer_conn
         unique: dict[str, tuple[Any, ...]] = {}
@@ -233,21 +239,14 @@ class PostgresJournal(SqlJournal):
     def _insert_direct(
         self, conn: psycopg.Connection[Any], rows: dict[str, tuple[Any, ...]]
     ) -> dict[str, int]:
-        """Copy ``rows`` straight into records with seqs drawn first (fails on a stored key)."""
-        cursor = conn.cursor()
+        """Copy ``rows`` straight into records in one message (fails on a stored key)."""
+        encoded = [encode_row(row) for row in rows.values()]
+        message = _APPEND_DIRECT.format(sequence=self._sequence, count=len(encoded))
         try:
-            cursor.execute(_BEGIN_AND_DRAW.format(sequence=self._sequence, count=len(rows)))
-            while cursor.nextset():  # to the last result: the drawn seqs
-                pass
-            seqs = [seq for (seq,) in cursor.fetchall()]
-            with cursor.copy(_COPY_DIRECT) as copy:
-                copy.set_types(_DIRECT_TYPES)
-                for seq, row in zip(seqs, rows.values(), strict=True):
-                    copy.write_row((seq, *row))
-            cursor.execute("COMMIT")
-            return dict(zip(rows, seqs, strict=True))
+            seqs = append_in_one_message(conn, message, encoded, _DIRECT_FIELDS)
         finally:
             _rollback_if_open(conn)
+        return dict(zip(rows, seqs, strict=True))
 
     @staticmethod
     def _insert_staged(
