@@ -20,7 +20,8 @@ this machine), the cores they kept busy, and the cores other work took meanwhile
 the CPU ceiling of two processes over one (cores over the 2-process run's CPU per record,
 against the 1-process rate), on all cores and on those other work left.
 
-Ratios printed: capture()/raw (goal >= 0.7) and two processes/one (goal >= 1.5). The
+Ratios printed: capture()/raw (goal >= 0.7) and two processes/one (goal >= 1.5), of the best
+rounds and within each round (its figures measured minutes apart, under the same load). The
 machine may be shared: ``rounds`` (``--rounds``) repeats capture(), the raw inserts and the
 two processes in turn, and each figure is its best round (least disturbed by other work).
 """
@@ -323,6 +324,20 @@ def run_postgres(server: str, total: int, line: Line, rounds: int = 3) -> None:
     two_rate = show(line, f"capture(), 2 processes x {WRITERS // 2}", total, best(two))
     print(f"{'':<28} {two_rate / base_rate:>10.1f}x baseline")
     print(f"{'two processes / one':<28} {two_rate / rate:>10.2f}x   (goal >= 1.5)")
+    # The same ratios within each round (figures measured minutes apart, under the same load)
+    paired = [
+        (
+            min(raw[method][n].elapsed for method in RAW) / figure.elapsed,
+            figure.elapsed / two[n].elapsed,
+        )
+        for n, figure in enumerate(one)
+    ]
+    print(
+        f"{'per round (same load)':<28} capture() / raw "
+        + " ".join(f"{a:.2f}" for a, _ in paired)
+        + "; two / one "
+        + " ".join(f"{b:.2f}" for _, b in paired)
+    )
     # What two processes could reach if CPU were the only limit: the cores (all of them,
     # or those other work left) over the client + server CPU per record of the 2-process run.
     pair = best(two)
