@@ -35,6 +35,7 @@ _TRAILER = b"\xff\xff"
 _LENGTH = struct.Struct("!i")
 _SEQ = struct.Struct("!hiq")  # field count, then the seq: its length and int8 value
 _INT4 = b"\x00\x00\x00\x04"
+_SLICE = 256 * 1024  # COPY data per put (a batch of 64 realistic records is about 130 KB)
 
 
 def encode_row(row: Sequence[Any]) -> bytes:
@@ -112,8 +113,12 @@ def _next_result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult | None:
 
 
 def _put_copy(pgconn: pq.abc.PGconn, data: bytes) -> None:
-    while not pgconn.put_copy_data(data):  # 0: the output buffer is full for now
-        _wait_writable(pgconn)
+    """Send ``data`` in slices, each flushed, so libpq's buffer stays small; end the COPY."""
+    view = memoryview(data)
+    for start in range(0, len(view), _SLICE):
+        while not pgconn.put_copy_data(view[start : start + _SLICE]):  # 0: buffer full
+            _wait_writable(pgconn)
+        _flush(pgconn)
     _end_copy(pgconn, None)
 
 
