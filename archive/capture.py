@@ -30,7 +30,7 @@ from datetime import datetime
 from archive.errors import JournalError
 from archive.journal.aio import AsyncJournal
 from archive.journal.port import Journal
-from archive.model import Record
+from archive.model import Kind, Platform, Record
 from archive.observe import observer
 
 
@@ -163,13 +163,13 @@ async def _commit(journal: Journal, records: Sequence[Record]) -> list[int]:
 
 
 def _count(records: Sequence[Record]) -> None:
-    counts: dict[tuple[str, str], int] = {}
+    # Keyed by the members (str hashes): an enum's ``.value`` is a Python-level lookup.
+    counts: dict[tuple[Platform, Kind], int] = {}
     for r in records:
-        counts[(r.platform.value, r.kind.value)] = (
-            counts.get((r.platform.value, r.kind.value), 0) + 1
-        )
+        key = (r.platform, r.kind)
+        counts[key] = counts.get(key, 0) + 1
     for (platform, kind), n in counts.items():
-        observer().captured(platform, kind, n)
+        observer().captured(platform.value, kind.value, n)
 
 
 def _enqueue(journal: Journal, fetches: Sequence[FileFetch]) -> None:

@@ -43,10 +43,23 @@ def canonical_json(value: Any) -> bytes:
         ).encode("utf-8")
 
 
+#: What ``isoformat(timespec="microseconds")`` writes, without the offset; %-formatting of
+#: the fields is about four times as fast (two times per record on the capture path).
+_ISO_UTC = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+
+
 def format_time(moment: datetime) -> str:
     """ISO 8601 in UTC with microseconds and a ``Z``: sorts as text."""
-    if moment.tzinfo is UTC:  # the capture path: one call instead of three
-        return moment.isoformat(timespec="microseconds")[:-6] + "Z"
+    if moment.tzinfo is UTC:  # the capture path: formatted from the fields at once
+        return _ISO_UTC % (
+            moment.year,
+            moment.month,
+            moment.day,
+            moment.hour,
+            moment.minute,
+            moment.second,
+            moment.microsecond,
+        )
     if moment.utcoffset():
         moment = moment.astimezone(UTC)
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
@@ -193,7 +206,19 @@ def decode_line(line: bytes) -> Record:
     return record_from_dict(data["record"], int(data["seq"]))
 
 
+def line_fields(line: bytes) -> tuple[dict[str, Any], int]:
+    """A sealed line's record as its JSON object (what ``record_from_dict`` takes), and its seq.
+
+    For readers that look at a few fields of many records and build few of them.
+    """
+    data = _line_object(line)
+    record = data["record"]
+    if not isinstance(record, dict):
+        raise ValueError("not a chatkeeper sealed line")
+    return record, int(data["seq"])
+
+
 def line_kind_and_key(line: bytes) -> tuple[str, str]:
     """The ``kind`` and ``key`` of a sealed line's record, without building the record."""
-    record = _line_object(line)["record"]
+    record, _ = line_fields(line)
     return str(record["kind"]), str(record["key"])

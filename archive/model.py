@@ -172,14 +172,27 @@ TARGETING_KINDS = frozenset(
 
 def target_of(record: Record) -> str | None:
     """The message id a record belongs to, or None for conversation events."""
-    if record.kind is Kind.MESSAGE:
-        return record.message_id or record.key
-    if record.kind in (Kind.PIN_ADDED, Kind.PIN_REMOVED):
+    return message_target(
+        record.kind, record.platform, record.key, record.message_id, record.details
+    )
+
+
+def message_target(
+    kind: Kind,
+    platform: Platform,
+    key: str,
+    message_id: str | None,
+    details: Mapping[str, Any] | None,
+) -> str | None:
+    """``target_of`` from a record's fields (a sealed line's object, before any record is built)."""
+    if kind is Kind.MESSAGE:
+        return message_id or key
+    if kind in (Kind.PIN_ADDED, Kind.PIN_REMOVED):
         # A Telegram pin is a service message of its own that names the pinned one.
-        pinned = record.details.get("pinned_message_id") if record.details else None
-        if pinned is None and record.platform is Platform.TELEGRAM and record.details:
-            pinned = record.details.get("message_id")  # Telegram Desktop export's pin_message
-        return str(pinned) if pinned is not None else record.message_id
-    if record.kind in TARGETING_KINDS:
-        return record.message_id
+        pinned = details.get("pinned_message_id") if details else None
+        if pinned is None and platform is Platform.TELEGRAM and details:
+            pinned = details.get("message_id")  # Telegram Desktop export's pin_message
+        return str(pinned) if pinned is not None else message_id
+    if kind in TARGETING_KINDS:
+        return message_id
     return None

@@ -14,7 +14,11 @@
 
 The read path runs again after each format, and each format's ratio is to
 the mean of the read path runs just before and after it, so that a change in
-the machine's load during the run weighs on both sides. Prints records/s and
+the machine's load during the run weighs on both sides. After eml, a second
+baseline: the same number of files (one per message, of the mean size eml
+wrote), created in the same layout by as many processes as render workers, with
+nothing but ``os.open``, ``os.write``, ``os.close`` and ``os.replace`` from a
+partial directory: what creating the files alone costs on the output disk. Prints records/s and
 messages/s (message records over the export time), CPU seconds (user and
 system, render workers included), peak RSS, output size and the ratios to the
 read path in time and in CPU (goals: jsonl at least 0.7, rsmf and html at
@@ -176,7 +180,70 @@ def export_phase(args: argparse.Namespace) -> dict[str, float]:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def run_phase(phase: str, args: argparse.Namespace, endpoint: object) -> dict[str, float]:
+def _create_files(root: Path, first: int, count: int, size: int) -> None:
+    """``count`` files of ``size`` bytes in 40 x 30 directories, each renamed into place."""
+    partial = root / f".partial-{first}"
+    partial.mkdir()
+    data = b"x" * size
+    made: set[Path] = set()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    for n in range(first, first + count):
+        folder = root / f"c{n % 40:02d}" / f"d{n // 40 % 30:02d}"
+        if folder not in made:
+            folder.mkdir(parents=True, exist_ok=True)
+            made.add(folder)
+        temporary = partial / str(n)
+        fd = os.open(temporary, flags, 0o644)
+        os.write(fd, data)
+        os.close(fd)
+        temporary.replace(folder / f"{n:09d}.eml")
+
+
+def files_phase(args: argparse.Namespace) -> dict[str, float]:
+    """The file-creation floor: ``args.files`` files, shared by ``args.workers`` processes."""
+    home = Path(args.journal).parent
+    root = Path(tempfile.mkdtemp(prefix="bench-export-files-", dir=args.out_dir or home))
+    try:
+        share = -(-args.files // args.workers)
+        started, cpu = time.perf_counter(), _cpu()
+        processes = []
+        for first in range(0, args.files, share):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    _create_files(root, first, min(share, args.files - first), args.file_size)
+                finally:
+                    os._exit(0)
+            processes.append(pid)
+        for pid in processes:
+            os.waitpid(pid, 0)
+        return {"seconds": time.perf_counter() - started, "cpu": _cpu() - cpu}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _files_floor(
+    args: argparse.Namespace, endpoint: object, eml: dict[str, float], messages: int
+) -> None:
+    """Run and print the file-creation floor for the files eml wrote."""
+    size = int(eml["bytes"] / max(eml["files"], 1))
+    floor = run_phase("files", args, endpoint, ["--files", str(messages), "--file-size", str(size)])
+    print(
+        f"{'files':>9}: {messages / floor['seconds']:>9,.0f} files/s    (creating {messages:,} "
+        f"files of {size:,} bytes alone, {args.workers} processes)  {floor['seconds']:6.1f} s "
+        f"(CPU {floor['cpu']:6.1f} s)",
+        flush=True,
+    )
+    print(
+        f"{'eml':>9}: ratio to creating its files alone: {floor['seconds'] / eml['seconds']:.2f} "
+        f"in time, {floor['cpu'] / eml['cpu']:.2f} in CPU",
+        flush=True,
+    )
+
+
+def run_phase(
+    phase: str, args: argparse.Namespace, endpoint: object, extra: list[str] | None = None
+) -> dict[str, float]:
     creds = endpoint.archiver  # type: ignore[attr-defined]
     process = subprocess.run(
         [
@@ -191,6 +258,7 @@ def run_phase(phase: str, args: argparse.Namespace, endpoint: object) -> dict[st
             "--workers",
             str(args.workers),
             *(["--out-dir", args.out_dir] if args.out_dir else []),
+            *(extra or []),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -217,9 +285,14 @@ def main() -> None:
     parser.add_argument("--phase", default="all")
     parser.add_argument("--journal")
     parser.add_argument("--endpoint")
+    parser.add_argument("--files", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--file-size", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase == "read":
         print(json.dumps(read_phase(args)))
+        return
+    if args.phase == "files":
+        print(json.dumps(files_phase(args)))
         return
     if args.phase != "all":
         print(json.dumps(export_phase(args)))
@@ -257,6 +330,8 @@ def main() -> None:
                 f"output {got['bytes'] / 1e6:7.1f} MB in {got['files']:,.0f} files",
                 flush=True,
             )
+            if fmt == "eml":
+                _files_floor(args, endpoint, got, messages)
             after = _read_path(args, endpoint, report.records, messages)
             base = {k: (before[k] + after[k]) / 2 for k in ("seconds", "cpu")}
             print(

@@ -21,7 +21,7 @@ from archive.bundle import Layout
 from archive.codec import decode_line
 from archive.errors import IntegrityError
 from archive.keys import PublicKey
-from archive.read import read_bundle_lines
+from archive.read import bundle_numbers, read_bundle_lines
 from archive.store import ArchiveStore
 from archive.verify import Finding, VerifyReport, original_version, verify_stream
 from exporters.source import BundleInfo, BundleRecords, BundleSelect
@@ -78,6 +78,18 @@ class ArchiveBundleSource:
         self.keys = keys
         self.stream_findings = tuple(stream_findings)
         self.disposed = disposed  # bundles whose records a certificate disposed of
+
+    def bundle_numbers(self, first: int | None, last: int | None) -> list[int]:
+        """The numbers of the bundles ``read_bundles(first, last, ...)`` would read."""
+        return [
+            n
+            for n in bundle_numbers(self.store, self.layout)
+            if n >= (first or 1) and (last is None or n <= last)
+        ]
+
+    def after_fork(self) -> None:
+        """In a forked worker: drop the HTTP connections inherited from the parent."""
+        self.store.after_fork()
 
     @property
     def stream_problems(self) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ the manifests' ``refers_back`` (see ``archive.references``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,11 +34,20 @@ class Filters:
 
     def keep_record(self, record: Record) -> bool:
         """Cheap filter on the way in."""
-        if self.platform is not None and record.platform.value != self.platform:
+        return self._keeps_place(record.platform.value, record.conversation) and (
+            self.start is None or record.occurred_at >= self.start
+        )
+
+    def keep_fields(self, data: Mapping[str, Any]) -> bool:
+        """``keep_record`` on a record's sealed JSON object (``codec.line_fields``)."""
+        return self._keeps_place(data["platform"], data["conversation"]) and (
+            self.start is None or parse_time(data["occurred_at"]) >= self.start
+        )
+
+    def _keeps_place(self, platform: str, conversation: str) -> bool:
+        if self.platform is not None and platform != self.platform:
             return False
-        if self.conversations and record.conversation not in self.conversations:
-            return False
-        return self.start is None or record.occurred_at >= self.start
+        return not self.conversations or conversation in self.conversations
 
     def keep_bundle(self, manifest: dict[str, Any], *, whole_range: bool) -> bool:
         """Whether a sealed bundle can hold a record this export keeps, from its manifest.

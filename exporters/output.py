@@ -1,7 +1,8 @@
 """The export directory: atomic files, a progress log, and resuming.
 
 Every file is written under ``.export-partial/`` and renamed into place when complete, then its
-SHA-256 is appended to a progress log. A re-run with the same request reads
+SHA-256 is appended to a progress log (in batches of whole lines: a file missing from the log
+after a crash is only written again). A re-run with the same request reads
 the log (or the finished custody manifest) and skips every file that is
 already complete with the recorded hash; a different request into the same
 directory is refused so two exports never mix.
@@ -9,6 +10,7 @@ directory is refused so two exports never mix.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
@@ -28,6 +30,8 @@ from exporters.file_index import FileEntry, FileIndex
 from exporters.manifest_io import iter_manifest_files, read_manifest_header
 
 PROGRESS_NAME = ".export-progress.jsonl"
+_LOG_BATCH = 256  # progress lines per write
+_BUFFER = 1 << 16
 PARTIAL_DIR = ".export-partial"
 MANIFEST_NAME = "export-manifest.json"
 
@@ -78,11 +82,17 @@ class OutputDir:
         self._in_worker = False
         self._resuming = False  # whether an earlier run left files to keep
         self._load_previous()
-        self._progress = (root / PROGRESS_NAME).open("a", encoding="utf-8")
-        if self._progress.tell() == 0:
+        self._root = str(root)
+        self._partial = str(self._partial_dir)
+        self._unlogged: list[bytes] = []
+        self._progress = os.open(
+            root / PROGRESS_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644
+        )
+        if os.fstat(self._progress).st_size == 0:
             self._log({"request": self.fingerprint})
+            self.flush_log()
         self.skipped = 0
-        self._directories: set[Path] = set()
+        self._directories: set[str] = set()
 
     def _load_previous(self) -> None:
         manifest = self.root / MANIFEST_NAME
@@ -107,11 +117,22 @@ class OutputDir:
         """Called first in a forked render worker: own connection, log-only bookkeeping."""
         self.index.reopen()
         self._in_worker = True
+        self._unlogged = []  # the parent's, which it logs itself (flush_log before forking)
         self.skipped = 0
 
     def _log(self, value: Mapping[str, Any]) -> None:
-        self._progress.write(canonical_json(dict(value)).decode("utf-8") + "\n")
-        self._progress.flush()
+        self._unlogged.append(canonical_json(dict(value)) + b"\n")
+        if len(self._unlogged) >= _LOG_BATCH:
+            self.flush_log()
+
+    def flush_log(self) -> None:
+        """Append the lines not yet logged, whole, in one write (forked workers share the log:
+        one write of whole lines to a file opened for appending never interleaves)."""
+        if self._unlogged:
+            data = b"".join(self._unlogged)
+            self._unlogged.clear()
+            if os.write(self._progress, data) != len(data):
+                raise OSError(f"a short write to {PROGRESS_NAME}")
 
     def done(self, relative: str) -> bool:
         """True if ``relative`` is complete from an earlier run (it is then kept)."""
@@ -135,21 +156,21 @@ class OutputDir:
         asks for ``seekable`` and the file is hashed once closed instead. No
         fsync: a re-run re-hashes every file before trusting it.
         """
-        path = self.root / relative
-        parent = path.parent
+        path = f"{self._root}/{relative}"  # str paths: pathlib cost more than the write
+        parent = path.rpartition("/")[0]
         if parent not in self._directories:
-            parent.mkdir(parents=True, exist_ok=True)
+            Path(parent).mkdir(parents=True, exist_ok=True)
             self._directories.add(parent)
-        partial = self._partial_dir / f"{os.getpid()}-{next(self._counter)}"
-        with partial.open("wb") as handle:
+        partial = f"{self._partial}/{os.getpid()}-{next(self._counter)}"
+        with open(partial, "wb", buffering=_BUFFER) as handle:  # noqa: PTH123
             if seekable:
                 yield handle
             else:
                 writer = HashingWriter(handle)
                 yield cast(BinaryIO, writer)
-        partial.replace(path)
+        os.replace(partial, path)  # noqa: PTH105
         if seekable:
-            sha256, size = file_sha256(path)
+            sha256, size = file_sha256(Path(path))
         else:
             sha256, size = writer.digest.hexdigest(), writer.size
         self._record(FileEntry(relative, sha256, size))
@@ -160,6 +181,7 @@ class OutputDir:
 
     def adopt_logged(self) -> None:
         """Take in the files that forked workers logged to the shared progress log."""
+        self.flush_log()
         with (self.root / PROGRESS_NAME).open(encoding="utf-8") as log:
             values = (json.loads(line) for line in log)
             self.index.add_all(FileEntry(**value) for value in values if "path" in value)
@@ -178,13 +200,17 @@ class OutputDir:
         (the custody manifest replaces it)."""
         for relative in self.index.previous_not_produced():
             self.done(relative)
-        self._progress.close()
+        os.close(self._progress)
         shutil.rmtree(self.root / PARTIAL_DIR, ignore_errors=True)
         (self.root / PROGRESS_NAME).unlink(missing_ok=True)
 
     def abort(self) -> None:
         """Close the progress log and keep it, so a re-run resumes."""
-        self._progress.close()
+        try:
+            with contextlib.suppress(OSError):  # files it would name are written again
+                self.flush_log()
+        finally:
+            os.close(self._progress)
         self.close()
 
     def close(self) -> None:

@@ -5,47 +5,42 @@ renders one conversation slice at a time, each message with its later edits,
 deletions and reactions. ``PartitionStore`` writes the records to a temporary
 SQLite file as they stream in (memory stays bounded by one insert batch),
 then routes each record to the slice of the message it is about and reads a
-slice back ordered by message, so folding holds one message at a time.
+slice back ordered by message, so folding holds one message at a time. The
+bodies have a table of their own, so routing scans and rewrites small rows only.
 
-Records are stored as marshal tuples without their ``raw`` payload: the
-renderers never need it, and the jsonl format, which keeps it, streams
-records directly.
+Records arrive as the JSON objects of their sealed lines (``codec.line_fields``):
+the store reads the few fields it routes by from the object and keeps the object
+itself, without its ``raw`` payload (the renderers never need it; the jsonl
+format, which keeps it, streams records directly). A record is built only when
+its slice is read, in the render worker that reads it.
 """
 
 from __future__ import annotations
 
-import json
-import marshal
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from archive.model import (
-    Actor,
-    Attachment,
-    AttachmentState,
-    Kind,
-    Platform,
-    Record,
-    Source,
-    target_of,
-)
+from archive.codec import canonical_json, decode_body, parse_time, record_to_dict
+from archive.model import Kind, Platform, Record, message_target
 from exporters.fold import Item, Row, fold_items
 
 DAY_SECONDS = 86_400
+_FILE_NAME = "partition.sqlite3"
 _BATCH = 2_000
 _REFERENCE_KEYS = ("record_key", "original_key", "ref_key")
 
 _SCHEMA = """
 CREATE TABLE rec (
-    conv INTEGER NOT NULL, slice INTEGER NOT NULL, anchor_time INTEGER NOT NULL,
-    anchor_seq INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
-    key TEXT NOT NULL, target TEXT, ref_key TEXT, bundle INTEGER,
-    verified INTEGER NOT NULL, body BLOB NOT NULL
+    id INTEGER PRIMARY KEY, conv INTEGER NOT NULL, slice INTEGER NOT NULL,
+    anchor_time INTEGER NOT NULL, anchor_seq INTEGER NOT NULL, seq INTEGER NOT NULL,
+    kind TEXT NOT NULL, key TEXT NOT NULL, target TEXT, ref_key TEXT, bundle INTEGER,
+    verified INTEGER NOT NULL
 );
+CREATE TABLE body (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE msg (
     conv INTEGER NOT NULL, target TEXT NOT NULL, slice INTEGER NOT NULL,
     anchor_time INTEGER NOT NULL, anchor_seq INTEGER NOT NULL,
@@ -108,8 +103,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _PLATFORMS = {p.value: p for p in Platform}
 _KINDS = {k.value: k for k in Kind}
-_SOURCES = {s.value: s for s in Source}
-_STATES = {s.value: s for s in AttachmentState}
+_STORED = Kind.ATTACHMENT_STORED.value
 
 
 def micros(moment: datetime) -> int:
@@ -117,64 +111,15 @@ def micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _ONE_MICROSECOND
 
 
-def pack(record: Record, at: int) -> bytes:
-    """The record without ``raw``, as marshal bytes of plain values.
-
-    marshal is the fastest serializer of plain tuples in the standard library;
-    the bytes only ever travel between this process and its own private
-    temporary file, so nothing untrusted is ever loaded.
-    """
-    actor = record.actor
-    return marshal.dumps(
-        (
-            record.key,
-            record.platform.value,
-            record.workspace,
-            record.conversation,
-            record.conversation_name,
-            record.kind.value,
-            record.source.value,
-            at,
-            micros(record.captured_at),
-            record.message_id,
-            record.thread_id,
-            record.reply_to,
-            None if actor is None else (actor.id, actor.name, actor.email, actor.is_bot),
-            record.text,
-            record.previous_text,
-            tuple(
-                (a.name, a.state.value, a.sha256, a.mime, a.size, a.reason, a.ref)
-                for a in record.attachments
-            ),
-            json.dumps(record.details, ensure_ascii=False) if record.details else "",
-        )
-    )
+Ident = tuple[str, str, str]  # platform, workspace, conversation
 
 
-def unpack(data: bytes, seq: int) -> Record:
-    values: tuple[Any, ...] = marshal.loads(data)  # noqa: S302 (our own temporary file)
-    actor = values[12]
-    return Record(
-        key=values[0],
-        platform=_PLATFORMS[values[1]],
-        workspace=values[2],
-        conversation=values[3],
-        conversation_name=values[4],
-        kind=_KINDS[values[5]],
-        source=_SOURCES[values[6]],
-        occurred_at=_EPOCH + timedelta(microseconds=values[7]),
-        captured_at=_EPOCH + timedelta(microseconds=values[8]),
-        raw=b"",
-        message_id=values[9],
-        thread_id=values[10],
-        reply_to=values[11],
-        actor=None if actor is None else Actor(*actor),
-        text=values[13],
-        previous_text=values[14],
-        attachments=tuple(Attachment(a[0], _STATES[a[1]], *a[2:]) for a in values[15]),
-        details=json.loads(values[16]) if values[16] else {},
-        seq=seq,
-    )
+class ShardState(NamedTuple):
+    """What a store spilled in another process holds beside its tables (``adopt``)."""
+
+    conversations: list[tuple[Ident, str | None, str | None]]  # in the shard's number order
+    names: dict[tuple[str, str, str], str]
+    record_count: int
 
 
 class PartitionStore:
@@ -184,7 +129,7 @@ class PartitionStore:
         if slice_seconds < 60:
             raise ValueError("slice must be at least one minute")
         self.slice_seconds = slice_seconds
-        self.path = directory / "partition.sqlite3"
+        self.path = directory / _FILE_NAME
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
@@ -192,6 +137,7 @@ class PartitionStore:
         )
         self._db.execute("BEGIN")
         self._pending: list[tuple[object, ...]] = []
+        self._bodies: list[tuple[int, bytes]] = []
         self._conversations: dict[tuple[str, str, str], list[str | int | None]] = {}
         self._finished = False
         self.record_count = 0
@@ -201,40 +147,50 @@ class PartitionStore:
 
     def add(self, record: Record, bundle: int | None, verified: bool) -> None:
         """Spill one record (in seq order)."""
-        ident = (record.platform.value, record.workspace, record.conversation)
+        self.add_fields(record_to_dict(record), record.seq or 0, bundle, verified)
+
+    def add_fields(
+        self, data: dict[str, Any], seq: int, bundle: int | None, verified: bool
+    ) -> None:
+        """Spill one record given as its sealed JSON object (``codec.line_fields``), in
+        seq order; ``data`` is kept, without ``raw``."""
+        platform, workspace = data["platform"], data["workspace"]
+        ident = (platform, workspace, data["conversation"])
         known = self._conversations.get(ident)
         if known is None:
             known = self._conversations[ident] = [len(self._conversations), None, None]
-        if record.conversation_name:
-            known[1] = record.conversation_name
-        actor = record.actor
-        if actor is not None and actor.name and actor.name != actor.id:
-            self.names[(record.platform.value, record.workspace, actor.id)] = actor.name
-        kind = record.details.get("conversation_type") if record.details else None
-        if isinstance(kind, str) and kind:
+        if name := data.get("conversation_name"):
+            known[1] = name
+        actor = data.get("actor")
+        if actor is not None and (name := actor.get("name")) and name != actor["id"]:
+            self.names[(platform, workspace, actor["id"])] = name
+        details = data.get("details")
+        if details and isinstance(kind := details.get("conversation_type"), str) and kind:
             known[2] = kind
-        at = micros(record.occurred_at)
-        seq = record.seq or 0
+        at = micros(parse_time(data["occurred_at"]))
         ref_key = None
-        if record.kind is Kind.ATTACHMENT_STORED and record.message_id is None:
-            ref_key = next(
-                (str(record.details[k]) for k in _REFERENCE_KEYS if k in record.details), None
-            )
-        body = pack(record, at)
+        if data["kind"] == _STORED and data.get("message_id") is None and details:
+            ref_key = next((str(details[k]) for k in _REFERENCE_KEYS if k in details), None)
+        target = message_target(
+            _KINDS[data["kind"]], _PLATFORMS[platform], data["key"], data.get("message_id"), details
+        )
+        data["raw"], data["raw_encoding"] = "", "utf-8"  # the renderers never read it
+        number = self.record_count
+        self._bodies.append((number, canonical_json(data)))
         self._pending.append(
             (
+                number,
                 known[0],
                 at // (self.slice_seconds * 1_000_000),
                 at,
                 seq,
                 seq,
-                record.kind.value,
-                record.key,
-                target_of(record),
+                data["kind"],
+                data["key"],
+                target,
                 ref_key,
                 bundle,
                 int(verified),
-                body,
             )
         )
         self.record_count += 1
@@ -243,7 +199,71 @@ class PartitionStore:
 
     def _flush(self) -> None:
         self._db.executemany("INSERT INTO rec VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", self._pending)
+        self._db.executemany("INSERT INTO body VALUES (?,?)", self._bodies)
         self._pending.clear()
+        self._bodies.clear()
+
+    def shard_state(self) -> ShardState:
+        """Write out what was spilled (not routed: the store that adopts it routes)."""
+        self._flush()
+        self._db.execute("COMMIT")
+        self._db.execute("BEGIN")
+        ordered = sorted(
+            (number, ident, name, kind)
+            for ident, (number, name, kind) in self._conversations.items()
+            if isinstance(number, int)
+        )
+        return ShardState(
+            [
+                (
+                    ident,
+                    name if isinstance(name, str) else None,
+                    kind if isinstance(kind, str) else None,
+                )
+                for _, ident, name, kind in ordered
+            ],
+            dict(self.names),
+            self.record_count,
+        )
+
+    def adopt(self, directory: Path, state: ShardState) -> None:
+        """Append the records of the store spilled in ``directory`` (its bundles come after
+        every bundle spilled here so far, before any spilled later)."""
+        self._flush()
+        numbers: list[tuple[int, int | str | None]] = []
+        for ident, name, kind in state.conversations:
+            known = self._conversations.get(ident)
+            if known is None:
+                known = self._conversations[ident] = [len(self._conversations), None, None]
+            if name:
+                known[1] = name
+            if kind:
+                known[2] = kind
+            numbers.append((len(numbers), known[0]))
+        self.names.update(state.names)
+        db = self._db
+        db.execute("COMMIT")
+        db.execute("ATTACH DATABASE ? AS shard", (str(directory / _FILE_NAME),))
+        try:
+            db.execute("BEGIN")
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS numbers (local INTEGER PRIMARY KEY, conv)")
+            db.execute("DELETE FROM numbers")
+            db.executemany("INSERT INTO numbers VALUES (?, ?)", numbers)
+            offset = self.record_count
+            db.execute(
+                "INSERT INTO rec SELECT r.id + ?, n.conv, r.slice, r.anchor_time, r.anchor_seq,"
+                " r.seq, r.kind, r.key, r.target, r.ref_key, r.bundle, r.verified"
+                " FROM shard.rec AS r JOIN numbers AS n ON n.local = r.conv ORDER BY r.id",
+                (offset,),
+            )
+            db.execute(
+                "INSERT INTO body SELECT id + ?, data FROM shard.body ORDER BY id", (offset,)
+            )
+            db.execute("COMMIT")
+        finally:
+            db.execute("DETACH DATABASE shard")
+            db.execute("BEGIN")
+        self.record_count += state.record_count
 
     def finish(self) -> None:
         """Route every record to its message's slice and index for reading."""
@@ -315,12 +335,12 @@ class PartitionStore:
     def rows(self, conversation: Conversation, number: int) -> Iterator[Row]:
         self._require_finished()
         cursor = self._db.execute(
-            "SELECT body, seq, target, bundle, verified FROM rec WHERE conv = ? AND slice = ?"
-            " ORDER BY anchor_time, anchor_seq, seq",
+            "SELECT data, seq, target, bundle, verified FROM rec JOIN body USING (id)"
+            " WHERE conv = ? AND slice = ? ORDER BY anchor_time, anchor_seq, seq",
             (conversation.number, number),
         )
         for body, seq, target, bundle, verified in cursor:
-            record = unpack(body, seq)
+            record = decode_body(body, seq)
             actor = record.actor
             if actor is not None and not actor.name:
                 name = self.name_of(conversation, actor.id)

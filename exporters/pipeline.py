@@ -38,6 +38,7 @@ from exporters.output import OutputDir
 from exporters.partition import DAY_SECONDS, PartitionStore
 from exporters.render import RenderContext
 from exporters.source import BlobSource, BundleInfo, BundleRecords, BundleSource
+from exporters.spill import spill
 from exporters.workers import render_in_workers
 
 _RENDERERS: dict[str, Callable[[RenderContext], None]] = {
@@ -130,7 +131,8 @@ def run_export(
 
     ``stream_problems`` are the stream-level findings (one line each): any of them
     refuses the export unless ``request.allow_unverified``, and then marks it.
-    rsmf, eml and html render conversations in up to ``workers`` forked processes.
+    The folding formats read and spill bundles in up to ``workers`` forked processes
+    (``exporters.spill``), and rsmf, eml and html render conversations in as many.
     """
     problems = tuple(stream_problems)
     if problems and not request.allow_unverified:
@@ -155,8 +157,19 @@ def run_export(
             with tempfile.TemporaryDirectory(prefix="chatkeeper-export-", dir=temp_dir) as scratch:
                 store = PartitionStore(Path(scratch), request.slice_seconds)
                 try:
-                    noted = None if proofs is None else wanted
-                    read = _spill(source, request, store, bundles, progress, noted)
+                    spilled = spill(
+                        source,
+                        request.filters,
+                        store,
+                        whole_range=False,
+                        allow_unverified=request.allow_unverified,
+                        proofs=proofs is not None,
+                        progress=progress,
+                        workers=workers,
+                    )
+                    bundles += spilled.bundles
+                    wanted.update(spilled.wanted)
+                    read = spilled.read
                     store.finish()
                     context = RenderContext(
                         store,
@@ -240,19 +253,6 @@ def _counted(items: Iterable[_T], progress: Progress | None) -> Iterator[_T]:
         progress(count)
 
 
-def _records(
-    source: BundleSource,
-    request: ExportRequest,
-    bundles: list[BundleInfo],
-    progress: Progress | None,
-) -> Iterator[tuple[Record, BundleInfo]]:
-    """Every record read, with its bundle."""
-    for bundle in _bundles(source, request, bundles):
-        info = bundle.info
-        for record in _counted(bundle.records, progress):
-            yield record, info
-
-
 def _jsonl_reads(
     source: BundleSource,
     request: ExportRequest,
@@ -303,23 +303,3 @@ def _write_proofs(
 def _want(wanted: dict[int, set[str]], record: Record, info: BundleInfo) -> None:
     if record.kind is Kind.MESSAGE:
         wanted.setdefault(info.number, set()).add(record.key)
-
-
-def _spill(
-    source: BundleSource,
-    request: ExportRequest,
-    store: PartitionStore,
-    bundles: list[BundleInfo],
-    progress: Progress | None,
-    wanted: dict[int, set[str]] | None,
-) -> int:
-    """Spill the records the filters keep; ``wanted`` (proofs asked for) gets the messages."""
-    read = 0
-    keep = request.filters.keep_record
-    for record, info in _records(source, request, bundles, progress):
-        read += 1
-        if keep(record):
-            store.add(record, info.number, info.verified)
-            if wanted is not None:
-                _want(wanted, record, info)
-    return read

@@ -12,6 +12,7 @@ changes its bytes.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import traceback
@@ -49,12 +50,15 @@ def _work(context: RenderContext, renderer: Renderer, queue: Queue[tuple[str, in
         if after_fork is not None:
             after_fork()
         renderer(context)
+        context.out.flush_log()
         queue.put(("ok", context.out.skipped))
     except BaseException as exc:  # the parent reports it and the run stays resumable
-        queue.put((_summary(exc), 0))
+        with contextlib.suppress(OSError):
+            context.out.flush_log()  # what was written is kept on the re-run
+        queue.put((summary(exc), 0))
 
 
-def _summary(exc: BaseException) -> str:
+def summary(exc: BaseException) -> str:
     """One line naming the failure and where it was raised.
 
     Only chatkeeper's own errors and OS errors keep their message (written to
@@ -92,6 +96,7 @@ def render_in_workers(context: RenderContext, renderer: Renderer, workers: int) 
         renderer(context)
         return
     context.out.index.commit()  # the workers open the index themselves
+    context.out.flush_log()  # a worker starts with nothing of the parent's left to log
     fork = multiprocessing.get_context("fork")
     queue: Queue[tuple[str, int]] = fork.Queue()
     processes = [

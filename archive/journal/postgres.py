@@ -33,6 +33,7 @@ from psycopg.pq import TransactionStatus
 from archive.errors import JournalError
 from archive.journal.group_commit import GroupCommitter
 from archive.journal.port import SealRow
+from archive.journal.postgres_copy import append_in_one_message, encode_row
 from archive.journal.postgres_schema import MIGRATIONS
 from archive.journal.sql_base import Execute, SqlJournal
 
@@ -56,8 +57,16 @@ _STAGE = (
     " size integer, body bytea) ON COMMIT DELETE ROWS"
 )
 _COPY = f"COPY append_stage ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
-# The common case, no key of the batch stored yet: the rows go straight into records.
-_COPY_DIRECT = f"COPY records ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+# The common case, no key of the batch stored yet: one message (postgres_copy.py) takes the
+# shared append lock, draws a seq per row from the table's own sequence (as the column
+# default would, in the transaction that holds the lock) and copies the rows with those
+# seqs straight into records, then commits. "{sequence}" and "{count}" are filled in.
+_APPEND_DIRECT = (
+    f"BEGIN; SELECT pg_advisory_xact_lock_shared({_LOCKS['append']});"
+    " SELECT nextval('{sequence}') FROM generate_series(1, {count});"
+    f" COPY records (seq, {_COLUMNS}) FROM STDIN (FORMAT BINARY); COMMIT"
+)
+_DIRECT_FIELDS = 11
 _SEQS = "SELECT key, seq FROM records WHERE key = ANY(%s)"
 # Without parameters, psycopg sends a string of statements as one message: one round trip.
 _BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock_shared({_LOCKS['append']})"
@@ -112,6 +121,11 @@ class PostgresJournal(SqlJournal):
             self._migrate()
             self._writer_conn = psycopg.connect(dsn, autocommit=True)
             self._writer_conn.execute(_STAGE)
+            row = self._writer_conn.execute(
+                "SELECT pg_get_serial_sequence('records', 'seq')"
+            ).fetchone()
+            # as an SQL string literal in the append message (quotes doubled)
+            self._sequence = str(row[0]).replace("'", "''") if row else ""
         except psycopg.Error as exc:
             raise JournalError(f"cannot open PostgreSQL journal: {exc}") from exc
         self._lock = threading.Lock()
@@ -185,12 +199,15 @@ class PostgresJournal(SqlJournal):
 
     # -- group commit -------------------------------------------------------------
     def _commit(self, batch: list[list[tuple[Any, ...]]]) -> list[list[int]]:
-        """One transaction for the whole batch, under the shared append lock: 4 round trips.
+        """One transaction for the whole batch, under the shared append lock.
 
-        BEGIN and the lock go in one message; the rows go by binary COPY straight into
-        records; one SELECT reads their seqs; COMMIT. When a key of the batch is stored
-        already (a redelivery), the COPY fails on the unique key and the batch goes again
-        through the session's stage table instead: COPY into it, then one INSERT ...
+        Its keys all new (the common case), it is one message (``postgres_copy.py``):
+        BEGIN, the lock, one seq per row drawn from the table's sequence, a binary COPY of
+        the rows with those seqs straight into records, COMMIT; the client waits twice,
+        for the seqs and for the commit. When a key of the batch is stored already (a
+        redelivery), the COPY fails on the unique key (its seqs stay unused, gaps like
+        those of any aborted append) and the batch goes again through the session's stage
+        table instead: BEGIN and the lock, COPY into the stage table, then one INSERT ...
         SELECT ... ON CONFLICT DO NOTHING that returns the seq of each new key, sent with
         the COMMIT. Keys already stored resolve to their seq afterwards with one SELECT
         (records are never deleted). Keys repeated in the batch are sent once.
@@ -204,9 +221,9 @@ class PostgresJournal(SqlJournal):
             return [[] for _ in batch]
         try:
             try:
-                seq_of = self._insert(conn, unique, direct=True)
+                seq_of = self._insert_direct(conn, unique)
             except psycopg.errors.UniqueViolation:
-                seq_of = self._insert(conn, unique, direct=False)
+                seq_of = self._insert_staged(conn, unique)
             missing = [key for key in unique if key not in seq_of]
         except psycopg.Error as exc:
             raise JournalError(f"journal append failed, nothing was stored: {exc}") from exc
@@ -219,26 +236,30 @@ class PostgresJournal(SqlJournal):
                 ) from exc
         return [[int(seq_of[row[0]]) for row in rows] for rows in batch]
 
-    @staticmethod
-    def _insert(
-        conn: psycopg.Connection[Any], rows: dict[str, tuple[Any, ...]], *, direct: bool
+    def _insert_direct(
+        self, conn: psycopg.Connection[Any], rows: dict[str, tuple[Any, ...]]
     ) -> dict[str, int]:
-        """Copy ``rows`` in, in one transaction; the seq of each key it stored.
+        """Copy ``rows`` straight into records in one message (fails on a stored key)."""
+        encoded = [encode_row(row) for row in rows.values()]
+        message = _APPEND_DIRECT.format(sequence=self._sequence, count=len(encoded))
+        try:
+            seqs = append_in_one_message(conn, message, encoded, _DIRECT_FIELDS)
+        finally:
+            _rollback_if_open(conn)
+        return dict(zip(rows, seqs, strict=True))
 
-        ``direct``: straight into records, then their seqs by key (fails on a key already
-        stored). Otherwise into the stage table, moved with ON CONFLICT DO NOTHING.
-        """
+    @staticmethod
+    def _insert_staged(
+        conn: psycopg.Connection[Any], rows: dict[str, tuple[Any, ...]]
+    ) -> dict[str, int]:
+        """Copy ``rows`` into the stage table, move the new keys into records; their seqs."""
         cursor = conn.cursor()
         try:
             cursor.execute(_BEGIN)
-            with cursor.copy(_COPY_DIRECT if direct else _COPY) as copy:
+            with cursor.copy(_COPY) as copy:
                 copy.set_types(_TYPES)
                 for row in rows.values():
                     copy.write_row(row)
-            if direct:
-                seq_of = {key: int(seq) for key, seq in cursor.execute(_SEQS, (list(rows),))}
-                cursor.execute("COMMIT")
-                return seq_of
             cursor.execute(_INSERT_AND_COMMIT)
             return {key: int(seq) for key, seq in cursor.fetchall()}
         finally:

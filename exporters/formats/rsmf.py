@@ -22,6 +22,8 @@ import zipfile
 from email.utils import format_datetime
 from typing import IO, BinaryIO
 
+import orjson
+
 from archive.codec import parse_time
 from archive.model import Platform
 from exporters.empty import notice_instead
@@ -72,6 +74,15 @@ def _zip_entry(name: str) -> zipfile.ZipInfo:
     return info
 
 
+def _compact(value: object) -> bytes:
+    """Compact UTF-8 JSON: orjson's bytes, which are the standard library's for these values
+    (``ensure_ascii=False``, no spaces), except an integer beyond 64 bits, which it refuses."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def _write(
     context: RenderContext,
     conversation: Conversation,
@@ -81,9 +92,8 @@ def _write(
 ) -> None:
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         with zipfile.ZipFile(spool, "w") as archive:
-            manifest = json.dumps(builder.manifest(), ensure_ascii=False, separators=(",", ":"))
             archive.writestr(
-                _zip_entry("rsmf_manifest.json"), manifest.encode("utf-8"), compresslevel=1
+                _zip_entry("rsmf_manifest.json"), _compact(builder.manifest()), compresslevel=1
             )
             for name, (sha256, _size) in sorted(builder.files.items()):
                 source = context.blobs.open_blob(sha256)

@@ -69,6 +69,8 @@ def test_times_are_utc_with_z() -> None:
         datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
         datetime(2026, 11, 2, 9, 30, 1, 150, tzinfo=UTC),
         datetime(1, 1, 1, tzinfo=UTC),
+        datetime(999, 2, 3, 4, 5, 6, 7, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
         datetime(2026, 3, 29, 1, 30, 0, 999999, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
         datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(0), "zero")),
     ],
@@ -78,6 +80,17 @@ def test_format_time_agrees_in_every_zone(moment: datetime) -> None:
     expected = moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
     assert format_time(moment) == expected + "Z"
     assert parse_time(format_time(moment)) == moment
+
+
+def test_format_time_of_utc_is_isoformat_over_many_moments() -> None:
+    """The UTC shortcut writes what isoformat writes, for moments spread over the years."""
+    import random
+
+    rng = random.Random(11)
+    start = datetime(1, 1, 1, tzinfo=UTC)
+    for _ in range(5000):
+        moment = start + timedelta(microseconds=rng.randrange(315_537_897_600_000_000))
+        assert format_time(moment) == moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def test_record_key_is_unambiguous() -> None:

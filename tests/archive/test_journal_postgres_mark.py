@@ -167,6 +167,59 @@ def test_bundle_waits_for_an_open_append_and_then_contains_it(
     assert open_next(journal) is None
 
 
+def wait_until_blocked(dsn: str, pid: int) -> None:
+    """Block until backend ``pid`` waits for a lock (a row lock another session holds)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for _ in range(DEADLOCK * 50):
+            row = conn.execute(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+            ).fetchone()
+            if row and row[0] == "Lock":
+                return
+            conn.execute("SELECT pg_sleep(0.02)")
+    raise AssertionError(f"backend {pid} never waited for a lock")
+
+
+def test_bundle_waits_for_a_direct_append_whose_seqs_are_drawn(
+    journal: PostgresJournal, dsn: str
+) -> None:
+    """The journal's own append, paused after drawing its seqs and copying its rows, holds
+    the mark back: a bundle opened meanwhile waits, then contains the record."""
+    first = journal.append([slack_message(1)])
+    writer = journal._writer_conn.info.backend_pid
+    with PostgresJournal(dsn) as sealer, psycopg.connect(dsn) as blocker:
+        # the counter trigger of the next append waits on this row lock, before COMMIT
+        blocker.execute(
+            "SELECT value FROM counters WHERE name = 'records' AND shard = %s FOR UPDATE",
+            (writer % 64,),
+        )
+        appended = journal.submit([slack_message(2)])
+        wait_until_blocked(dsn, writer)
+        with ThreadPoolExecutor(1) as pool:
+            opened: Future[BundleRow | None] = pool.submit(open_next, sealer)
+            wait_until_mark_waits(dsn, opened)
+            assert not opened.done() and not appended.done()
+            blocker.commit()
+            bundle = opened.result(DEADLOCK)
+        (seq,) = appended.result(DEADLOCK)
+    assert seq > first[0]
+    assert bundle is not None
+    assert (bundle.seq_first, bundle.seq_last, bundle.record_count) == (first[0], seq, 2)
+    assert records_in(journal, first[0], seq) == [first[0], seq]
+
+
+def test_redelivery_in_a_batch_leaves_gaps_that_bundles_pass(journal: PostgresJournal) -> None:
+    """A batch holding a stored key goes in through the stage table; the seqs its direct
+    attempt drew stay unused, and the bundle covers the records without them."""
+    (first,) = journal.append([slack_message(1)])
+    again, new = journal.append([slack_message(1), slack_message(2)])
+    assert again == first and new > first + 1  # the direct attempt's two seqs are gaps
+    bundle = open_next(journal)
+    assert bundle is not None
+    assert (bundle.seq_first, bundle.seq_last, bundle.record_count) == (first, new, 2)
+    assert records_in(journal, first, new) == [first, new]
+
+
 def test_aborted_append_leaves_a_gap_that_bundles_pass(journal: PostgresJournal, dsn: str) -> None:
     """An append that rolls back leaves its seq unused; the bundle passes over it."""
     first = journal.append([slack_message(1)])

@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -232,3 +232,55 @@ def test_export_that_matches_nothing_is_intact_and_empty(tmp_path: Path) -> None
     assert [f.path for f in result.files] == [NOTICE_NAME]
     check = verify_export(tmp_path, PINNED)
     assert check.ok and check.files_checked == 1
+
+
+def _many_messages() -> list[Any]:
+    """700 Slack messages in two channels: more files than one batch of progress lines."""
+    from dataclasses import replace
+
+    from tests.factories import slack_message
+
+    return [
+        replace(slack_message(n, channel=("C0DEALS01", "C0RATES01")[n % 2]), seq=n + 1)
+        for n in range(700)
+    ]
+
+
+def test_worker_killed_after_hundreds_of_files_leaves_whole_log_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress lines are written in batches: a worker killed mid-way leaves only whole lines,
+    each naming a complete file, and the re-run ends exactly like a clean export."""
+    import os
+
+    from archive.errors import RenderWorkerError
+    from exporters.formats import eml
+    from tests.exporters.export_fixtures import ListBundleSource
+
+    records = _many_messages()
+    real = eml.render_message
+    written = [0]
+
+    def dies_after_300(*args: Any) -> bytes:
+        written[0] += 1  # counted in each forked worker on its own
+        if written[0] > 300:
+            os._exit(9)
+        return real(*args)
+
+    monkeypatch.setattr(eml, "render_message", dies_after_300)
+    out = tmp_path / "out"
+    with pytest.raises(RenderWorkerError, match="exit codes"):
+        run("eml", out, source=ListBundleSource(records, 100), workers=2)
+    lines = (out / PROGRESS_NAME).read_text(encoding="utf-8").splitlines()
+    logged = [json.loads(line) for line in lines[1:]]  # each line whole JSON
+    assert len(logged) >= 256
+    for entry in logged:
+        data = (out / entry["path"]).read_bytes()
+        assert (hashlib.sha256(data).hexdigest(), len(data)) == (entry["sha256"], entry["size"])
+    monkeypatch.setattr(eml, "render_message", real)
+    resumed = run("eml", out, source=ListBundleSource(records, 100), workers=2)
+    assert resumed.skipped == len({entry["path"] for entry in logged})
+    clean = run("eml", tmp_path / "clean", source=ListBundleSource(records, 100))
+    assert len(clean.files) == 700
+    assert [(f.path, f.sha256) for f in resumed.files] == [(f.path, f.sha256) for f in clean.files]
+    assert verify_export(out, PINNED).ok
