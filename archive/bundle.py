@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any, BinaryIO
 import zstandard
 
 from archive import merkle
-from archive.codec import canonical_json, format_time, parse_time, sealed_line
+from archive.codec import canonical_json, format_time, parse_time
 from archive.journal.port import SealRow
 from archive.keys import ALGORITHM, PublicKey, Signer
 from archive.references import REFERRING_KINDS, References, Spans
@@ -135,53 +136,45 @@ def rotation_payload(body: bytes) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else {"unreadable": True}
 
 
+_LINE_HEAD = b'{"record":'
+"""How every sealed line starts (``codec.sealed_line``): its body follows, then ``,"seq":N}``."""
+_LEAF_HEAD = hashlib.sha256(b"\x00" + _LINE_HEAD)
+"""A Merkle leaf's hash state after its prefix byte and ``_LINE_HEAD``: each leaf hash goes
+on from a copy of it with the body and the end of the line, without building the line."""
+_BATCH = 1024  # rows hashed and handed to zstd at a time (about 2 MB of lines)
+
+
 def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
     """Compress journal rows into the records object in one pass.
 
     Hashes every line for the Merkle tree and gathers the manifest's summary
     (time range, conversations, referenced blobs, ``refers_back``) on the way.
+    Rows are taken a batch at a time: a sealed line is hashed and compressed
+    from its parts (never built as one bytes object of its own), and the
+    summary is taken over each batch's columns, so the per-row Python is the
+    line's hash and its end ``,"seq":N}`` only.
     """
     sink = io.BytesIO()
     leaves: list[bytes] = []
-    conversations: set[str] = set()
-    blobs: set[str] = set()
-    rotations: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    references = References()
-    first = last = ""
+    summary = _Summary()
     # Multi-threaded zstd compresses on the other cores, outside the GIL, while this
     # thread reads and hashes. Resumed sealing adopts by content, so the exact bytes
     # of a rebuilt object never matter.
     compressor = zstandard.ZstdCompressor(level=level, write_checksum=True, threads=-1)
+    head, leaf_head, keep = _LINE_HEAD, _LEAF_HEAD, leaves.append
+    source = iter(rows)
     with compressor.stream_writer(sink, closefd=False) as writer:
-        chunk: list[bytes] = []
-        for seq, body, occurred_at, conversation, blob_text, kind in rows:
-            line = sealed_line(seq, body)
-            leaves.append(merkle.leaf_hash(line))
-            chunk.append(line)
-            conversations.add(conversation)
-            if blob_text:
-                blobs.update(blob_text.split())
-            if kind in REFERRING_KINDS:
-                references.note(conversation, kind, body)
-            if conversation.startswith("chatkeeper:"):
-                payload = rotation_payload(body)
-                if payload is not None:
-                    rotations.append(payload)
-                event = archive_event(body)
-                if event is not None:
-                    events.append(event)
-            if not first or occurred_at < first:
-                first = occurred_at
-            if occurred_at > last:
-                last = occurred_at
-            if len(chunk) >= 512:
-                chunk.append(b"")
-                writer.write(b"\n".join(chunk))
-                chunk = []
-        if chunk:
-            chunk.append(b"")
-            writer.write(b"\n".join(chunk))
+        while batch := list(itertools.islice(source, _BATCH)):
+            pieces: list[bytes] = []
+            for seq, body, _, _, _, _ in batch:
+                end = b',"seq":%d}' % seq
+                leaf = leaf_head.copy()
+                leaf.update(body)
+                leaf.update(end)
+                keep(leaf.digest())
+                pieces += (head, body, end, b"\n")
+            writer.write(b"".join(pieces))
+            summary.add(batch)
     data = sink.getvalue()
     return RecordsObject(
         data=data,
@@ -189,14 +182,53 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
         size=len(data),
         record_count=len(leaves),
         merkle_root=merkle.root(leaves).hex(),
-        first_occurred_at=parse_time(first) if first else None,
-        last_occurred_at=parse_time(last) if last else None,
-        conversations=tuple(sorted(conversations)),
-        blobs=tuple(sorted(blobs)),
-        key_rotations=tuple(rotations),
-        archive_events=tuple(events),
-        refers_back=references.manifest_field(),
+        first_occurred_at=parse_time(summary.first) if summary.first else None,
+        last_occurred_at=parse_time(summary.last) if summary.last else None,
+        conversations=tuple(sorted(summary.conversations)),
+        blobs=tuple(sorted(summary.blobs)),
+        key_rotations=tuple(summary.rotations),
+        archive_events=tuple(summary.events),
+        refers_back=summary.references.manifest_field(),
     )
+
+
+class _Summary:
+    """What a manifest says of its records, gathered a batch of rows at a time."""
+
+    def __init__(self) -> None:
+        self.first = self.last = ""
+        self.conversations: set[str] = set()
+        self.blobs: set[str] = set()
+        self.rotations: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.references = References()
+
+    def add(self, batch: list[SealRow]) -> None:
+        _, _, times, conversations, blob_texts, kinds = zip(*batch, strict=True)
+        earliest, latest = min(times), max(times)
+        if not self.first or earliest < self.first:
+            self.first = earliest
+        self.last = max(self.last, latest)
+        these = set(conversations)
+        self.conversations |= these
+        for text in filter(None, blob_texts):
+            self.blobs.update(text.split())
+        if not REFERRING_KINDS.isdisjoint(kinds):
+            for _, body, _, conversation, _, kind in batch:
+                if kind in REFERRING_KINDS:
+                    self.references.note(conversation, kind, body)
+        if any(c.startswith("chatkeeper:") for c in these):
+            for _, body, _, conversation, _, _ in batch:
+                if conversation.startswith("chatkeeper:"):
+                    self._note_chatkeeper(body)
+
+    def _note_chatkeeper(self, body: bytes) -> None:
+        payload = rotation_payload(body)
+        if payload is not None:
+            self.rotations.append(payload)
+        event = archive_event(body)
+        if event is not None:
+            self.events.append(event)
 
 
 class HashingReader(io.RawIOBase):

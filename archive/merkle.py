@@ -37,8 +37,13 @@ def root(leaves: Sequence[bytes]) -> bytes:
         return hashlib.sha256(b"").digest()
     level = list(leaves)
     # Bottom-up pairing gives the RFC 6962 shape: an odd node is promoted as is.
+    sha256 = hashlib.sha256
     while len(level) > 1:
-        paired = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        pairs = iter(level)  # zip takes two at a time from it; an odd last one stays out
+        paired = [
+            sha256(b"\x01" + left + right).digest()
+            for left, right in zip(pairs, pairs, strict=False)
+        ]
         if len(level) % 2:
             paired.append(level[-1])
         level = paired

@@ -120,28 +120,18 @@ def seal(
     progress.step("checking the bucket")
     check_bucket(store, policy)
     _check_stream_start(journal, store, policy.layout)
-    publish_key(store, signer, policy, clock)
     progress.total(journal.stats(policy.layout.stream).unsealed, "record")
     rows = _bundles_to_seal(journal, policy, clock)
     ahead = list(itertools.islice(rows, 2))  # two bundles or more: worth worker processes
     sealed: list[BundleRow] = []
-    if ahead:
-        builder = builder_for(
-            journal.row_source(), policy.zstd_level, policy.build_workers, len(ahead)
-        )
-        try:
-            _seal_in_order(
-                journal,
-                store,
-                signer,
-                policy,
-                builder,
-                itertools.chain(ahead, rows),
-                sealed,
-                progress,
-            )
-        finally:
-            builder.close()
+    builder = builder_for(journal.row_source(), policy.zstd_level, policy.build_workers, len(ahead))
+    try:
+        building = _Building(builder, itertools.chain(ahead, rows))
+        building.fill()  # the first records objects are built while the key is published
+        publish_key(store, signer, policy, clock)
+        _seal_in_order(journal, store, signer, policy, building, sealed, progress)
+    finally:
+        builder.close()
     progress.step("checkpoint")
     checkpoint = _checkpoint(journal, store, signer, policy, clock, sealed)
     return SealReport(tuple(sealed), checkpoint)
@@ -175,24 +165,40 @@ def _bundles_to_seal(
         yield row
 
 
+class _Building:
+    """Bundles in number order, each with the build of its records object under way."""
+
+    def __init__(self, builder: Builder, rows: Iterator[BundleRow]) -> None:
+        self._builder = builder
+        self._rows = rows
+        self._pending: deque[tuple[BundleRow, Future[RecordsObject]]] = deque()
+
+    def fill(self) -> None:
+        """Open and submit bundles until the builder has ``depth`` of them in flight."""
+        while len(self._pending) < self._builder.depth:
+            row = next(self._rows, None)
+            if row is None:
+                return
+            self._pending.append((row, self._builder.submit(row)))
+
+    def next(self) -> tuple[BundleRow, Future[RecordsObject]] | None:
+        """The next bundle in number order, after topping the builds up; None when done."""
+        self.fill()
+        return self._pending.popleft() if self._pending else None
+
+
 def _seal_in_order(
     journal: BundleBook,
     store: ArchiveStore,
     signer: Signer,
     policy: SealPolicy,
-    builder: Builder,
-    rows: Iterator[BundleRow],
+    building: _Building,
     sealed: list[BundleRow],
     progress: Progress,
 ) -> None:
     """Finish bundles in number order while the builder builds the next ones, each once."""
-    pending: deque[tuple[BundleRow, Future[RecordsObject]]] = deque()
-    while True:
-        while len(pending) < builder.depth and (row := next(rows, None)) is not None:
-            pending.append((row, builder.submit(row)))
-        if not pending:
-            return
-        row, built = pending.popleft()
+    while (item := building.next()) is not None:
+        row, built = item
         progress.step(f"bundle {row.number}")
         sealed.append(_finish_bundle(journal, store, signer, policy, row, built.result()))
         progress.advance(row.record_count)

@@ -15,7 +15,11 @@ workers), sealing time over the minimal pipeline in one and in two processes
 process, its workers, and the minimal pipeline's processes): on a shared
 machine the CPU figures move less with the load than the wall-clock ones.
 
-    .venv/bin/python bench/seal.py [--records 1000000]
+With ``--rounds N`` it seals N fresh copies of the journal (each to a stream of its own), each
+followed by both baselines, and prints every round and the medians: the load of a shared machine
+moves between the phases of one round less than between runs.
+
+    .venv/bin/python bench/seal.py [--records 1000000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,6 +56,14 @@ from archive.store.s3 import S3ArchiveStore, make_client
 from bench.records import fill_journal, peak_rss_mb
 
 BUCKET = "bench-seal"
+#: the figures of each round whose medians are printed, and how
+SUMMARY = {
+    "sealing records/s": "{:,.0f}",
+    "sealing time / minimal pipeline (1 process)": "{:.2f}x",
+    "sealing time / minimal pipeline (2 processes)": "{:.2f}x",
+    "sealing CPU per record": "{:.1f} us",
+    "sealing CPU / minimal pipeline CPU (1 process)": "{:.2f}x",
+}
 
 
 def _client(endpoint: str) -> object:
@@ -97,7 +111,7 @@ def seal_phase(args: argparse.Namespace) -> dict[str, float]:
     """Runs in the subprocess: seal everything."""
     store = S3ArchiveStore(_client(args.endpoint), BUCKET)  # type: ignore[arg-type]
     policy = SealPolicy(
-        layout=Layout("bench"),
+        layout=Layout(args.stream),
         retention_days=1,
         min_retention_days=1,
         build_workers=args.workers,
@@ -152,7 +166,7 @@ def minimal_phase(args: argparse.Namespace) -> dict[str, float]:
         digest = hashlib.sha256(data).digest()
         client.put_object(  # type: ignore[attr-defined]
             Bucket=BUCKET,
-            Key=f"baseline/{args.parts}/{number}",
+            Key=f"baseline/{args.stream}/{args.parts}/{number}",
             Body=data,
             ChecksumSHA256=base64.b64encode(digest).decode(),
             ObjectLockMode="COMPLIANCE",
@@ -203,9 +217,17 @@ def main() -> None:
     parser.add_argument("--phase", default="all")
     parser.add_argument("--journal")
     parser.add_argument("--endpoint")
+    parser.add_argument("--stream", default="bench")
     parser.add_argument("--part", type=int, default=0)
     parser.add_argument("--parts", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="archive.seal_workers")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="seal a fresh copy of the journal and run both baselines this many times, "
+        "alternating, so that each round's ratios see the same load; the medians follow",
+    )
     args = parser.parse_args()
     if args.phase == "seal":
         print(json.dumps(seal_phase(args)))
@@ -226,15 +248,46 @@ def main() -> None:
             f"filled journal: {args.records:,} records, {raw_bytes / 1e6:,.0f} MB raw payloads, "
             f"{body_bytes / 1e6:,.0f} MB record bodies ({time.perf_counter() - started:.0f} s)"
         )
-        result = result_of(
-            run_phase("seal", journal_path, endpoint, "--workers", str(args.workers))
+        rounds = []
+        for number in range(1, args.rounds + 1):
+            if args.rounds == 1:
+                rounds.append(run_round(args, journal_path, endpoint, "bench", body_bytes))
+                continue
+            # Each round seals its own copy of the unsealed journal, in a directory of its own.
+            directory = Path(tmp) / f"round{number}"
+            directory.mkdir()
+            shutil.copyfile(journal_path, directory / "journal.db")
+            print(f"round {number} of {args.rounds}, load average {_load()}")
+            stream = f"bench{number}"
+            rounds.append(run_round(args, directory / "journal.db", endpoint, stream, body_bytes))
+            shutil.rmtree(directory)
+    if args.rounds > 1:
+        print(f"medians of {args.rounds} rounds:")
+        for name, shown in SUMMARY.items():
+            print(f"  {name} = {shown.format(statistics.median(r[name] for r in rounds))}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def run_round(
+    args: argparse.Namespace, journal_path: Path, endpoint: object, stream: str, body_bytes: int
+) -> dict[str, float]:
+    """Seal the journal, then run both baselines on its bundles; print and return the figures."""
+    result = result_of(
+        run_phase(
+            "seal", journal_path, endpoint, "--workers", str(args.workers), "--stream", stream
         )
-        one = result_of(run_phase("minimal", journal_path, endpoint))
-        pair = [
-            run_phase("minimal", journal_path, endpoint, "--part", str(p), "--parts", "2")
-            for p in (0, 1)
-        ]
-        two = [result_of(p) for p in pair]
+    )
+    one = result_of(run_phase("minimal", journal_path, endpoint, "--stream", stream))
+    pair = [
+        run_phase(
+            "minimal", journal_path, endpoint, "--part", str(p), "--parts", "2", "--stream", stream
+        )
+        for p in (0, 1)
+    ]
+    two = [result_of(p) for p in pair]
     seconds = result["seconds"]
     print(
         f"sealed {result['records']:,} records into {result['bundles']} bundles "
@@ -265,6 +318,13 @@ def main() -> None:
         f"minimal pipeline {one_cpu * per:.1f} us (1 process), {two_cpu * per:.1f} us (2 processes)"
     )
     print(f"  sealing CPU / minimal pipeline CPU (1 process) = {seal_cpu / one_cpu:.2f}x")
+    return {
+        "sealing records/s": result["records"] / seconds,
+        "sealing time / minimal pipeline (1 process)": seconds / one["seconds"],
+        "sealing time / minimal pipeline (2 processes)": seconds / two_seconds,
+        "sealing CPU per record": seal_cpu * per,
+        "sealing CPU / minimal pipeline CPU (1 process)": seal_cpu / one_cpu,
+    }
 
 
 if __name__ == "__main__":

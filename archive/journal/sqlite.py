@@ -12,6 +12,7 @@ the WAL.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -49,6 +50,10 @@ class SqliteRows:
     path: str
 
     def rows(self, first: int, last: int) -> Iterator[SealRow]:
+        # Row by row in C: this generator runs once per batch, not once per row.
+        return itertools.chain.from_iterable(self._batches(first, last))
+
+    def _batches(self, first: int, last: int) -> Iterator[list[SealRow]]:
         conn = connect(Path(self.path))
         try:
             cursor = conn.execute(
@@ -58,7 +63,7 @@ class SqliteRows:
             )
             cursor.arraysize = 2000
             while rows := cursor.fetchmany():
-                yield from rows
+                yield rows
         except sqlite3.Error as exc:
             raise JournalError(f"cannot read journal rows {first}..{last}: {exc}") from exc
         finally:

@@ -11,7 +11,7 @@ import pytest
 from archive.codec import decode_body
 from archive.errors import SealError
 from archive.journal import BundleJournal, BundleState
-from archive.journal.sql_base import record_row
+from archive.journal.sql_base import EXTENT_STEP, record_row
 from tests.contract.journals import STREAM, open_next
 from tests.factories import BASE_TIME, slack_message, stored_attachment
 
@@ -70,6 +70,22 @@ class TestBundleBookContract:
         assert (first.record_count, first.seq_first, first.seq_last) == (2, seqs[0], seqs[1])
         assert (second.record_count, second.seq_first, second.seq_last) == (1, seqs[2], seqs[2])
         assert (rest.record_count, rest.seq_first, rest.seq_last) == (2, seqs[3], seqs[4])
+        assert open_next(journal) is None
+
+    def test_open_bundle_limits_fall_across_summing_steps(self, journal: BundleJournal) -> None:
+        """Past the index entries summed at a time, the count and byte limits cut where a
+        record-by-record walk would: inclusive, anywhere in a step, and at the end."""
+        records = [slack_message(i, text="z" * (i % 50)) for i in range(2 * EXTENT_STEP + 300)]
+        seqs = journal.append(records)
+        sizes = [record_row(r)[8] for r in records]
+        cut = EXTENT_STEP + 123  # the byte limit falls inside the second step
+        by_bytes = open_next(journal, max_records=10 * EXTENT_STEP, max_bytes=sum(sizes[:cut]))
+        by_count = open_next(journal, max_records=EXTENT_STEP + 5)
+        rest = open_next(journal, max_records=10 * EXTENT_STEP)
+        assert by_bytes is not None and by_count is not None and rest is not None
+        assert (by_bytes.record_count, by_bytes.seq_last) == (cut, seqs[cut - 1])
+        assert (by_count.seq_first, by_count.seq_last) == (seqs[cut], seqs[cut + EXTENT_STEP + 4])
+        assert (rest.seq_first, rest.seq_last) == (seqs[cut + EXTENT_STEP + 5], seqs[-1])
         assert open_next(journal) is None
 
     def test_open_bundle_empty(self, journal: BundleJournal) -> None:
