@@ -9,14 +9,15 @@ slice back ordered by message, so folding holds one message at a time. The
 bodies have a table of their own, so routing scans and rewrites small rows only.
 
 Records arrive as the JSON objects of their sealed lines (``codec.line_fields``):
-the store reads the few fields it routes by from the object and keeps the object
-itself, without its ``raw`` payload (the renderers never need it; the jsonl
+the store reads the few fields it routes by from the object and keeps the rest as
+marshal bytes, without the ``raw`` payload (the renderers never need it; the jsonl
 format, which keeps it, streams records directly). A record is built only when
 its slice is read, in the render worker that reads it.
 """
 
 from __future__ import annotations
 
+import marshal
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -24,8 +25,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from archive.codec import canonical_json, decode_body, parse_time, record_to_dict
-from archive.model import Kind, Platform, Record, message_target
+from archive.codec import parse_time, record_to_dict
+from archive.model import (
+    Actor,
+    Attachment,
+    AttachmentState,
+    Kind,
+    Platform,
+    Record,
+    Source,
+    message_target,
+)
 from exporters.fold import Item, Row, fold_items
 
 DAY_SECONDS = 86_400
@@ -106,6 +116,72 @@ _KINDS = {k.value: k for k in Kind}
 _STORED = Kind.ATTACHMENT_STORED.value
 
 
+_SOURCES = {s.value: s for s in Source}
+
+
+def _pack(data: dict[str, Any]) -> bytes:
+    """A record's sealed JSON object (without ``raw``) as marshal bytes of plain values.
+
+    marshal is the fastest serializer of plain values in the standard library, and
+    loads back what ``record_from_dict`` would build from, without parsing JSON again.
+    The bytes only ever travel between this process and its own private temporary
+    files, so nothing untrusted is ever loaded.
+    """
+    actor = data.get("actor")
+    return marshal.dumps(
+        (
+            data["key"],
+            data["platform"],
+            data["workspace"],
+            data["conversation"],
+            data.get("conversation_name"),
+            data["kind"],
+            data["source"],
+            data["occurred_at"],
+            data["captured_at"],
+            data.get("message_id"),
+            data.get("thread_id"),
+            data.get("reply_to"),
+            None
+            if actor is None
+            else (actor["id"], actor.get("name"), actor.get("email"), actor.get("is_bot", False)),
+            data.get("text"),
+            data.get("previous_text"),
+            tuple(
+                (a["name"], a["state"], a["sha256"], a["mime"], a["size"], a["reason"], a["ref"])
+                for a in data.get("attachments") or ()
+            ),
+            data.get("details") or {},
+        )
+    )
+
+
+def _unpack(body: bytes, seq: int) -> Record:
+    values: tuple[Any, ...] = marshal.loads(body)  # noqa: S302 (our own temporary file)
+    actor = values[12]
+    return Record(
+        key=values[0],
+        platform=_PLATFORMS[values[1]],
+        workspace=values[2],
+        conversation=values[3],
+        conversation_name=values[4],
+        kind=_KINDS[values[5]],
+        source=_SOURCES.get(values[6]) or Source(values[6]),
+        occurred_at=parse_time(values[7]),
+        captured_at=parse_time(values[8]),
+        raw=b"",
+        message_id=values[9],
+        thread_id=values[10],
+        reply_to=values[11],
+        actor=None if actor is None else Actor(*actor),
+        text=values[13],
+        previous_text=values[14],
+        attachments=tuple(Attachment(a[0], AttachmentState(a[1]), *a[2:]) for a in values[15]),
+        details=values[16],
+        seq=seq,
+    )
+
+
 def micros(moment: datetime) -> int:
     """Microseconds since the epoch, exactly."""
     return (moment - _EPOCH) // _ONE_MICROSECOND
@@ -174,9 +250,8 @@ class PartitionStore:
         target = message_target(
             _KINDS[data["kind"]], _PLATFORMS[platform], data["key"], data.get("message_id"), details
         )
-        data["raw"], data["raw_encoding"] = "", "utf-8"  # the renderers never read it
         number = self.record_count
-        self._bodies.append((number, canonical_json(data)))
+        self._bodies.append((number, _pack(data)))
         self._pending.append(
             (
                 number,
@@ -340,7 +415,7 @@ class PartitionStore:
             (conversation.number, number),
         )
         for body, seq, target, bundle, verified in cursor:
-            record = decode_body(body, seq)
+            record = _unpack(body, seq)
             actor = record.actor
             if actor is not None and not actor.name:
                 name = self.name_of(conversation, actor.id)

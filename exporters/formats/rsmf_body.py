@@ -20,6 +20,13 @@ _VERBS = {"join": "joined", "leave": "left"}
 
 
 def _time(stamp: str) -> str:
+    """``YYYY-MM-DD HH:MM:SS UTC`` of a manifest timestamp.
+
+    A stamp as ``format_time`` writes it (``YYYY-MM-DDTHH:MM:SS.ffffffZ``, a year of
+    four digits from 1000) is cut to size; anything else is parsed and formatted.
+    """
+    if len(stamp) == 27 and stamp[10] == "T" and stamp[26] == "Z" and stamp[0] != "0":
+        return f"{stamp[:10]} {stamp[11:19]} UTC"
     return parse_time(stamp).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
