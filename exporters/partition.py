@@ -206,12 +206,7 @@ class PartitionStore:
             raise ValueError("slice must be at least one minute")
         self.slice_seconds = slice_seconds
         self.path = directory / _FILE_NAME
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
-            "PRAGMA temp_store=FILE;" + _SCHEMA
-        )
-        self._db.execute("BEGIN")
+        self._db = self._open(_SCHEMA)
         self._pending: list[tuple[object, ...]] = []
         self._bodies: list[tuple[int, bytes]] = []
         self._conversations: dict[tuple[str, str, str], list[str | int | None]] = {}
@@ -301,10 +296,33 @@ class PartitionStore:
             self.record_count,
         )
 
+    def _open(self, schema: str = "") -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
+            "PRAGMA temp_store=FILE;" + schema
+        )
+        db.execute("BEGIN")
+        return db
+
     def adopt(self, directory: Path, state: ShardState) -> None:
         """Append the records of the store spilled in ``directory`` (its bundles come after
-        every bundle spilled here so far, before any spilled later)."""
+        every bundle spilled here so far, before any spilled later).
+
+        Into a store that holds nothing yet, the shard's file becomes this store's file
+        (its conversation numbers are then this store's): nothing is copied.
+        """
         self._flush()
+        if not self.record_count and not self._conversations:
+            self._db.execute("COMMIT")
+            self._db.close()
+            (directory / _FILE_NAME).replace(self.path)
+            self._db = self._open()
+            for number, (ident, name, kind) in enumerate(state.conversations):
+                self._conversations[ident] = [number, name, kind]
+            self.names.update(state.names)
+            self.record_count = state.record_count
+            return
         numbers: list[tuple[int, int | str | None]] = []
         for ident, name, kind in state.conversations:
             known = self._conversations.get(ident)
@@ -350,17 +368,21 @@ class PartitionStore:
                 "UPDATE rec SET target = (SELECT m.target FROM rec AS m WHERE m.key = rec.ref_key"
                 " AND m.kind = 'message') WHERE ref_key IS NOT NULL"
             )
-        # The first record about a message (its own, else the earliest about it) anchors it.
+        # The first record about a message (its own, else the earliest about it) anchors it;
+        # records are spilled in seq order, so their ids are in seq order too.
         for own in (1, 0):
             db.execute(
                 "INSERT OR IGNORE INTO msg SELECT conv, target, slice, anchor_time, anchor_seq"
-                " FROM rec WHERE target IS NOT NULL AND (kind = 'message') = ? ORDER BY seq",
+                " FROM rec WHERE target IS NOT NULL AND (kind = 'message') = ? ORDER BY id",
                 (own,),
             )
         db.execute(
             "UPDATE rec SET slice = msg.slice, anchor_time = msg.anchor_time,"
             " anchor_seq = msg.anchor_seq FROM msg"
             " WHERE rec.target IS NOT NULL AND msg.conv = rec.conv AND msg.target = rec.target"
+            # a message's own record (most rows) anchors itself already: left as it is
+            " AND (rec.slice, rec.anchor_time, rec.anchor_seq)"
+            " IS NOT (msg.slice, msg.anchor_time, msg.anchor_seq)"
         )
         db.execute("CREATE INDEX rec_order ON rec (conv, slice, anchor_time, anchor_seq, seq)")
         db.execute("COMMIT")
