@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+import structlog
 from psycopg.pq import TransactionStatus
 
 from archive.errors import JournalError
@@ -36,6 +37,8 @@ from archive.journal.port import SealRow
 from archive.journal.postgres_copy import append_in_one_message, encode_row
 from archive.journal.postgres_schema import MIGRATIONS
 from archive.journal.sql_base import Execute, SqlJournal
+
+log = structlog.get_logger("chatkeeper.journal")
 
 # The keys are the ones every earlier version used: an older replica's EXCLUSIVE append
 # lock still excludes the SHARED appenders and the mark of this version.
@@ -119,8 +122,7 @@ class PostgresJournal(SqlJournal):
         try:
             self._control = psycopg.connect(dsn, autocommit=True)
             self._migrate()
-            self._writer_conn = psycopg.connect(dsn, autocommit=True)
-            self._writer_conn.execute(_STAGE)
+            self._writer_conn = self._open_writer()
             row = self._writer_conn.execute(
                 "SELECT pg_get_serial_sequence('records', 'seq')"
             ).fetchone()
@@ -130,6 +132,30 @@ class PostgresJournal(SqlJournal):
             raise JournalError(f"cannot open PostgreSQL journal: {exc}") from exc
         self._lock = threading.Lock()
         self._committer = GroupCommitter(self._commit, name="pg-journal-writer")
+
+    def _open_writer(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.dsn, autocommit=True)
+        conn.execute(_STAGE)
+        return conn
+
+    def _live_control(self) -> psycopg.Connection[Any]:
+        """The control connection (under ``self._lock``), opened again if it broke.
+
+        A server restart or a failover breaks every open connection; without this each
+        later statement would fail until the process restarts. A broken connection has
+        lost its session (locks and transactions end with it), so a new one is the same.
+        """
+        if self._control.broken:
+            log.warning("journal.reconnect", connection="control")
+            self._control = psycopg.connect(self.dsn, autocommit=True)
+        return self._control
+
+    def _live_writer(self) -> psycopg.Connection[Any]:
+        """The group commit's connection (writer thread only), opened again if it broke."""
+        if self._writer_conn.broken:
+            log.warning("journal.reconnect", connection="writer")
+            self._writer_conn = self._open_writer()
+        return self._writer_conn
 
     def _migrate(self) -> None:
         with self._control.transaction():
@@ -151,7 +177,7 @@ class PostgresJournal(SqlJournal):
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[Any], int]:
         with self._lock:
             try:
-                cursor = self._control.execute(_pg(sql), params)
+                cursor = self._live_control().execute(_pg(sql), params)
                 rows = cursor.fetchall() if cursor.description else []
                 return rows, cursor.rowcount
             except psycopg.Error as exc:
@@ -165,8 +191,8 @@ class PostgresJournal(SqlJournal):
         of its own, whose snapshot is taken after the lock was granted.
         """
         with self._lock:
-            conn = self._control
             try:
+                conn = self._live_control()
                 with conn.transaction():
                     conn.execute(
                         "SELECT set_config('lock_timeout', %s, true)", (MARK_LOCK_TIMEOUT,)
@@ -188,8 +214,8 @@ class PostgresJournal(SqlJournal):
     @contextlib.contextmanager
     def _transaction(self, lock: str | None = None) -> Iterator[Execute]:
         with self._lock:
-            conn = self._control
             try:
+                conn = self._live_control()
                 with conn.transaction():
                     if lock is not None:
                         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCKS[lock],))
@@ -212,7 +238,6 @@ class PostgresJournal(SqlJournal):
         the COMMIT. Keys already stored resolve to their seq afterwards with one SELECT
         (records are never deleted). Keys repeated in the batch are sent once.
         """
-        conn = self._writer_conn
         unique: dict[str, tuple[Any, ...]] = {}
         for rows in batch:
             for row in rows:
@@ -220,6 +245,7 @@ class PostgresJournal(SqlJournal):
         if not unique:
             return [[] for _ in batch]
         try:
+            conn = self._live_writer()
             try:
                 seq_of = self._insert_direct(conn, unique)
             except psycopg.errors.UniqueViolation:
