@@ -113,10 +113,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _PLATFORMS = {p.value: p for p in Platform}
 _KINDS = {k.value: k for k in Kind}
-_STORED = Kind.ATTACHMENT_STORED.value
-
-
 _SOURCES = {s.value: s for s in Source}
+_STORED = Kind.ATTACHMENT_STORED.value
 
 
 def _pack(data: dict[str, Any]) -> bytes:
@@ -224,7 +222,7 @@ class PartitionStore:
         self, data: dict[str, Any], seq: int, bundle: int | None, verified: bool
     ) -> None:
         """Spill one record given as its sealed JSON object (``codec.line_fields``), in
-        seq order; ``data`` is kept, without ``raw``."""
+        seq order; its values are kept (``_pack``), without ``raw``."""
         platform, workspace = data["platform"], data["workspace"]
         ident = (platform, workspace, data["conversation"])
         known = self._conversations.get(ident)
