@@ -52,14 +52,16 @@ def consecutive_runs(numbers: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def bundle_numbers(store: ArchiveStore, layout: Layout) -> list[int]:
-    """Numbers of the bundles that have a manifest in the store, ascending."""
+def bundle_numbers(
+    store: ArchiveStore, layout: Layout, *, first: int = 1, last: int | None = None
+) -> list[int]:
+    """Numbers of the bundles ``first..last`` that have a manifest in the store, ascending."""
     numbers = set()
     for version in store.versions(layout.bundles_prefix):
         parsed = layout.parse_bundle_key(version.key)
         if parsed is not None and parsed[1] == "manifest.json" and not version.is_delete_marker:
             numbers.add(parsed[0])
-    return sorted(numbers)
+    return sorted(n for n in numbers if n >= first and (last is None or n <= last))
 
 
 def _manifest_bytes(store: ArchiveStore, layout: Layout, number: int) -> bytes | None:
@@ -120,9 +122,7 @@ def read_bundle_lines(
     ``disposed`` (records object removed under a disposition certificate, as
     ``verify`` established) yield their checked manifest and no records.
     """
-    numbers = [
-        n for n in bundle_numbers(store, layout) if n >= first and (last is None or n <= last)
-    ]
+    numbers = bundle_numbers(store, layout, first=first, last=last)
     previous_sha: str | None = None
     if numbers and numbers[0] > 1:
         before = _manifest_bytes(store, layout, numbers[0] - 1)

@@ -81,11 +81,7 @@ class ArchiveBundleSource:
 
     def bundle_numbers(self, first: int | None, last: int | None) -> list[int]:
         """The numbers of the bundles ``read_bundles(first, last, ...)`` would read."""
-        return [
-            n
-            for n in bundle_numbers(self.store, self.layout)
-            if n >= (first or 1) and (last is None or n <= last)
-        ]
+        return bundle_numbers(self.store, self.layout, first=first or 1, last=last)
 
     def after_fork(self) -> None:
         """In a forked worker: drop the HTTP connections inherited from the parent."""

@@ -13,11 +13,11 @@ stream-level checks found (``stream_problems``), and signed.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from archive.codec import line_kind_and_key
 from archive.errors import IntegrityError
@@ -38,7 +38,7 @@ from exporters.output import OutputDir
 from exporters.partition import DAY_SECONDS, PartitionStore
 from exporters.render import RenderContext
 from exporters.source import BlobSource, BundleInfo, BundleRecords, BundleSource
-from exporters.spill import spill
+from exporters.spill import Progress, bundle_select, counted, spill
 from exporters.workers import render_in_workers
 
 _RENDERERS: dict[str, Callable[[RenderContext], None]] = {
@@ -102,12 +102,10 @@ class ExportResult:
         return tuple(iter_manifest_files(self.manifest))
 
 
-Progress = Callable[[int], None]
 ProofSource = Callable[[Mapping[int, set[str]]], Iterator[tuple[str, bytes]]]
 """Given {bundle: record keys}, yields (record key, proof file bytes)."""
 PROOFS_DIR = "proofs"
 _MESSAGE = Kind.MESSAGE.value
-_T = TypeVar("_T")
 
 
 def run_export(
@@ -223,34 +221,14 @@ def run_export(
 def _bundles(
     source: BundleSource, request: ExportRequest, bundles: list[BundleInfo]
 ) -> Iterator[BundleRecords]:
-    """The bundles the filters may take records from, each noted in ``bundles`` as read."""
+    """The bundles jsonl may take records from, each noted in ``bundles`` as read."""
     filters = request.filters
-    whole_range = request.format == "jsonl"
-
-    def select(manifest: dict[str, Any]) -> bool:
-        return filters.keep_bundle(manifest, whole_range=whole_range)
-
+    select = bundle_select(filters, whole_range=True)  # jsonl filters each record by time
     for bundle in source.read_bundles(
         filters.first_bundle, filters.last_bundle, request.allow_unverified, select
     ):
         bundles.append(bundle.info)
         yield bundle
-
-
-def _counted(items: Iterable[_T], progress: Progress | None) -> Iterator[_T]:
-    """``items`` passed through, reported to ``progress`` a thousand at a time."""
-    if progress is None:
-        yield from items
-        return
-    count = 0
-    for item in items:
-        count += 1
-        if count == 1000:
-            progress(count)
-            count = 0
-        yield item
-    if count:
-        progress(count)
 
 
 def _jsonl_reads(
@@ -273,14 +251,14 @@ def _jsonl_reads(
     for bundle in _bundles(source, request, bundles):
         info = bundle.info
         if every and info.verified and bundle.lines is not None:
-            for sealed in _counted(bundle.lines, progress):
+            for sealed in counted(bundle.lines, progress):
                 if wanted is not None:
                     kind, key = line_kind_and_key(sealed)
                     if kind == _MESSAGE:
                         wanted.setdefault(info.number, set()).add(key)
                 yield None, info, sealed
             continue
-        for record, line in _counted(bundle.with_lines(), progress):
+        for record, line in counted(bundle.with_lines(), progress):
             if wanted is not None and keep(record):
                 _want(wanted, record, info)
             yield record, info, line

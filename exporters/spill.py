@@ -21,10 +21,10 @@ import multiprocessing
 import queue
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from archive.codec import line_fields
 from archive.errors import IntegrityError, RenderWorkerError
@@ -37,6 +37,7 @@ from exporters.workers import summary
 Progress = Callable[[int], None]
 _MESSAGE = Kind.MESSAGE.value
 _PROGRESS_EVERY = 1000
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -64,18 +65,38 @@ def spill(
     ranges = _ranges(source, filters, workers)
     if len(ranges) < 2:
         first, last = filters.first_bundle, filters.last_bundle
-        bundles = source.read_bundles(first, last, allow_unverified, _select(filters, whole_range))
+        bundles = source.read_bundles(
+            first, last, allow_unverified, bundle_select(filters, whole_range)
+        )
         return spill_bundles(bundles, filters, store, proofs, progress)
     return _in_workers(
         source, filters, store, ranges, whole_range, allow_unverified, proofs, progress
     )
 
 
-def _select(filters: Filters, whole_range: bool) -> Callable[[dict[str, Any]], bool]:
+def bundle_select(filters: Filters, whole_range: bool) -> Callable[[dict[str, Any]], bool]:
+    """``filters.keep_bundle`` as the ``select`` a ``BundleSource`` takes."""
+
     def select(manifest: dict[str, Any]) -> bool:
         return filters.keep_bundle(manifest, whole_range=whole_range)
 
     return select
+
+
+def counted(items: Iterable[_T], progress: Progress | None) -> Iterator[_T]:
+    """``items`` passed through, reported to ``progress`` a thousand at a time."""
+    if progress is None:
+        yield from items
+        return
+    count = 0
+    for item in items:
+        count += 1
+        if count == _PROGRESS_EVERY:
+            progress(count)
+            count = 0
+        yield item
+    if count:
+        progress(count)
 
 
 def spill_bundles(
@@ -97,32 +118,26 @@ def spill_bundles(
         info = bundle.info
         spilled.bundles.append(info)
         number, verified = info.number, info.verified
-        wanted = spilled.wanted.setdefault(number, set()) if proofs else None
-        counted = 0
+        wanted: set[str] = set()
+        read = 0
         if bundle.lines is not None:
-            for line in bundle.lines:
-                counted += 1
+            for line in counted(bundle.lines, progress):
+                read += 1
                 data, seq = line_fields(line)
                 if keep_fields(data):
                     store.add_fields(data, seq, number, verified)
-                    if wanted is not None and data["kind"] == _MESSAGE:
+                    if proofs and data["kind"] == _MESSAGE:
                         wanted.add(data["key"])
-                if counted % _PROGRESS_EVERY == 0 and progress is not None:
-                    progress(_PROGRESS_EVERY)
         else:
-            for record in bundle.records:
-                counted += 1
+            for record in counted(bundle.records, progress):
+                read += 1
                 if keep(record):
                     store.add(record, number, verified)
-                    if wanted is not None and record.kind is Kind.MESSAGE:
+                    if proofs and record.kind is Kind.MESSAGE:
                         wanted.add(record.key)
-                if counted % _PROGRESS_EVERY == 0 and progress is not None:
-                    progress(_PROGRESS_EVERY)
-        if counted % _PROGRESS_EVERY and progress is not None:
-            progress(counted % _PROGRESS_EVERY)
-        spilled.read += counted
-        if wanted is not None and not wanted:
-            del spilled.wanted[number]
+        spilled.read += read
+        if wanted:
+            spilled.wanted[number] = wanted
     return spilled
 
 
@@ -176,7 +191,7 @@ def _work(
             after_fork()
         store = PartitionStore(shard, slice_seconds)
         bundles = source.read_bundles(
-            span[0], span[1], allow_unverified, _select(filters, whole_range)
+            span[0], span[1], allow_unverified, bundle_select(filters, whole_range)
         )
         spilled = spill_bundles(
             bundles, filters, store, proofs, lambda n: results.put(("progress", index, n))

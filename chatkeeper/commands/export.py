@@ -44,11 +44,11 @@ from exporters.pipeline import (
     FORMATS,
     ExportRequest,
     ExportResult,
-    Progress,
     ProofSource,
     run_export,
 )
 from exporters.source import BundleSource
+from exporters.spill import Progress
 from exporters.workers import default_workers
 
 
