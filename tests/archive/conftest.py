@@ -12,9 +12,9 @@ from archive.keys import Signer
 from archive.seal import SealPolicy
 from archive.store.local_s3 import LocalS3Endpoint
 from archive.store.s3 import S3ArchiveStore, make_client
-from tests.contract.journals import pg_dsn
+from tests.contract.journals import pg_database, pg_dsn
 
-__all__ = ["pg_dsn"]
+__all__ = ["pg_database", "pg_dsn"]
 
 
 def duty_store(endpoint: LocalS3Endpoint, bucket: str, role: str) -> S3ArchiveStore:

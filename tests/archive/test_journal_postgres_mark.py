@@ -12,7 +12,6 @@ advisory locks (which are per database) of other sessions on the server do not m
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,7 +20,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from archive.errors import JournalError
 from archive.journal import BundleRow, postgres
@@ -37,16 +35,9 @@ DEADLOCK = 120  # seconds: only a hang (a lock never granted) reaches it
 
 
 @pytest.fixture
-def dsn() -> Iterator[str]:
-    """A fresh database of the test server, dropped afterwards."""
-    name = f"ck_mark_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_DSN, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield make_conninfo(PG_DSN, dbname=name)
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+def dsn(pg_database: str) -> str:
+    """A fresh database of the test server (``pg_database``), dropped afterwards."""
+    return pg_database
 
 
 class HeldAppend:

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from archive.store.local_s3 import LocalS3Endpoint
+from tests.contract.journals import pg_database
+
+__all__ = ["pg_database"]
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import contextlib
 import itertools
 import json
 import os
-import secrets
 import shutil
 import signal
 import sys
@@ -20,9 +19,7 @@ from typing import Any
 
 import aiohttp
 import psycopg
-import pytest
 from click.testing import CliRunner
-from psycopg.conninfo import make_conninfo
 
 from archive.journal import BundleState
 from archive.journal.postgres import PostgresJournal
@@ -33,24 +30,8 @@ from bots.slack.sandbox import RunningFakeSlack, SlackSender, envelope, serve_fa
 from chatkeeper.cli import cli
 from tests.bots.slack.conftest import PUBLIC, SECRET, TEAM, sandbox_state
 
-PG_DSN = os.environ.get("CHATKEEPER_TEST_PG_DSN", "")
 LEASE_SECONDS = 4.0
 STREAM = "replicas"
-
-
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A DSN of a fresh, uniquely named PostgreSQL database, dropped afterwards."""
-    if not PG_DSN:
-        pytest.skip("CHATKEEPER_TEST_PG_DSN is not set")
-    name = f"ck_replicas_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_DSN, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield make_conninfo(PG_DSN, dbname=name)
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @dataclass

@@ -39,6 +39,22 @@ def pg_dsn() -> Iterator[str]:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A DSN of a fresh, uniquely named database of the test PostgreSQL, dropped afterwards
+    (advisory locks are per database: other sessions on the server never meet the test's)."""
+    if not PG_DSN:
+        pytest.skip("CHATKEEPER_TEST_PG_DSN is not set")
+    name = f"ck_db_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_DSN, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield make_conninfo(PG_DSN, dbname=name)
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Journal]:
     """Each adapter in turn, fresh and empty."""
