@@ -159,7 +159,6 @@ def run_export(
                         source,
                         request.filters,
                         store,
-                        whole_range=False,
                         allow_unverified=request.allow_unverified,
                         proofs=proofs is not None,
                         progress=progress,

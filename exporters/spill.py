@@ -55,23 +55,24 @@ def spill(
     filters: Filters,
     store: PartitionStore,
     *,
-    whole_range: bool,
     allow_unverified: bool,
     proofs: bool,
     progress: Progress | None,
     workers: int,
 ) -> Spilled:
-    """Spill the records ``filters`` keep from the bundles they select into ``store``."""
+    """Spill the records ``filters`` keep from the bundles they select into ``store``.
+
+    The formats that spill fold an in-range message's later history into it, so a bundle
+    after ``--to`` is read when its ``refers_back`` reaches the range (``whole_range=False``).
+    """
     ranges = _ranges(source, filters, workers)
     if len(ranges) < 2:
         first, last = filters.first_bundle, filters.last_bundle
         bundles = source.read_bundles(
-            first, last, allow_unverified, bundle_select(filters, whole_range)
+            first, last, allow_unverified, bundle_select(filters, whole_range=False)
         )
         return spill_bundles(bundles, filters, store, proofs, progress)
-    return _in_workers(
-        source, filters, store, ranges, whole_range, allow_unverified, proofs, progress
-    )
+    return _in_workers(source, filters, store, ranges, allow_unverified, proofs, progress)
 
 
 def bundle_select(filters: Filters, whole_range: bool) -> Callable[[dict[str, Any]], bool]:
@@ -109,7 +110,7 @@ def spill_bundles(
     """Spill ``bundles`` in this process.
 
     A bundle whose source gives its sealed lines is spilled from each line's JSON
-    object, with no record built (the store keeps the object; the render worker
+    object, with no record built (the store keeps its values; the render worker
     builds the record); any other bundle from its records.
     """
     spilled = Spilled()
@@ -179,19 +180,19 @@ def _work(
     span: tuple[int, int | None],
     shard: Path,
     slice_seconds: int,
-    options: tuple[bool, bool, bool],
+    options: tuple[bool, bool],
     index: int,
     results: Any,
 ) -> None:
     """In a forked worker: read, verify and spill one range of bundles into a shard."""
-    whole_range, allow_unverified, proofs = options
+    allow_unverified, proofs = options
     try:
         after_fork = getattr(source, "after_fork", None)
         if after_fork is not None:
             after_fork()
         store = PartitionStore(shard, slice_seconds)
         bundles = source.read_bundles(
-            span[0], span[1], allow_unverified, bundle_select(filters, whole_range)
+            span[0], span[1], allow_unverified, bundle_select(filters, whole_range=False)
         )
         spilled = spill_bundles(
             bundles, filters, store, proofs, lambda n: results.put(("progress", index, n))
@@ -210,7 +211,6 @@ def _in_workers(
     filters: Filters,
     store: PartitionStore,
     ranges: list[tuple[int, int | None]],
-    whole_range: bool,
     allow_unverified: bool,
     proofs: bool,
     progress: Progress | None,
@@ -221,7 +221,7 @@ def _in_workers(
     shards = [scratch / str(index) for index in range(len(ranges))]
     for shard in shards:
         shard.mkdir()
-    options = (whole_range, allow_unverified, proofs)
+    options = (allow_unverified, proofs)
     processes = [
         context.Process(
             target=_work,
