@@ -21,6 +21,7 @@ import zstandard
 
 from archive import merkle
 from archive.codec import canonical_json, format_time, parse_time
+from archive.frames import FRAME_BYTES, FRAME_JOIN, Frame, FrameWriter
 from archive.journal.port import SealRow
 from archive.keys import ALGORITHM, PublicKey, Signer
 from archive.references import REFERRING_KINDS, References, Spans
@@ -97,6 +98,7 @@ class RecordsObject:
     key_rotations: tuple[dict[str, Any], ...] = ()
     archive_events: tuple[dict[str, Any], ...] = ()
     refers_back: dict[str, Spans] | None = None  # None: built without it (``references.py``)
+    frames: tuple[Frame, ...] = ()  # empty: one frame (``frames.py``)
 
 
 EVENT_KINDS = frozenset({"hold_changed", "retention_extended", "disposition"})
@@ -144,7 +146,9 @@ on from a copy of it with the body and the end of the line, without building the
 _BATCH = 1024  # rows hashed and handed to zstd at a time (about 2 MB of lines)
 
 
-def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
+def build_records_object(
+    rows: Iterable[SealRow], level: int, frame_bytes: int = FRAME_BYTES
+) -> RecordsObject:
     """Compress journal rows into the records object in one pass.
 
     Hashes every line for the Merkle tree and gathers the manifest's summary
@@ -153,17 +157,18 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
     from its parts (never built as one bytes object of its own), and the
     summary is taken over each batch's columns, so the per-row Python is the
     line's hash and its end ``,"seq":N}`` only.
+
+    Every ``frame_bytes`` of lines (at a batch's end) close a zstd frame
+    (``archive.frames``): one frame is compressed on a second thread while this
+    one hashes the next.
     """
-    sink = io.BytesIO()
     leaves: list[bytes] = []
     summary = _Summary()
-    # Multi-threaded zstd compresses on the other cores, outside the GIL, while this
-    # thread reads and hashes. Resumed sealing adopts by content, so the exact bytes
-    # of a rebuilt object never matter.
-    compressor = zstandard.ZstdCompressor(level=level, write_checksum=True, threads=-1)
     head, leaf_head, keep = _LINE_HEAD, _LEAF_HEAD, leaves.append
     source = iter(rows)
-    with compressor.stream_writer(sink, closefd=False) as writer:
+    with FrameWriter(level) as writer:
+        chunks: list[bytes] = []
+        size = counted = first_seq = last_seq = 0
         while batch := list(itertools.islice(source, _BATCH)):
             pieces: list[bytes] = []
             for seq, body, _, _, _, _ in batch:
@@ -173,9 +178,18 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
                 leaf.update(end)
                 keep(leaf.digest())
                 pieces += (head, body, end, b"\n")
-            writer.write(b"".join(pieces))
+            chunks.append(b"".join(pieces))
+            size += len(chunks[-1])
+            first_seq, last_seq = first_seq or batch[0][0], batch[-1][0]
             summary.add(batch)
-    data = sink.getvalue()
+            if size >= frame_bytes:
+                writer.add(
+                    chunks, len(leaves) - counted, (first_seq, last_seq), summary.end_frame()
+                )
+                chunks, size, counted, first_seq = [], 0, len(leaves), 0
+        if chunks or not writer.added:
+            writer.add(chunks, len(leaves) - counted, (first_seq, last_seq), summary.end_frame())
+        data, frames = writer.finish()
     return RecordsObject(
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),
@@ -188,7 +202,8 @@ def build_records_object(rows: Iterable[SealRow], level: int) -> RecordsObject:
         blobs=tuple(sorted(summary.blobs)),
         key_rotations=tuple(summary.rotations),
         archive_events=tuple(summary.events),
-        refers_back=summary.references.manifest_field(),
+        refers_back=summary.bundle_references.manifest_field(),
+        frames=frames if len(frames) > 1 else (),
     )
 
 
@@ -201,7 +216,8 @@ class _Summary:
         self.blobs: set[str] = set()
         self.rotations: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
-        self.references = References()
+        self.references = References()  # of the frame being built
+        self.bundle_references = References()
 
     def add(self, batch: list[SealRow]) -> None:
         _, _, times, conversations, blob_texts, kinds = zip(*batch, strict=True)
@@ -221,6 +237,13 @@ class _Summary:
             for _, body, _, conversation, _, _ in batch:
                 if conversation.startswith("chatkeeper:"):
                     self._note_chatkeeper(body)
+
+    def end_frame(self) -> dict[str, Spans]:
+        """The ``refers_back`` of the frame just built; the bundle's takes it in."""
+        field = self.references.manifest_field(join=FRAME_JOIN)
+        self.bundle_references.absorb(self.references)
+        self.references = References()
+        return field
 
     def _note_chatkeeper(self, body: bytes) -> None:
         payload = rotation_payload(body)
@@ -287,7 +310,8 @@ def build_manifest(
     retention_class: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The unsigned manifest body (``key_rotations``, ``archive_events`` only when present;
-    ``refers_back`` whenever the records object gathered it)."""
+    ``refers_back`` whenever the records object gathered it; ``records.frames`` when the
+    records object has more than one frame)."""
     body: dict[str, Any] = {
         "format": FORMAT,
         "stream": stream,
@@ -306,6 +330,7 @@ def build_manifest(
             "size": records.size,
             "encoding": "zstd",
             "merkle_root": records.merkle_root,
+            **({"frames": [f.to_json() for f in records.frames]} if records.frames else {}),
         },
         "blobs": [{"sha256": h, "key": k} for h, k in sorted(blobs)],
         "previous_manifest_sha256": previous_manifest_sha256,

@@ -5,7 +5,9 @@ manifest), then its records object is downloaded and decompressed once: its
 SHA-256, size, record count, seq order and Merkle root are checked while its
 decompressed lines are kept (in memory up to 64 MB, the rest in a temporary
 file). Only when the whole object has passed are its lines parsed and its
-records yielded.
+records yielded. A caller that needs only some frames of a framed object
+(``archive.frames``) gets those byte ranges, each checked against the signed
+frame table.
 A bundle that fails raises IntegrityError unless ``allow_unverified``, in which
 case it is yielded with its problems attached so that the output can say so.
 """
@@ -21,12 +23,17 @@ from typing import Any, BinaryIO
 from archive.bundle import Layout
 from archive.codec import decode_line
 from archive.errors import IntegrityError
+from archive.frames import frame_lines, frame_table
 from archive.keys import PublicKey
 from archive.model import Record
 from archive.store import ArchiveStore
 from archive.verify import check_manifest, check_records, original_version, resolve_records
 
 _SPOOL_BYTES = 64 * 1024 * 1024  # a bundle of the default size (64 MB of lines) stays in memory
+
+Select = Callable[[dict[str, Any]], bool | tuple[int, ...]]
+"""From a checked manifest: read the bundle (True), rule it out unread (False), or read
+only the frames named (indices into ``records.frames``)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class SealedBundle:
     manifest: dict[str, Any]
     manifest_sha256: str
     problems: tuple[str, ...]
+    frames: tuple[int, ...] | None = None  # read in part: only these frames (``archive.frames``)
 
     @property
     def verified(self) -> bool:
@@ -78,7 +86,7 @@ def read_bundles(
     first: int = 1,
     last: int | None = None,
     allow_unverified: bool = False,
-    select: Callable[[dict[str, Any]], bool] | None = None,
+    select: Select | None = None,
     disposed: frozenset[int] = frozenset(),
 ) -> Iterator[tuple[SealedBundle, Iterator[Record]]]:
     """Yield (bundle, its records in seq order) for bundles ``first..last``.
@@ -106,7 +114,7 @@ def read_bundle_lines(
     first: int = 1,
     last: int | None = None,
     allow_unverified: bool = False,
-    select: Callable[[dict[str, Any]], bool] | None = None,
+    select: Select | None = None,
     disposed: frozenset[int] = frozenset(),
 ) -> Iterator[tuple[SealedBundle, Iterable[bytes]]]:
     """Yield (bundle, its sealed lines in seq order) for bundles ``first..last``.
@@ -117,7 +125,10 @@ def read_bundle_lines(
     ``select`` sees each verified manifest (time range, conversations, ...)
     before its records object is downloaded; a bundle it declines is yielded
     with no records, its records object never read (its manifest still links
-    the chain, and the export still names it as searched). Consume
+    the chain, and the export still names it as searched). When it names some
+    frames of a framed records object, only those byte ranges are read, each
+    checked against its SHA-256 in the signed frame table (``read_frames``),
+    and the bundle says which (``SealedBundle.frames``). Consume
     each records iterator before advancing to the next bundle. Bundles in
     ``disposed`` (records object removed under a disposition certificate, as
     ``verify`` established) yield their checked manifest and no records.
@@ -155,8 +166,14 @@ def read_bundle_lines(
             yield SealedBundle(number, doc, previous_sha, tuple(problems)), iter(())
             continue
         doc = resolved
-        if select is not None and not problems and not select(doc):
+        wanted = True if select is None or problems else select(doc)
+        if wanted is False:
             yield SealedBundle(number, doc, previous_sha, ()), iter(())  # ruled out unread
+            continue
+        if wanted is not True:
+            part, found = read_frames(store, doc, wanted)
+            _refuse_or_warn(number, found, allow_unverified)
+            yield SealedBundle(number, doc, previous_sha, tuple(found), wanted), iter(part)
             continue
         with LineSpool() as lines:
             result = check_records(store, doc, keep=lines.append)
@@ -164,6 +181,31 @@ def read_bundle_lines(
             _refuse_or_warn(number, problems, allow_unverified)
             bundle = SealedBundle(number, doc, previous_sha, tuple(problems))
             yield bundle, lines
+
+
+def read_frames(
+    store: ArchiveStore, doc: dict[str, Any], wanted: tuple[int, ...]
+) -> tuple[list[bytes], list[str]]:
+    """The lines of some frames of a records object, each frame fetched and checked alone.
+
+    ``doc`` is a checked manifest with a frame table (``archive.frames``). The whole
+    object's hash and Merkle root need every byte, so a part is vouched for by the
+    signed SHA-256 of each of its frames instead; its lines are then checked as
+    ``verify`` checks them (count, seq order inside the frame's range).
+    """
+    table = frame_table(doc)
+    if table is None or not all(0 <= i < len(table) for i in wanted):
+        return [], ["records frames asked for are not in the manifest"]
+    spec = doc["records"]
+    lines: list[bytes] = []
+    problems: list[str] = []
+    for index in sorted(set(wanted)):
+        frame = table[index]
+        data = store.get_range(spec["key"], spec["version_id"], frame["offset"], frame["size"])
+        found, wrong = frame_lines(index, frame, data)
+        lines += found
+        problems += wrong
+    return lines, problems
 
 
 class LineSpool:

@@ -83,8 +83,20 @@ class References:
         else:
             known.add(moment)
 
-    def manifest_field(self) -> dict[str, Spans]:
-        """The manifest's ``refers_back``: conversation -> spans, or null when unknown."""
+    def absorb(self, other: References) -> None:
+        """Take in what ``other`` gathered (a frame's references into its bundle's)."""
+        for conversation, times in other._times.items():
+            known = self._times.get(conversation, set())
+            if times is None or known is None:
+                self._times[conversation] = None
+            else:
+                self._times[conversation] = known | times
+        for conversation, stamps in other._slack.items():
+            self._slack.setdefault(conversation, set()).update(stamps)
+
+    def manifest_field(self, join: float = 0.0) -> dict[str, Spans]:
+        """The manifest's ``refers_back``: conversation -> spans, or null when unknown;
+        gaps of ``join`` seconds or less never split a span (``spans_of``)."""
         field: dict[str, Spans] = {}
         for conversation in sorted(self._times.keys() | self._slack.keys()):
             times = self._times.get(conversation, set())
@@ -95,7 +107,7 @@ class References:
                 points += [(float(ts), ts) for ts in self._slack.get(conversation, ())]
                 if not all(math.isfinite(point[0]) for point in points):
                     raise ValueError("not a time")
-                field[conversation] = spans_of(points)
+                field[conversation] = spans_of(points, join=join)
             except (ValueError, OverflowError, OSError):
                 field[conversation] = None
         return field
@@ -107,15 +119,16 @@ Slack ``ts`` it is the time of)."""
 _NEAR = 1e-5  # seconds: how far a float may be off from the exact time it orders
 
 
-def spans_of(points: list[Point], limit: int = MAX_SPANS) -> list[list[str]]:
-    """The times as at most ``limit`` spans, split at the widest gaps.
+def spans_of(points: list[Point], limit: int = MAX_SPANS, join: float = 0.0) -> list[list[str]]:
+    """The times as at most ``limit`` spans, split at the widest gaps longer than ``join``
+    seconds (a shorter gap never splits: spans only ever widen, so nothing is left out).
 
     Only the ends of each span are formatted; as ordering by float may be off by a
     fraction of a microsecond, each end is the extreme of the exact times near it.
     """
     ordered = sorted(set(points), key=lambda point: point[0])
     keys = [point[0] for point in ordered]
-    gaps = [i for i in range(1, len(keys)) if keys[i] - keys[i - 1] > _NEAR]
+    gaps = [i for i in range(1, len(keys)) if keys[i] - keys[i - 1] > max(join, _NEAR)]
     gaps.sort(key=lambda i: (keys[i - 1] - keys[i], i))
     splits = sorted(gaps[: limit - 1])
     spans = []

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from archive.bundle import (
+    HashingReader,
     Layout,
     RecordsObject,
     build_manifest,
@@ -38,12 +39,13 @@ from archive.bundle import (
 from archive.checkpoint import Checkpoint, checkpoint_due, write_checkpoint
 from archive.clock import Clock
 from archive.errors import ObjectLockError, SealError, StoreConflictError
+from archive.frames import FRAME_BYTES
 from archive.journal import BundleBook, BundleJournal, BundleRow, BundleState, RecordLog
 from archive.keys import Signer
 from archive.merkle import leaf_hash, root
 from archive.progress import NO_PROGRESS, Progress
 from archive.retention_class import RetentionClass, RetentionRule, classify
-from archive.seal_build import Builder, builder_for
+from archive.seal_build import Builder, Compression, builder_for
 from archive.store import ArchiveStore, Retention
 
 log = structlog.get_logger("chatkeeper.seal")
@@ -58,6 +60,7 @@ class SealPolicy:
     max_records: int = 100_000
     max_bytes: int = 64 * 1024 * 1024
     zstd_level: int = 3
+    frame_bytes: int = FRAME_BYTES  # lines per zstd frame of a records object (``archive.frames``)
     checkpoint_interval_seconds: float = 3600.0
     # >1: records objects are built in that many worker processes when a run has
     # more than one bundle (``archive.seal_build``); 1: on one thread.
@@ -124,7 +127,8 @@ def seal(
     rows = _bundles_to_seal(journal, policy, clock)
     ahead = list(itertools.islice(rows, 2))  # two bundles or more: worth worker processes
     sealed: list[BundleRow] = []
-    builder = builder_for(journal.row_source(), policy.zstd_level, policy.build_workers, len(ahead))
+    how = Compression(policy.zstd_level, policy.frame_bytes)
+    builder = builder_for(journal.row_source(), how, policy.build_workers, len(ahead))
     try:
         building = _Building(builder, itertools.chain(ahead, rows))
         building.fill()  # the first records objects are built while the key is published
@@ -283,18 +287,26 @@ def _existing_versions(store: ArchiveStore, key: str) -> list[str]:
 
 def _store_records(
     store: ArchiveStore, key: str, records: RecordsObject, retention: Retention
-) -> str:
+) -> tuple[str, str, int]:
+    """Store the records object, or adopt the one a crashed run stored with the same lines.
+
+    Returns (version id, SHA-256, size) of the object stored: an adopted one may be
+    another zstd build of the same lines, and the manifest describes what is stored.
+    """
     for version in _existing_versions(store, key):
-        body = store.open(key, version)
+        body = HashingReader(store.open(key, version))
         try:
-            leaves = [leaf_hash(line) for line in iter_lines(body)]
+            leaves = [leaf_hash(line) for line in iter_lines(body)]  # type: ignore[arg-type]
+            while body.read(1 << 20):  # a trailing frame of nothing counts too
+                pass
         finally:
-            body.close()
+            body.inner.close()
         if root(leaves).hex() == records.merkle_root and len(leaves) == records.record_count:
             log.info("bundle.records_adopted", key=key, version=version)
-            return version
+            return version, body.digest.hexdigest(), body.size
         raise StoreConflictError(f"{key} already holds different records (version {version})")
-    return store.put(key, records.data, sha256_hex=records.sha256, retention=retention)
+    version = store.put(key, records.data, sha256_hex=records.sha256, retention=retention)
+    return version, records.sha256, records.size
 
 
 def _store_manifest(store: ArchiveStore, key: str, data: bytes, retention: Retention) -> str:
@@ -346,19 +358,22 @@ def _finish_bundle(
     retention = Retention(policy.retention_mode, row.retain_until)
     records_key = layout.records_key(row.number)
     if row.state is BundleState.OPEN:
-        version = _store_records(store, records_key, records, retention)
+        version, sha256, size = _store_records(store, records_key, records, retention)
         row = replace(
             row,
             state=BundleState.RECORDS_STORED,
-            records_sha256=records.sha256,
-            records_size=records.size,
+            records_sha256=sha256,
+            records_size=size,
             records_version=version,
         )
         journal.update_bundle(row)
     assert row.records_version and row.records_sha256 and row.records_size is not None
     # On a resumed run the rebuilt bytes may differ (another zstd build); the content
-    # does not, and the manifest describes the object that is actually stored.
+    # does not, and the manifest describes the object that is actually stored. The
+    # frame table describes the rebuilt bytes, so it is left out when they differ.
     stored = replace(records, sha256=row.records_sha256, size=row.records_size)
+    if stored.sha256 != records.sha256:
+        stored = replace(stored, frames=())
     blobs = _lock_blobs(store, layout, records.blobs, retention)
     manifest = sign_manifest(
         build_manifest(

@@ -32,18 +32,28 @@ import signal
 import subprocess
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import BinaryIO, Protocol, cast
 
 from archive.bundle import RecordsObject, build_records_object
 from archive.errors import ChatkeeperError, SealError
+from archive.frames import FRAME_BYTES
 from archive.journal import BundleRow, RowSource
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
-def build_range(source: RowSource, first: int, last: int, level: int) -> RecordsObject:
+@dataclass(frozen=True)
+class Compression:
+    """How records objects are compressed: zstd level, and lines per frame (``archive.frames``)."""
+
+    level: int = 3
+    frame_bytes: int = FRAME_BYTES
+
+
+def build_range(source: RowSource, first: int, last: int, how: Compression) -> RecordsObject:
     """The records object of the journal rows ``first..last`` (runs in a worker)."""
-    return build_records_object(source.rows(first, last), level)
+    return build_records_object(source.rows(first, last), how.level, how.frame_bytes)
 
 
 class Builder(Protocol):
@@ -66,15 +76,13 @@ class ThreadBuilder:
 
     depth = 2
 
-    def __init__(self, source: RowSource, level: int) -> None:
+    def __init__(self, source: RowSource, how: Compression) -> None:
         self._source = source
-        self._level = level
+        self._how = how
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-build")
 
     def submit(self, row: BundleRow) -> Future[RecordsObject]:
-        return self._pool.submit(
-            build_range, self._source, row.seq_first, row.seq_last, self._level
-        )
+        return self._pool.submit(build_range, self._source, row.seq_first, row.seq_last, self._how)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -97,10 +105,10 @@ class _Worker:
     def pid(self) -> int:
         return self._process.pid
 
-    def build(self, source: RowSource, first: int, last: int, level: int) -> RecordsObject:
+    def build(self, source: RowSource, first: int, last: int, how: Compression) -> RecordsObject:
         assert self._process.stdin is not None and self._process.stdout is not None
         try:
-            pickle.dump((source, first, last, level), self._process.stdin, _PROTOCOL)
+            pickle.dump((source, first, last, how), self._process.stdin, _PROTOCOL)
             self._process.stdin.flush()
             ok, value = pickle.load(self._process.stdout)  # noqa: S301 - our own child
         except (OSError, EOFError, pickle.UnpicklingError) as exc:
@@ -135,9 +143,9 @@ class ProcessBuilder:
     futures like any executor.
     """
 
-    def __init__(self, source: RowSource, level: int, workers: int) -> None:
+    def __init__(self, source: RowSource, how: Compression, workers: int) -> None:
         self._source = source
-        self._level = level
+        self._how = how
         # Two per worker: while ``seal`` finishes one bundle (upload, manifest, journal),
         # every worker has its next build queued and never waits on it.
         self.depth = 2 * workers
@@ -157,7 +165,7 @@ class ProcessBuilder:
     def _build(self, first: int, last: int) -> RecordsObject:
         worker = self._idle.get()
         try:
-            return worker.build(self._source, first, last, self._level)
+            return worker.build(self._source, first, last, self._how)
         finally:
             self._idle.put(worker)  # a dead one fails its next request at once
 
@@ -185,11 +193,11 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     """A worker's loop: build each requested records object until the input ends."""
     while True:
         try:
-            source, first, last, level = pickle.load(requests)  # noqa: S301 - our parent
+            source, first, last, how = pickle.load(requests)  # noqa: S301 - our parent
         except EOFError:
             return
         try:
-            reply: tuple[bool, object] = (True, build_range(source, first, last, level))
+            reply: tuple[bool, object] = (True, build_range(source, first, last, how))
         except Exception as exc:
             reply = (False, _reply_error(exc))
         pickle.dump(reply, replies, _PROTOCOL)
@@ -204,11 +212,11 @@ def _worker_main() -> None:
     serve(sys.stdin.buffer, replies)
 
 
-def builder_for(source: RowSource, level: int, workers: int, bundles: int) -> Builder:
+def builder_for(source: RowSource, how: Compression, workers: int, bundles: int) -> Builder:
     """Worker processes when there is more than one bundle to build and more than one worker."""
     if workers > 1 and bundles > 1:
-        return ProcessBuilder(source, level, workers)
-    return ThreadBuilder(source, level)
+        return ProcessBuilder(source, how, workers)
+    return ThreadBuilder(source, how)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from archive import merkle, references
+from archive import frames, merkle, references
 from archive.blob_check import DeclaredSizeCheck
 from archive.bundle import (
     HashingReader,
@@ -115,6 +115,7 @@ def check_manifest(
     if signature_problem:
         problems.append(signature_problem)
     problems += references.field_problems(doc)
+    problems += frames.field_problems(doc)
     if doc.get("previous_manifest_sha256") != previous_sha:
         problems.append(
             "chain broken: previous_manifest_sha256 does not match the previous manifest"
@@ -138,8 +139,14 @@ def check_records(
     problems: list[str] = []
     rotations: list[dict[str, Any]] = []
     last_seq = 0
+    table = None if frames.field_problems(doc) else frames.frame_table(doc)
+    lines = (
+        iter_lines(hashing)  # type: ignore[arg-type]
+        if table is None
+        else frames.framed_lines(hashing, table, problems)  # type: ignore[arg-type]
+    )
     try:
-        for line in iter_lines(hashing):  # type: ignore[arg-type]
+        for line in lines:
             leaves.append(merkle.leaf_hash(line))
             if keep is not None:
                 keep(line)

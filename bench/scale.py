@@ -10,7 +10,7 @@ times, on each, the periodic jobs that must cost what the new work costs:
 - ``verify --incremental``: the new bundle and its link to the verified state;
 - filtered jsonl and rsmf exports: one conversation, one hour in the middle of
   the archive, each beside an export of only the bundles that hold the hour
-  (rsmf also reads the later bundles whose ``refers_back`` reaches into the hour:
+  (rsmf also reads the frames of later bundles whose ``refers_back`` reaches into the hour:
   ``--history`` of the records, default 20%, are reactions and edits of earlier
   messages, ``--late`` of them, default one in fifty, about a message up to six
   hours old);

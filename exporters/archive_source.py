@@ -125,6 +125,7 @@ class ArchiveBundleSource:
                 record_count=bundle.manifest.get("record_count"),
                 verified=not problems,
                 problem="; ".join(dict.fromkeys(problems)) or None,
+                frames=bundle.frames,
             )
             yield BundleRecords(
                 info,

@@ -41,6 +41,16 @@ class Custody:
     created_at: datetime
 
 
+def _bundle_entry(bundle: BundleInfo) -> dict[str, Any]:
+    """A bundle as the custody manifest lists it; ``frames`` only for one read in part."""
+    entry = asdict(bundle)
+    if entry["frames"] is None:
+        del entry["frames"]
+    else:
+        entry["frames"] = list(entry["frames"])
+    return entry
+
+
 def write_manifest(
     root: Path,
     *,
@@ -69,7 +79,7 @@ def write_manifest(
             "unverified_bundles": unverified,
             "stream_findings": list(stream_problems),
         },
-        "bundles": [asdict(b) for b in sorted(bundles, key=lambda b: b.number)],
+        "bundles": [_bundle_entry(b) for b in sorted(bundles, key=lambda b: b.number)],
         "records_read": records_read,
         **(extra or {}),  # e.g. "proofs": {"format", "files": {record key: path}}
     }

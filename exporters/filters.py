@@ -4,8 +4,9 @@ Platform and conversation filters drop records as they are read. Records
 before ``--from`` are dropped too (nothing before a message can be part of
 its history). The time range and the participant apply to folded messages
 and events, so an in-range message keeps the edits and reactions that came
-after ``--to``: ``keep_bundle`` finds the later bundles that hold them from
-the manifests' ``refers_back`` (see ``archive.references``).
+after ``--to``: ``keep_bundle`` finds the later bundles that hold them, and
+the frames of those bundles, from the manifests' ``refers_back`` (see
+``archive.references`` and ``archive.frames``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archive.codec import parse_time
+from archive.frames import frame_table
 from archive.model import Actor, Record
 from exporters.fold import Item
 
@@ -49,7 +51,7 @@ class Filters:
             return False
         return not self.conversations or conversation in self.conversations
 
-    def keep_bundle(self, manifest: dict[str, Any], *, whole_range: bool) -> bool:
+    def keep_bundle(self, manifest: dict[str, Any], *, whole_range: bool) -> bool | tuple[int, ...]:
         """Whether a sealed bundle can hold a record this export keeps, from its manifest.
 
         Platform, conversations and ``--from`` drop records as they are read, so a
@@ -59,7 +61,9 @@ class Filters:
         either. Folding formats keep an in-range message's later edits, deletions
         and reactions: they read such a bundle only when its ``refers_back`` says
         that it holds a record about a message of a selected conversation that may
-        be in range (always, for a bundle sealed before ``refers_back`` existed).
+        be in range (always, for a bundle sealed before ``refers_back`` existed),
+        and of a framed records object only the frames whose own ``refers_back``
+        says so (the indices returned; ``archive.frames``).
         """
         if (self.platform is not None or self.conversations) and not any(
             self._selects(c) for c in manifest.get("conversations", [])
@@ -71,7 +75,15 @@ class Filters:
         first = manifest.get("first_occurred_at")
         if self.end is None or first is None or parse_time(first) < self.end:
             return True
-        return not whole_range and self._refers_into_range(manifest.get("refers_back"))
+        if whole_range or not self._refers_into_range(manifest.get("refers_back")):
+            return False
+        frames = frame_table(manifest)
+        if frames is None:
+            return True
+        wanted = tuple(
+            i for i, frame in enumerate(frames) if self._refers_into_range(frame.get("refers_back"))
+        )
+        return True if len(wanted) == len(frames) else wanted or False
 
     def _selects(self, conversation: object) -> bool:
         """Whether a manifest's ``platform:workspace:conversation`` is one this export selects."""

@@ -29,6 +29,7 @@ class BundleInfo:
     record_count: int | None = None
     verified: bool = True
     problem: str | None = None
+    frames: tuple[int, ...] | None = None  # read in part: these frames of its records object
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +56,9 @@ class BundleRecords:
         return ((record, None) for record in self.records)
 
 
-BundleSelect = Callable[[dict[str, Any]], bool]
-"""Whether a bundle is wanted, from its manifest (``first_occurred_at``, ``conversations``...)."""
+BundleSelect = Callable[[dict[str, Any]], bool | tuple[int, ...]]
+"""Whether a bundle is wanted, from its manifest (``first_occurred_at``, ``conversations``...):
+True, False, or only the frames of its records object named (``archive.frames``)."""
 
 
 class BundleSource(Protocol):
@@ -75,7 +77,8 @@ class BundleSource(Protocol):
         select: BundleSelect | None = None,
     ) -> Iterator[BundleRecords]:
         """``select`` sees each verified manifest first; a bundle it declines has no records
-        (its records object is not read)."""
+        (its records object is not read), and one it wants in part has the records of the
+        frames it named."""
         ...
 
 

@@ -31,7 +31,7 @@ from archive.errors import IntegrityError, RenderWorkerError
 from archive.model import Kind
 from exporters.filters import Filters
 from exporters.partition import PartitionStore, ShardState
-from exporters.source import BundleInfo, BundleRecords, BundleSource
+from exporters.source import BundleInfo, BundleRecords, BundleSelect, BundleSource
 from exporters.workers import summary
 
 Progress = Callable[[int], None]
@@ -75,10 +75,10 @@ def spill(
     return _in_workers(source, filters, store, ranges, allow_unverified, proofs, progress)
 
 
-def bundle_select(filters: Filters, whole_range: bool) -> Callable[[dict[str, Any]], bool]:
+def bundle_select(filters: Filters, whole_range: bool) -> BundleSelect:
     """``filters.keep_bundle`` as the ``select`` a ``BundleSource`` takes."""
 
-    def select(manifest: dict[str, Any]) -> bool:
+    def select(manifest: dict[str, Any]) -> bool | tuple[int, ...]:
         return filters.keep_bundle(manifest, whole_range=whole_range)
 
     return select

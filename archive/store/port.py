@@ -57,6 +57,10 @@ class ArchiveStore(Protocol):
 
     def get(self, key: str, version_id: str) -> bytes: ...
 
+    def get_range(self, key: str, version_id: str, offset: int, size: int) -> bytes:
+        """``size`` bytes of one version from byte ``offset`` (one ranged GET)."""
+        ...
+
     def open(self, key: str, version_id: str) -> BinaryIO:
         """A streaming reader of one version (close it)."""
         ...

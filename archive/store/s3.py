@@ -180,6 +180,21 @@ class S3ArchiveStore:
 
         return self._call(f"GetObject {key}", fetch)
 
+    def get_range(self, key: str, version_id: str, offset: int, size: int) -> bytes:
+        def fetch() -> bytes:
+            body = self.client.get_object(
+                Bucket=self.bucket,
+                Key=key,
+                VersionId=version_id,
+                Range=f"bytes={offset}-{offset + size - 1}",
+            )
+            try:
+                return body["Body"].read()
+            finally:
+                body["Body"].close()
+
+        return self._call(f"GetObject {key} (bytes {offset}..{offset + size - 1})", fetch)
+
     def open(self, key: str, version_id: str) -> BinaryIO:
         response = self._call(
             f"GetObject {key}",

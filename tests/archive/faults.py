@@ -46,6 +46,9 @@ class FaultyStore:
     def get(self, key: str, version_id: str) -> bytes:
         return self.inner.get(key, version_id)
 
+    def get_range(self, key: str, version_id: str, offset: int, size: int) -> bytes:
+        return self.inner.get_range(key, version_id, offset, size)
+
     def open(self, key: str, version_id: str) -> BinaryIO:
         return self.inner.open(key, version_id)
 

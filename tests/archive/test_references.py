@@ -109,6 +109,10 @@ def test_spans_split_at_the_widest_gaps() -> None:
     assert spans_of(times, 1) == [["2026-11-02T09:00:00.000000Z", "2026-11-02T09:59:00.000000Z"]]
     assert len(spans_of(times)) == min(MAX_SPANS, len(texts))
     assert field_problems({"refers_back": {"c": spans_of(times)}}) == []
+    # Gaps of ``join`` seconds or less never split: past one minute only the two 28-minute
+    # gaps split; past 28 minutes nothing does.
+    assert spans_of(times, join=60) == spans_of(times, 3)
+    assert spans_of(times, join=28 * 60) == spans_of(times, 1)
 
 
 def test_slack_ts_that_is_no_time_makes_the_conversation_unknown() -> None:

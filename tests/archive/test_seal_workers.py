@@ -17,7 +17,7 @@ from archive.journal import BundleRow, BundleState
 from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer
 from archive.seal import SealPolicy, seal
-from archive.seal_build import ProcessBuilder
+from archive.seal_build import Compression, ProcessBuilder
 from archive.store.s3 import S3ArchiveStore
 from archive.verify import verify_stream
 from tests.archive.faults import FaultyStore
@@ -50,7 +50,9 @@ def worker_pids() -> list[int]:
 def test_workers_do_not_import_the_parent_main_module() -> None:
     """A worker is a fresh interpreter: it does not import this process's main module (pytest)."""
     assert "_pytest" in sys.modules
-    builder = ProcessBuilder(ImportedModules(("_pytest", "chatkeeper.cli", "boto3")), 3, 1)
+    builder = ProcessBuilder(
+        ImportedModules(("_pytest", "chatkeeper.cli", "boto3")), Compression(3), 1
+    )
     try:
         with pytest.raises(SealError, match=r"^imported: $"):
             builder.submit(bundle(1, 10)).result()
@@ -60,7 +62,7 @@ def test_workers_do_not_import_the_parent_main_module() -> None:
 
 def test_a_foreign_error_in_a_worker_is_named_not_quoted() -> None:
     """A non-chatkeeper error in a worker comes back as a SealError naming its type only."""
-    builder = ProcessBuilder(FailingRows("text of a message"), 3, 1)
+    builder = ProcessBuilder(FailingRows("text of a message"), Compression(3), 1)
     try:
         with pytest.raises(SealError, match="ValueError") as raised:
             builder.submit(bundle(1, 10)).result()
@@ -73,7 +75,7 @@ def test_a_foreign_error_in_a_worker_is_named_not_quoted() -> None:
 
 def test_our_error_that_cannot_travel_back_keeps_its_message() -> None:
     """Our own error that pickle cannot rebuild comes back as a SealError with its message."""
-    builder = ProcessBuilder(OddRows(), 3, 1)
+    builder = ProcessBuilder(OddRows(), Compression(3), 1)
     try:
         with pytest.raises(
             SealError, match=r"^OddError in a sealing worker: odd 3: bundle bounds$"
@@ -86,7 +88,7 @@ def test_our_error_that_cannot_travel_back_keeps_its_message() -> None:
 def test_a_killed_worker_is_a_seal_error(journal: SqliteJournal) -> None:
     """A worker killed before its build fails that build with a SealError, and close returns."""
     journal.append([slack_message(i) for i in range(5)])
-    builder = ProcessBuilder(journal.row_source(), 3, 1)
+    builder = ProcessBuilder(journal.row_source(), Compression(3), 1)
     try:
         (pid,) = builder.pids
         os.kill(pid, signal.SIGKILL)

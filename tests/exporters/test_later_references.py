@@ -21,6 +21,8 @@ from archive.journal.sqlite import SqliteJournal
 from archive.keys import Signer
 from archive.model import Kind, Record
 from archive.seal import SealPolicy, seal
+from archive.seal_build import Compression
+from archive.store.port import ArchiveStore
 from archive.store.s3 import S3ArchiveStore
 from exporters.archive_source import ArchiveBlobs, ArchiveBundleSource
 from exporters.filters import Filters
@@ -74,12 +76,16 @@ def _seal_all(
     signer: Signer,
     policy: SealPolicy,
     clock: FixedClock,
+    batches: list[list[Record]] | None = None,
+    reads: Callable[[ArchiveStore], ArchiveStore] = OpenedRecords,
 ) -> ArchiveBundleSource:
-    for batch in _batches():
+    """Seal each batch (``_batches()`` by default) as a bundle; the archive read through
+    ``reads`` (a store noting what is read)."""
+    for batch in batches if batches is not None else _batches():
         journal.append(batch)
         seal(journal, store, signer, policy, clock)
     keys = {signer.public.key_id: signer.public}
-    return ArchiveBundleSource(OpenedRecords(store), policy.layout, keys)
+    return ArchiveBundleSource(reads(store), policy.layout, keys)
 
 
 def _text(out: Path) -> str:
@@ -155,10 +161,10 @@ def test_manifests_say_how_far_back_their_records_refer(
 
 
 def _without_refers_back(
-    build: Callable[[RowSource, int, int, int], RecordsObject],
-) -> Callable[[RowSource, int, int, int], RecordsObject]:
-    def built(source: RowSource, first: int, last: int, level: int) -> RecordsObject:
-        return replace(build(source, first, last, level), refers_back=None)
+    build: Callable[[RowSource, int, int, Compression], RecordsObject],
+) -> Callable[[RowSource, int, int, Compression], RecordsObject]:
+    def built(source: RowSource, first: int, last: int, how: Compression) -> RecordsObject:
+        return replace(build(source, first, last, how), refers_back=None, frames=())
 
     return built
 
