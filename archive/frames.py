@@ -196,11 +196,15 @@ def field_problems(doc: dict[str, Any]) -> list[str]:
     return []
 
 
-def frame_lines(index: int, frame: dict[str, Any], data: bytes) -> tuple[list[bytes], list[str]]:
+def frame_lines(
+    index: int, frame: dict[str, Any], data: bytes, *, each_seq: bool = True
+) -> tuple[list[bytes], list[str]]:
     """Check one frame's stored bytes against its entry; its lines (without newline) and problems.
 
     Lines are returned only when the bytes match the signed SHA-256: what they hold is then
-    what was sealed, and the count and seq checks are the same as ``verify``'s.
+    what was sealed, and the count and seq checks are the same as ``verify``'s. A caller that
+    checks the order of every seq itself (``verify``) passes ``each_seq=False``: then only the
+    first and last line are held to the frame's seq range.
     """
     name = f"records frame {index}"
     if len(data) != frame["size"] or hashlib.sha256(data).hexdigest() != frame["sha256"]:
@@ -220,7 +224,7 @@ def frame_lines(index: int, frame: dict[str, Any], data: bytes) -> tuple[list[by
     if len(lines) != frame["record_count"]:
         problems.append(f"{name} holds {len(lines)} records, manifest says {frame['record_count']}")
     last = frame["seq_first"] - 1
-    for line in lines:
+    for line in lines if each_seq else lines[:1] + lines[-1:]:
         seq = _seq(line)
         if not last < seq <= frame["seq_last"]:
             problems.append(f"{name} holds a record out of its seq range or order")
@@ -239,14 +243,15 @@ def _seq(line: bytes) -> int:
 def framed_lines(
     stream: BinaryIO, frames: list[dict[str, Any]], problems: list[str]
 ) -> Iterator[bytes]:
-    """Every line of a framed records object read from ``stream``, each frame checked first.
+    """Every line of a framed records object read from ``stream``, each frame checked first
+    (the caller checks the order of every seq, as for an object of one frame).
 
     Problems are added to ``problems``; the bytes after the last frame are read (so a
     caller hashing the stream sees them all) and reported as lines of no frame.
     """
     for index, frame in enumerate(frames):
         data = _read_exactly(stream, frame["size"])
-        lines, found = frame_lines(index, frame, data)
+        lines, found = frame_lines(index, frame, data, each_seq=False)  # the caller checks them
         problems += found
         yield from lines
     extra = 0

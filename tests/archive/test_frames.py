@@ -130,6 +130,8 @@ def test_a_frame_is_checked_against_its_entry(journal: SqliteJournal) -> None:
         "records frame 0 holds 1024 records, manifest says 1000",
         "records frame 0 holds a record out of its seq range or order",
     ]
+    # verify checks the order of every seq itself: the frame's ends are held to its range.
+    assert frame_lines(0, wrong, data, each_seq=False) == (lines, problems)
 
 
 def _manifest(store: S3ArchiveStore, policy: SealPolicy, number: int) -> dict[str, Any]:
