@@ -104,4 +104,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX bundles_seq_last ON bundles(seq_last);
     CREATE INDEX records_conversation ON records(platform, conversation, kind, occurred_at);
     """,
+    # 3: a row longer than about 2 KB (half of the rows of realistic Slack envelopes) has its
+    # body compressed before it is stored; lz4 does it for a third of pglz's server CPU, to
+    # about the same size (docs/performance.md). Only new rows are compressed so, and reads
+    # return the same bytes either way. A server built without lz4 (or older than
+    # PostgreSQL 14) keeps pglz.
+    """
+    DO $$
+    BEGIN
+        EXECUTE 'ALTER TABLE records ALTER COLUMN body SET COMPRESSION lz4';
+    EXCEPTION WHEN feature_not_supported OR syntax_error THEN
+        NULL;
+    END $$;
+    """,
 )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
+import psycopg
 import pytest
 
 from archive.errors import JournalError
@@ -63,6 +65,27 @@ def test_failed_batch_rolls_back_and_the_writer_goes_on(journal: PostgresJournal
         slack_message(2).key,
     ]
     assert journal.stats(STREAM).records == 2
+
+
+def test_long_bodies_are_compressed_with_lz4_and_read_back_as_sent(
+    journal: PostgresJournal, pg_dsn: str
+) -> None:
+    """A body too long to stay inline is stored lz4-compressed (where the server has lz4) and
+    read back byte for byte; a short one is stored as it is."""
+    words = " ".join(f"word{n % 97}" for n in range(600))  # a body of about 8 KB
+    long, short = slack_message(1, text=words), slack_message(2)
+    journal.append([long, short])
+    with psycopg.connect(pg_dsn) as conn:
+        methods = dict(
+            conn.execute("SELECT key, pg_column_compression(body) FROM records").fetchall()
+        )
+        (supported,) = conn.execute(  # type: ignore[misc]
+            "SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression'"
+            " AND 'lz4' = ANY(enumvals)"
+        ).fetchone()
+    assert methods == {long.key: "lz4" if supported else "pglz", short.key: None}
+    assert journal.get(long.key) == replace(long, seq=1)
+    assert journal.get(short.key) == replace(short, seq=2)
 
 
 def test_seal_from_postgres_journal(
