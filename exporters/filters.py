@@ -121,6 +121,10 @@ class Filters:
             and self.participant is None
         )
 
+    def keeps_every_item(self) -> bool:
+        """Whether ``keep_item`` keeps every item (no time or participant filter is set)."""
+        return self.start is None and self.end is None and self.participant is None
+
     def keep_item(self, item: Item) -> bool:
         """Filter on folded messages and events (time range, participant)."""
         return self._in_range(item.occurred_at) and self._involves(item.actor)

@@ -20,13 +20,51 @@ record itself says.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-from archive.model import Actor, Attachment, Kind, Platform, Record
+from archive.model import Actor, Attachment, Kind, Platform
 from exporters.forwards import forward_origin
+
+
+class FoldedRecord(Protocol):
+    """What folding reads of a record: an ``archive.model.Record``, or the partition
+    store's ``exporters.stored.StoredRecord``."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def seq(self) -> int | None: ...
+    @property
+    def platform(self) -> Platform: ...
+    @property
+    def workspace(self) -> str: ...
+    @property
+    def conversation(self) -> str: ...
+    @property
+    def conversation_name(self) -> str | None: ...
+    @property
+    def kind(self) -> Kind: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def message_id(self) -> str | None: ...
+    @property
+    def thread_id(self) -> str | None: ...
+    @property
+    def reply_to(self) -> str | None: ...
+    @property
+    def actor(self) -> Actor | None: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def previous_text(self) -> str | None: ...
+    @property
+    def attachments(self) -> tuple[Attachment, ...]: ...
+    @property
+    def details(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +155,7 @@ class Event:
 Item = Message | Event
 
 
-def reaction_name(record: Record) -> str:
+def reaction_name(record: FoldedRecord) -> str:
     """The reaction's name (Slack short name or Telegram emoji)."""
     for name in ("reaction", "emoji", "name"):
         value = record.details.get(name)
@@ -127,8 +165,9 @@ def reaction_name(record: Record) -> str:
 
 
 def new_message(
-    record: Record, target: str, bundle: int | None, verified: bool, orphan: bool
+    record: FoldedRecord, target: str, bundle: int | None, verified: bool, orphan: bool
 ) -> Message:
+    edited_at = None if orphan else _edited_at(record)
     return Message(
         key=record.key,
         seq=record.seq or 0,
@@ -147,16 +186,18 @@ def new_message(
         orphan=orphan,
         verified=verified,
         media_group=_media_group(record) if not orphan else None,
-        edited_at=None if orphan else _edited_at(record),
-        edited_by=None if orphan else _edited_by(record),
+        edited_at=edited_at,
+        edited_by=None if edited_at is None else _edited_by(record),
         forwarded_from=None if orphan else forward_origin(record.details),
     )
 
 
-def _edited_at(record: Record) -> datetime | None:
+def _edited_at(record: FoldedRecord) -> datetime | None:
     """When an imported message says it was last edited (Slack ``edited.ts``, Telegram
     Desktop ``edited_unixtime``)."""
-    details = record.details or {}
+    details = record.details
+    if not details:
+        return None
     for name in ("edited_ts", "edited_unixtime"):
         value = details.get(name)
         if value is None:
@@ -168,21 +209,20 @@ def _edited_at(record: Record) -> datetime | None:
     return None
 
 
-def _edited_by(record: Record) -> Actor | None:
-    if _edited_at(record) is None:
-        return None
+def _edited_by(record: FoldedRecord) -> Actor | None:
+    """Who edited a message that says it was edited (``_edited_at``)."""
     user = (record.details or {}).get("edited_user")
     if user is None or (record.actor is not None and str(user) == record.actor.id):
         return record.actor
     return Actor(str(user))
 
 
-def _media_group(record: Record) -> str | None:
+def _media_group(record: FoldedRecord) -> str | None:
     value = record.details.get("media_group_id") if record.details else None
     return str(value) if value is not None else None
 
 
-def apply(message: Message, record: Record, verified: bool) -> None:
+def apply(message: Message, record: FoldedRecord, verified: bool) -> None:
     """Fold one record about ``message`` into it."""
     message.verified = message.verified and verified
     kind = record.kind
@@ -218,7 +258,7 @@ def _names(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
 
-def _react(message: Message, record: Record) -> None:
+def _react(message: Message, record: FoldedRecord) -> None:
     """One reaction (Slack: ``reaction``) or a change of several (Telegram:
     ``added`` and ``removed`` lists)."""
     added, removed = _names(record.details.get("added")), _names(record.details.get("removed"))
@@ -269,7 +309,7 @@ def _no_names(actor_id: str) -> str | None:
     return None
 
 
-def _others(record: Record, names: Namer = _no_names) -> tuple[Actor, ...]:
+def _others(record: FoldedRecord, names: Namer = _no_names) -> tuple[Actor, ...]:
     """Who joined or left, when that was someone other than the actor.
 
     Telegram's chat_member updates name one ``member_id``; service messages a
@@ -307,7 +347,9 @@ def _others(record: Record, names: Namer = _no_names) -> tuple[Actor, ...]:
     )
 
 
-def to_event(record: Record, bundle: int | None, verified: bool, names: Namer = _no_names) -> Event:
+def to_event(
+    record: FoldedRecord, bundle: int | None, verified: bool, names: Namer = _no_names
+) -> Event:
     details = {str(k): detail_text(v) for k, v in sorted(record.details.items())}
     members = (
         _others(record, names) if record.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT) else ()
@@ -331,7 +373,7 @@ def to_event(record: Record, bundle: int | None, verified: bool, names: Namer = 
 class Row(NamedTuple):
     """A record as stored for folding: the message it is about, its bundle and status."""
 
-    record: Record
+    record: FoldedRecord
     target: str | None
     bundle: int | None
     verified: bool

@@ -11,32 +11,24 @@ bodies have a table of their own, so routing scans and rewrites small rows only.
 Records arrive as the JSON objects of their sealed lines (``codec.line_fields``):
 the store reads the few fields it routes by from the object and keeps the rest as
 marshal bytes, without the ``raw`` payload (the renderers never need it; the jsonl
-format, which keeps it, streams records directly). A record is built only when
-its slice is read, in the render worker that reads it.
+format, which keeps it, streams records directly). A record is read back only
+when its slice is read, in the render worker that reads it, as the named tuple of
+the fields folding reads (``exporters.stored``).
 """
 
 from __future__ import annotations
 
-import marshal
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from archive.codec import parse_time, record_to_dict
-from archive.model import (
-    Actor,
-    Attachment,
-    AttachmentState,
-    Kind,
-    Platform,
-    Record,
-    Source,
-    message_target,
-)
+from archive.model import Kind, Platform, Record, message_target
 from exporters.fold import Item, Row, fold_items
+from exporters.stored import Actors, pack, unpack
 
 DAY_SECONDS = 86_400
 _FILE_NAME = "partition.sqlite3"
@@ -113,71 +105,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _PLATFORMS = {p.value: p for p in Platform}
 _KINDS = {k.value: k for k in Kind}
-_SOURCES = {s.value: s for s in Source}
 _STORED = Kind.ATTACHMENT_STORED.value
-
-
-def _pack(data: dict[str, Any]) -> bytes:
-    """A record's sealed JSON object (without ``raw``) as marshal bytes of plain values.
-
-    marshal is the fastest serializer of plain values in the standard library, and
-    loads back what ``record_from_dict`` would build from, without parsing JSON again.
-    The bytes only ever travel between this process and its own private temporary
-    files, so nothing untrusted is ever loaded.
-    """
-    actor = data.get("actor")
-    return marshal.dumps(
-        (
-            data["key"],
-            data["platform"],
-            data["workspace"],
-            data["conversation"],
-            data.get("conversation_name"),
-            data["kind"],
-            data["source"],
-            data["occurred_at"],
-            data["captured_at"],
-            data.get("message_id"),
-            data.get("thread_id"),
-            data.get("reply_to"),
-            None
-            if actor is None
-            else (actor["id"], actor.get("name"), actor.get("email"), actor.get("is_bot", False)),
-            data.get("text"),
-            data.get("previous_text"),
-            tuple(
-                (a["name"], a["state"], a["sha256"], a["mime"], a["size"], a["reason"], a["ref"])
-                for a in data.get("attachments") or ()
-            ),
-            data.get("details") or {},
-        )
-    )
-
-
-def _unpack(body: bytes, seq: int) -> Record:
-    values: tuple[Any, ...] = marshal.loads(body)  # noqa: S302 (our own temporary file)
-    actor = values[12]
-    return Record(
-        key=values[0],
-        platform=_PLATFORMS[values[1]],
-        workspace=values[2],
-        conversation=values[3],
-        conversation_name=values[4],
-        kind=_KINDS[values[5]],
-        source=_SOURCES.get(values[6]) or Source(values[6]),
-        occurred_at=parse_time(values[7]),
-        captured_at=parse_time(values[8]),
-        raw=b"",
-        message_id=values[9],
-        thread_id=values[10],
-        reply_to=values[11],
-        actor=None if actor is None else Actor(*actor),
-        text=values[13],
-        previous_text=values[14],
-        attachments=tuple(Attachment(a[0], AttachmentState(a[1]), *a[2:]) for a in values[15]),
-        details=values[16],
-        seq=seq,
-    )
 
 
 def micros(moment: datetime) -> int:
@@ -222,7 +150,7 @@ class PartitionStore:
         self, data: dict[str, Any], seq: int, bundle: int | None, verified: bool
     ) -> None:
         """Spill one record given as its sealed JSON object (``codec.line_fields``), in
-        seq order; its values are kept (``_pack``), without ``raw``."""
+        seq order; its values are kept (``stored.pack``), without ``raw``."""
         platform, workspace = data["platform"], data["workspace"]
         ident = (platform, workspace, data["conversation"])
         known = self._conversations.get(ident)
@@ -244,7 +172,7 @@ class PartitionStore:
             _KINDS[data["kind"]], _PLATFORMS[platform], data["key"], data.get("message_id"), details
         )
         number = self.record_count
-        self._bodies.append((number, _pack(data)))
+        self._bodies.append((number, pack(data)))
         self._pending.append(
             (
                 number,
@@ -434,14 +362,9 @@ class PartitionStore:
             " WHERE conv = ? AND slice = ? ORDER BY anchor_time, anchor_seq, seq",
             (conversation.number, number),
         )
+        actors = Actors(lambda actor_id: self.name_of(conversation, actor_id))
         for body, seq, target, bundle, verified in cursor:
-            record = _unpack(body, seq)
-            actor = record.actor
-            if actor is not None and not actor.name:
-                name = self.name_of(conversation, actor.id)
-                if name is not None:
-                    record = replace(record, actor=replace(actor, name=name))
-            yield Row(record, target, bundle, bool(verified))
+            yield Row(unpack(body, seq, actors), target, bundle, bool(verified))
 
     def name_of(self, conversation: Conversation, actor_id: str) -> str | None:
         """The name another record of the export gives ``actor_id`` in this workspace."""

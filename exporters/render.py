@@ -41,8 +41,11 @@ class RenderContext:
 
     def items(self, conversation: Conversation, number: int) -> Iterator[Item]:
         """The folded items of one slice that pass the filters."""
+        items = self.store.items(conversation, number)
+        if self.filters.keeps_every_item():
+            return items
         keep = self.filters.keep_item
-        return (item for item in self.store.items(conversation, number) if keep(item))
+        return (item for item in items if keep(item))
 
     def readable_items(self, conversation: Conversation, number: int) -> Iterator[Item]:
         """``items`` with Telegram albums as one message (for the formats people read)."""
@@ -54,12 +57,14 @@ class RenderContext:
             return _same
         store = self.store
 
+        def user(user_id: str) -> str | None:
+            return store.name_of(conversation, user_id)
+
+        def channel(channel_id: str) -> str | None:
+            return store.conversation_name(conversation, channel_id)
+
         def text(value: str) -> str:
-            return readable(
-                value,
-                lambda user: store.name_of(conversation, user),
-                lambda channel: store.conversation_name(conversation, channel),
-            )
+            return readable(value, user, channel)
 
         return text
 

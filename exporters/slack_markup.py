@@ -28,6 +28,8 @@ def _entities(text: str) -> str:
 
 def readable(text: str, user_name: Lookup = _none, channel_name: Lookup = _none) -> str:
     """``text`` with Slack's markup decoded (entities last, so ``&lt;@U1&gt;`` stays text)."""
+    if "<" not in text and "&" not in text:
+        return text  # no token and no entity: most messages
     out: list[str] = []
     position = 0
     for match in _TOKEN.finditer(text):

@@ -10,6 +10,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from archive.model import Actor, Attachment, AttachmentState, Kind, Platform, Record
+from exporters.slack_markup import readable
 from tests.exporters.export_fixtures import (
     BOB,
     DEALS,
@@ -134,3 +135,12 @@ def _body_has(path: Path, text: str) -> bool:
     mail = BytesParser(policy=policy.strict).parsebytes(path.read_bytes())
     body = mail.get_body(("plain",))  # type: ignore[attr-defined]
     return body is not None and text in body.get_content()
+
+
+def test_text_without_a_token_or_an_entity_reads_as_it_is() -> None:
+    """Text with no ``<`` and no ``&`` comes back as it is; a lone entity or token in
+    otherwise plain text is still decoded."""
+    plain = "rate > 5 | @U0BOB0001 #deals !here mailto:bob@example.com"
+    assert readable(plain, lambda _: "Bob") == plain
+    assert readable("a &gt; b", lambda _: "Bob") == "a > b"
+    assert readable("ask <@U0BOB0001>", lambda _: "Bob") == "ask @Bob"
