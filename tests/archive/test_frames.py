@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 from dataclasses import replace
 from typing import Any
@@ -130,8 +131,18 @@ def test_a_frame_is_checked_against_its_entry(journal: SqliteJournal) -> None:
         "records frame 0 holds 1024 records, manifest says 1000",
         "records frame 0 holds a record out of its seq range or order",
     ]
-    # verify checks the order of every seq itself: the frame's ends are held to its range.
-    assert frame_lines(0, wrong, data, each_seq=False) == (lines, problems)
+    # verify reads the same frame from the object's stream, and finds the same.
+    found: list[str] = []
+    assert list(frames.framed_lines(io.BytesIO(data), [wrong], found)) == lines
+    assert found == problems
+    # Bytes that are not one whole frame of whole lines (their entry's hash made to match).
+    two = data + built.data[second["offset"] : second["offset"] + second["size"]]
+    for cut, problem in (
+        (two, "not one whole zstd frame"),
+        (data[:-4], "not one whole zstd frame"),
+    ):
+        entry = {**first, "size": len(cut), "sha256": hashlib.sha256(cut).hexdigest()}
+        assert any(problem in p for p in frame_lines(0, entry, cut)[1]), problem
 
 
 def _manifest(store: S3ArchiveStore, policy: SealPolicy, number: int) -> dict[str, Any]:
