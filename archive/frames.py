@@ -250,15 +250,20 @@ def _checked_lines(
     if len(data) != frame["size"] or hashlib.sha256(data).hexdigest() != frame["sha256"]:
         problems.append(f"{name} does not match its SHA-256 in the manifest")
         return
-    count, tail = 0, b""
+    count, tail = 0, []  # the start of a line not yet ended, in pieces (a line may be long)
     decompressor = zstandard.ZstdDecompressor().decompressobj()
     view = memoryview(data)
     try:
         for start in range(0, len(data), _PIECE):
-            lines = (tail + decompressor.decompress(view[start : start + _PIECE])).split(b"\n")
-            tail = lines.pop()
-            count += len(lines)
-            yield from lines
+            out = decompressor.decompress(view[start : start + _PIECE])
+            end = out.rfind(b"\n")
+            if end < 0:
+                tail.append(out)
+            else:
+                lines = b"".join([*tail, out[:end]]).split(b"\n")
+                tail = [out[end + 1 :]]
+                count += len(lines)
+                yield from lines
             if decompressor.eof:
                 if decompressor.unused_data or start + _PIECE < len(data):
                     problems.append(f"{name} is not one whole zstd frame")
@@ -268,7 +273,7 @@ def _checked_lines(
     except zstandard.ZstdError as exc:
         problems.append(f"{name} cannot be decompressed: {exc}")
         return
-    if tail:
+    if any(tail):
         problems.append(f"{name} does not end with a whole line")
     if count != frame["record_count"]:
         problems.append(f"{name} holds {count} records, manifest says {frame['record_count']}")

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+import zstandard
 
 from archive import frames, merkle
 from archive.bundle import build_records_object, iter_lines, parse_manifest
@@ -208,3 +209,27 @@ def test_an_adopted_records_object_of_another_build_is_described_as_stored(
     assert "frames" not in doc["records"]
     report = verify_stream(store, policy.layout, {signer.public.key_id: signer.public})
     assert report.ok, report.findings
+
+
+def test_a_line_longer_than_a_piece_of_the_frame_is_read_whole() -> None:
+    """A frame is decompressed a piece at a time; a line spanning many pieces comes out whole."""
+    lines = [
+        sealed_line(seq, b'{"text":"%s"}' % (b"x" * (3 << 20 if seq == 2 else 10)))
+        for seq in (1, 2, 3)
+    ]
+    sink = io.BytesIO()
+    with zstandard.ZstdCompressor(level=3, write_checksum=True).stream_writer(
+        sink, closefd=False
+    ) as writer:
+        writer.write(b"".join(line + b"\n" for line in lines))
+    data = sink.getvalue()
+    entry = {
+        "offset": 0,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "record_count": 3,
+        "seq_first": 1,
+        "seq_last": 3,
+        "refers_back": {},
+    }
+    assert frame_lines(0, entry, data) == (lines, [])
