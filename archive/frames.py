@@ -2,7 +2,7 @@
 
 A records object is a zstd stream; one with more than ``FRAME_BYTES`` of lines
 is sealed as several zstd frames, one after another, each holding whole lines
-(any zstd reader reads them as one stream). Its manifest then lists every
+(a streaming zstd reader reads them as one stream). Its manifest then lists every
 frame: byte offset and size in the stored object, SHA-256 of those bytes, the
 number of lines and their seq range, and the frame's own ``refers_back``.
 
