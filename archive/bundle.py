@@ -282,14 +282,6 @@ def iter_lines(stream: BinaryIO) -> Iterator[bytes]:
         yield line[:-1] if line.endswith(b"\n") else line
 
 
-def line_seq(line: bytes) -> int:
-    """The seq at the end of a sealed line, ``...,"seq":123}``."""
-    head, sep, tail = line.rpartition(b',"seq":')
-    if not sep or not tail.endswith(b"}") or not head.startswith(b'{"record":{'):
-        raise ValueError("not a sealed line")
-    return int(tail[:-1])
-
-
 def build_manifest(
     *,
     stream: str,

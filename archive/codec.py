@@ -173,6 +173,14 @@ def sealed_line(seq: int, body: bytes) -> bytes:
     return b'{"record":%b,"seq":%d}' % (body, seq)
 
 
+def line_seq(line: bytes) -> int:
+    """The seq at the end of a sealed line, ``...,"seq":123}``."""
+    head, sep, tail = line.rpartition(b',"seq":')
+    if not sep or not tail.endswith(b"}") or not head.startswith(b'{"record":{'):
+        raise ValueError("not a sealed line")
+    return int(tail[:-1])
+
+
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_NUMBER = b"0" * 20
 

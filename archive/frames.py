@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 
 import zstandard
 
+from archive.codec import line_seq
 from archive.references import Spans
 from archive.references import field_problems as refers_back_problems
 
@@ -283,10 +284,11 @@ _PIECE = 64 * 1024
 
 
 def _seq(line: bytes) -> int:
-    """The seq at the end of a sealed line ``{"record":…,"seq":N}``, or -1."""
-    _, sep, tail = line.rpartition(b',"seq":')
-    digits = tail[:-1]
-    return int(digits) if sep and tail.endswith(b"}") and digits.isdigit() else -1
+    """The seq at the end of a sealed line (``codec.line_seq``), or -1 for one that is not."""
+    try:
+        return line_seq(line)
+    except ValueError:
+        return -1
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes:

@@ -22,11 +22,10 @@ from archive.bundle import (
     Layout,
     check_signature,
     iter_lines,
-    line_seq,
     parse_manifest,
     rotation_payload,
 )
-from archive.codec import parse_time
+from archive.codec import line_seq, parse_time
 from archive.errors import StoreError, StoreUnavailableError
 from archive.hashing import stream_sha256
 from archive.keys import PublicKey
