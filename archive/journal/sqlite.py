@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import JournalError
+from archive.journal.fork_guard import sqlite_section
 from archive.journal.group_commit import GroupCommitter
 from archive.journal.port import SealRow
 from archive.journal.sql_base import INSERT_RECORD, Execute, SqlJournal
@@ -88,7 +89,7 @@ class SqliteJournal(SqlJournal):
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open journal {path}: {exc}") from exc
         self._lock = threading.Lock()
-        self._committer = GroupCommitter(self._commit)
+        self._committer = GroupCommitter(self._guarded_commit)
         self._closed = False
         self._stop_checkpoints = threading.Event()
         self._checkpointer = threading.Thread(
@@ -135,6 +136,11 @@ class SqliteJournal(SqlJournal):
                 raise
 
     # -- group commit -------------------------------------------------------------
+    def _guarded_commit(self, batch: list[list[tuple[Any, ...]]]) -> list[list[int]]:
+        """``_commit`` on the writer thread, never across a fork (``fork_guard``)."""
+        with sqlite_section():
+            return self._commit(batch)
+
     def _commit(self, batch: list[list[tuple[Any, ...]]]) -> list[list[int]]:
         """One transaction for the whole batch; duplicates resolve to their existing seq."""
         conn = self._writer_conn
@@ -182,7 +188,7 @@ class SqliteJournal(SqlJournal):
     def _checkpoint_loop(self) -> None:
         """Copy the WAL into the database every second, beside the writer (PASSIVE)."""
         while not self._stop_checkpoints.wait(1.0):
-            with contextlib.suppress(sqlite3.Error):  # busy: the next round catches up
+            with sqlite_section(), contextlib.suppress(sqlite3.Error):  # busy: next round
                 self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
