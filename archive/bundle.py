@@ -21,10 +21,11 @@ import zstandard
 
 from archive import merkle
 from archive.codec import canonical_json, format_time, parse_time
-from archive.frames import FRAME_BYTES, FRAME_JOIN, Frame, FrameWriter
+from archive.frames import FRAME_BYTES, Frame, FrameWriter
 from archive.journal.port import SealRow
 from archive.keys import ALGORITHM, PublicKey, Signer
-from archive.references import REFERRING_KINDS, References, Spans
+from archive.references import Spans
+from archive.summary import Summary
 
 FORMAT = "chatkeeper-bundle/1"
 
@@ -101,43 +102,6 @@ class RecordsObject:
     frames: tuple[Frame, ...] = ()  # empty: one frame (``frames.py``)
 
 
-EVENT_KINDS = frozenset({"hold_changed", "retention_extended", "disposition"})
-
-
-def archive_event(body: bytes) -> dict[str, Any] | None:
-    """``{"kind","payload"}`` of a chatkeeper hold, retention or disposition record, else None."""
-    try:
-        doc = json.loads(body)
-        if doc.get("platform") != "chatkeeper" or doc.get("kind") not in EVENT_KINDS:
-            return None
-        payload = json.loads(doc["raw"])
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return {"kind": doc["kind"], "payload": payload} if isinstance(payload, dict) else None
-
-
-_ROTATION_MARK = b'"kind":"key_rotated"'
-
-
-def rotation_payload(body: bytes) -> dict[str, Any] | None:
-    """The raw payload of a ``key_rotated`` record body, else None.
-
-    A cheap byte search first: in canonical JSON the unescaped text
-    ``"kind":"key_rotated"`` appears only as a JSON key and value, and the
-    parse then checks it is the record's own kind.
-    """
-    if _ROTATION_MARK not in body:
-        return None
-    try:
-        doc = json.loads(body)
-        if doc.get("kind") != "key_rotated" or doc.get("platform") != "chatkeeper":
-            return None
-        payload = json.loads(doc["raw"])
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return {"unreadable": True}
-    return payload if isinstance(payload, dict) else {"unreadable": True}
-
-
 _LINE_HEAD = b'{"record":'
 """How every sealed line starts (``codec.sealed_line``): its body follows, then ``,"seq":N}``."""
 _LEAF_HEAD = hashlib.sha256(b"\x00" + _LINE_HEAD)
@@ -163,7 +127,7 @@ def build_records_object(
     one hashes the next.
     """
     leaves: list[bytes] = []
-    summary = _Summary()
+    summary = Summary()
     head, leaf_head, keep = _LINE_HEAD, _LEAF_HEAD, leaves.append
     source = iter(rows)
     with FrameWriter(level) as writer:
@@ -205,53 +169,6 @@ def build_records_object(
         refers_back=summary.bundle_references.manifest_field(),
         frames=frames if len(frames) > 1 else (),
     )
-
-
-class _Summary:
-    """What a manifest says of its records, gathered a batch of rows at a time."""
-
-    def __init__(self) -> None:
-        self.first = self.last = ""
-        self.conversations: set[str] = set()
-        self.blobs: set[str] = set()
-        self.rotations: list[dict[str, Any]] = []
-        self.events: list[dict[str, Any]] = []
-        self.references = References()  # of the frame being built
-        self.bundle_references = References()
-
-    def add(self, batch: list[SealRow]) -> None:
-        _, _, times, conversations, blob_texts, kinds = zip(*batch, strict=True)
-        earliest, latest = min(times), max(times)
-        if not self.first or earliest < self.first:
-            self.first = earliest
-        self.last = max(self.last, latest)
-        these = set(conversations)
-        self.conversations |= these
-        for text in filter(None, blob_texts):
-            self.blobs.update(text.split())
-        if not REFERRING_KINDS.isdisjoint(kinds):
-            for _, body, _, conversation, _, kind in batch:
-                if kind in REFERRING_KINDS:
-                    self.references.note(conversation, kind, body)
-        if any(c.startswith("chatkeeper:") for c in these):
-            for _, body, _, conversation, _, _ in batch:
-                if conversation.startswith("chatkeeper:"):
-                    self._note_chatkeeper(body)
-
-    def end_frame(self) -> dict[str, Spans]:
-        """The ``refers_back`` of the frame just built; the bundle's takes it in."""
-        field = self.references.manifest_field(join=FRAME_JOIN)
-        self.bundle_references.absorb(self.references)
-        self.references = References()
-        return field
-
-    def _note_chatkeeper(self, body: bytes) -> None:
-        payload = rotation_payload(body)
-        if payload is not None:
-            self.rotations.append(payload)
-        event = archive_event(body)
-        if event is not None:
-            self.events.append(event)
 
 
 class HashingReader(io.RawIOBase):

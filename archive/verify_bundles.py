@@ -23,13 +23,13 @@ from archive.bundle import (
     check_signature,
     iter_lines,
     parse_manifest,
-    rotation_payload,
 )
 from archive.codec import line_seq, parse_time
 from archive.errors import StoreError, StoreUnavailableError
 from archive.hashing import stream_sha256
 from archive.keys import PublicKey
 from archive.store import ArchiveStore, ObjectVersion
+from archive.summary import SummaryCheck, rotation_payload
 from archive.trust import Finding, TrustWalk
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class RecordsCheck:
     records: int
     size: int
     rotations: tuple[dict[str, Any], ...] = ()
+    summary: tuple[str, ...] = ()  # where the manifest's summary differs from the records
 
 
 def original_version(versions: list[ObjectVersion]) -> ObjectVersion | None:
@@ -123,13 +124,20 @@ def check_manifest(
 
 
 def check_records(
-    store: ArchiveStore, doc: dict[str, Any], keep: Callable[[bytes], object] | None = None
+    store: ArchiveStore,
+    doc: dict[str, Any],
+    keep: Callable[[bytes], object] | None = None,
+    *,
+    summary: bool = False,
 ) -> RecordsCheck:
     """Stream the pinned records object: hash, size, count, seq order, Merkle root.
 
     ``keep`` is handed every decompressed line as it is checked, so that a reader
     decompresses the object once (``archive.read`` keeps the lines until the
-    check is complete, then parses them).
+    check is complete, then parses them). With ``summary`` (``verify``), every
+    record is also decoded to compute the manifest's summary again
+    (``archive.summary``); readers trust the summary of a manifest that verify
+    has checked, and do not pay for the decoding.
     """
     spec = doc["records"]
     body = store.open(spec["key"], spec["version_id"])
@@ -139,6 +147,7 @@ def check_records(
     rotations: list[dict[str, Any]] = []
     last_seq = 0
     table = None if frames.field_problems(doc) else frames.frame_table(doc)
+    recount = SummaryCheck(doc, table) if summary else None
     lines = (
         iter_lines(hashing)  # type: ignore[arg-type]
         if table is None
@@ -161,6 +170,8 @@ def check_records(
             if seq <= last_seq or not doc["seq_first"] <= seq <= doc["seq_last"]:
                 problems.append(f"record {len(leaves)} has seq {seq} out of order or range")
             last_seq = seq
+            if recount is not None:
+                recount.add(line, seq)
     except Exception as exc:
         problems.append(f"records object cannot be decompressed: {exc}")
     finally:
@@ -173,7 +184,8 @@ def check_records(
         problems.append(f"{len(leaves)} records, manifest says {doc['record_count']}")
     if merkle.root(leaves).hex() != spec["merkle_root"]:
         problems.append("Merkle root of the records does not match the manifest")
-    return RecordsCheck(tuple(problems), len(leaves), hashing.size, tuple(rotations))
+    found = () if recount is None or problems else tuple(recount.problems())
+    return RecordsCheck(tuple(problems), len(leaves), hashing.size, tuple(rotations), found)
 
 
 def resolve_records(
@@ -284,13 +296,14 @@ def _verify_bundle(
         if records:
             pinned.append((resolved["records"]["key"], resolved["records"]["version_id"]))
             try:
-                result = check_records(store, resolved)
+                result = check_records(store, resolved, summary=True)
             except StoreError as exc:
                 found.append(
                     Finding(number, "read", f"records object: {_read_failure(store, exc)}")
                 )
             else:
                 found += [Finding(number, "records", p) for p in result.problems]
+                found += [Finding(number, "summary", p) for p in result.summary]
                 if list(result.rotations) != list(doc.get("key_rotations", [])):
                     found.append(
                         Finding(number, "keys", "key_rotated records differ from the manifest's")
