@@ -111,15 +111,24 @@ _BATCH = 1024  # rows summed at a time, as the seal does
 
 def row_of_line(line: bytes, seq: int) -> SealRow:
     """The journal row a sealed line was made from: the columns the seal summed, read
-    from the record's own JSON (``ValueError`` when it is not a record)."""
-    body = line[len(_LINE_HEAD) : line.rfind(b',"seq":')]
-    record = orjson.loads(body)
+    from the record's own JSON (``ValueError`` when it is not a record). The body is
+    cut out of the line only for the kinds the summary reads it of (references, and
+    chatkeeper's own records); it is empty for the rest, the bulk of any archive."""
     try:
+        record = orjson.loads(line)["record"]
         conversation = f"{record['platform']}:{record['workspace']}:{record['conversation']}"
-        blobs = " ".join(a["sha256"] for a in record["attachments"] if a["sha256"] is not None)
-        return (seq, body, str(record["occurred_at"]), conversation, blobs, str(record["kind"]))
+        attachments = record["attachments"]
+        blobs = (
+            " ".join(a["sha256"] for a in attachments if a["sha256"] is not None)
+            if attachments
+            else ""
+        )
+        kind, occurred_at = str(record["kind"]), str(record["occurred_at"])
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a record: {exc!r}") from exc
+    wanted = kind in REFERRING_KINDS or conversation.startswith("chatkeeper:")
+    body = line[len(_LINE_HEAD) : line.rfind(b',"seq":')] if wanted else b""
+    return (seq, body, occurred_at, conversation, blobs, kind)
 
 
 class SummaryCheck:
