@@ -173,6 +173,11 @@ def sealed_line(seq: int, body: bytes) -> bytes:
     return b'{"record":%b,"seq":%d}' % (body, seq)
 
 
+def line_body(line: bytes) -> bytes:
+    """The record body of a sealed line: what ``sealed_line`` was given."""
+    return line[len(b'{"record":') : line.rfind(b',"seq":')]
+
+
 def line_seq(line: bytes) -> int:
     """The seq at the end of a sealed line, ``...,"seq":123}``."""
     head, sep, tail = line.rpartition(b',"seq":')

@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
-
-from archive.codec import canonical_json, format_time, parse_time
+from archive.codec import canonical_json, format_time, line_body, line_fields, parse_time
 from archive.frames import FRAME_JOIN
 from archive.journal.port import SealRow
 from archive.references import REFERRING_KINDS, References, Spans
@@ -105,17 +103,16 @@ class Summary:
             self.events.append(event)
 
 
-_LINE_HEAD = b'{"record":'
-_BATCH = 1024  # rows summed at a time, as the seal does
+_BATCH = 1024  # rows summed at a time (the summary does not depend on how rows are batched)
 
 
-def row_of_line(line: bytes, seq: int) -> SealRow:
+def row_of_line(line: bytes) -> SealRow:
     """The journal row a sealed line was made from: the columns the seal summed, read
     from the record's own JSON (``ValueError`` when it is not a record). The body is
     cut out of the line only for the kinds the summary reads it of (references, and
     chatkeeper's own records); it is empty for the rest, the bulk of any archive."""
     try:
-        record = orjson.loads(line)["record"]
+        record, seq = line_fields(line)
         conversation = f"{record['platform']}:{record['workspace']}:{record['conversation']}"
         attachments = record["attachments"]
         blobs = (
@@ -127,15 +124,15 @@ def row_of_line(line: bytes, seq: int) -> SealRow:
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a record: {exc!r}") from exc
     wanted = kind in REFERRING_KINDS or conversation.startswith("chatkeeper:")
-    body = line[len(_LINE_HEAD) : line.rfind(b',"seq":')] if wanted else b""
-    return (seq, body, occurred_at, conversation, blobs, kind)
+    return (seq, line_body(line) if wanted else b"", occurred_at, conversation, blobs, kind)
 
 
 class SummaryCheck:
     """A manifest's summary computed again from its sealed lines, handed over in order.
 
     ``doc`` is a manifest whose frame table (if any) is well formed. Fields a manifest
-    sealed before they existed does not have (``refers_back``) are not compared.
+    sealed before they existed does not have (``refers_back``) are not compared, nor is
+    ``key_rotations``: verify's rotation check compares it already.
     """
 
     def __init__(self, doc: dict[str, Any], frames: list[dict[str, Any]] | None) -> None:
@@ -152,12 +149,12 @@ class SummaryCheck:
         self._frame_fields: list[dict[str, Spans]] = []
         self._unreadable: str | None = None
 
-    def add(self, line: bytes, seq: int) -> None:
-        """The next sealed line, and its seq."""
+    def add(self, line: bytes) -> None:
+        """The next sealed line."""
         if self._unreadable is not None:
             return
         try:
-            self._batch.append(row_of_line(line, seq))
+            self._batch.append(row_of_line(line))
         except ValueError:
             self._unreadable = f"record {self._count + 1} cannot be read to check the summary"
             return

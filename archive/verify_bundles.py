@@ -24,7 +24,7 @@ from archive.bundle import (
     iter_lines,
     parse_manifest,
 )
-from archive.codec import line_seq, parse_time
+from archive.codec import line_body, line_seq, parse_time
 from archive.errors import StoreError, StoreUnavailableError
 from archive.hashing import stream_sha256
 from archive.keys import PublicKey
@@ -159,7 +159,7 @@ def check_records(
             if keep is not None:
                 keep(line)
             if b'"kind":"key_rotated"' in line:
-                payload = rotation_payload(line[len(b'{"record":') : line.rfind(b',"seq":')])
+                payload = rotation_payload(line_body(line))
                 if payload is not None:
                     rotations.append(payload)
             try:
@@ -171,7 +171,7 @@ def check_records(
                 problems.append(f"record {len(leaves)} has seq {seq} out of order or range")
             last_seq = seq
             if recount is not None:
-                recount.add(line, seq)
+                recount.add(line)
     except Exception as exc:
         problems.append(f"records object cannot be decompressed: {exc}")
     finally:

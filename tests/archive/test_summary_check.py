@@ -20,10 +20,9 @@ from archive.seal import SealPolicy, seal
 from archive.store.s3 import S3ArchiveStore
 from archive.summary import row_of_line
 from archive.verify import check_records, verify_stream
+from tests.archive.test_frames import SMALL, _manifest
 from tests.archive.test_records_object import COUNT, _rows
 from tests.archive.test_verify import _other_store, copy_stream
-
-SMALL = 64 * 1024  # three frames of the 2,600 rows of ``_rows``
 
 
 def test_each_sealed_line_gives_back_the_journal_row_it_was_sealed_from(
@@ -32,7 +31,7 @@ def test_each_sealed_line_gives_back_the_journal_row_it_was_sealed_from(
     """The columns the seal summed (time, conversation, blobs, kind) read from the record's
     JSON are the journal's own, for messages, edits, reactions and stored attachments."""
     rows = _rows(journal)
-    read = [row_of_line(sealed_line(seq, body), seq) for seq, body, *_ in rows]
+    read = [row_of_line(sealed_line(seq, body)) for seq, body, *_ in rows]
     assert [row[:1] + row[2:] for row in read] == [row[:1] + row[2:] for row in rows]
     # the body only where the summary reads it: the rows that refer to earlier messages
     assert [row[1] for row in read] == [
@@ -54,9 +53,7 @@ def _sealed(
     policy = replace(policy, max_records=10_000, frame_bytes=SMALL)
     _rows(journal, attachments=False)  # no blobs to lock
     seal(journal, store, signer, policy, clock)
-    key = policy.layout.manifest_key(1)
-    (version,) = [v for v in store.versions(key) if v.key == key]
-    return policy, parse_manifest(store.get(key, version.version_id))
+    return policy, _manifest(store, policy, 1)
 
 
 def _narrow(doc: dict[str, Any]) -> None:
